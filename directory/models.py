@@ -1,0 +1,76 @@
+"""Every table of the service, as SQLAlchemy 2 typed models.
+
+Queries live in the store modules (``postcodes``, ``api_keys``); this module only says what is
+stored, so Alembic's autogenerate and the migrations have one place to compare against.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, Float, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from directory.storage import Base, UTCDateTime
+
+# Byte-order comparison for postcode keys on PostgreSQL too, whatever the database's locale, so
+# that "all units of WV1" is the primary-key range ['WV1 ', 'WV1!').
+POSTCODE_KEY = String(8).with_variant(String(8, collation="C"), "postgresql")
+
+
+class AreaName(Base):
+    """The name of a GSS code (ward, district, county, country), from Code-Point's Codelist."""
+
+    __tablename__ = "area_names"
+    __table_args__ = {"sqlite_with_rowid": False}  # joined by code on every postcode read
+
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(3))  # Codelist sheet: CTY, DIS, MTW, UTA, ...
+
+
+class Postcode(Base):
+    """One postcode unit, keyed by its display form ("WV11 1AA").
+
+    Keyed by display form so a district's or sector's units are one primary-key range.
+    ``lat_band`` (latitude in hundredths of a degree) with ``longitude`` is the index the
+    nearest-postcode search walks: a few short range scans instead of an R*Tree, cheap to fill;
+    ``latitude`` is in the index too, so the search never reads the table. ``lat_band`` is NULL
+    for units the search must not return: those without coordinates (quality 90, kept with
+    NULL position) and terminated ones.
+    """
+
+    __tablename__ = "postcodes"
+    __table_args__ = (
+        Index("ix_postcodes_lat_band_longitude", "lat_band", "longitude", "latitude"),
+        {"sqlite_with_rowid": False},
+    )
+
+    postcode: Mapped[str] = mapped_column(POSTCODE_KEY, primary_key=True)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    lat_band: Mapped[int | None] = mapped_column(Integer)
+    eastings: Mapped[int | None] = mapped_column(Integer)
+    northings: Mapped[int | None] = mapped_column(Integer)
+    quality: Mapped[int] = mapped_column(SmallInteger)  # Code-Point positional quality indicator
+    country_code: Mapped[str | None] = mapped_column(String(9))
+    county_code: Mapped[str | None] = mapped_column(String(9))
+    district_code: Mapped[str | None] = mapped_column(String(9))
+    ward_code: Mapped[str | None] = mapped_column(String(9))
+    police_force_code: Mapped[str | None] = mapped_column(String(9))  # ONSPD "pfa"
+    terminated_on: Mapped[date | None] = mapped_column(Date)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(120))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,344 @@
+"""Postcode geography store: look up units, find the nearest, summarise districts and sectors.
+
+All SQL about postcodes lives here. Results are frozen dataclasses, not ORM objects, so callers
+(API views, the locator, later the area matcher) never touch the session's identity map.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Row, bindparam, case, func, select
+from sqlalchemy.orm import Session, aliased
+
+from directory.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_around, distance_m, lat_bands
+from directory.models import AreaName, Postcode
+from directory.postcode_format import ParsedPostcode, PostcodeInvalid, parse_postcode
+
+COUNTRY_NAMES = {
+    "E92000001": "England",
+    "W92000004": "Wales",
+    "S92000003": "Scotland",
+    "N92000002": "Northern Ireland",
+    "L93000001": "Channel Islands",
+    "M83000003": "Isle of Man",
+}
+
+# Code-Point Open positional quality indicators (user guide, "Positional Quality Indicator").
+QUALITY_DESCRIPTIONS = {
+    10: "within the building of the matched address closest to the postcode mean",
+    20: "as 10, by visual inspection of Landline maps (Scotland only)",
+    30: "approximate to within 50 m",
+    40: "mean of addresses since deleted or recoded",
+    50: "estimated from surrounding postcodes, usually to 100 m",
+    60: "postcode sector mean",
+    90: "no coordinates available",
+}
+NO_COORDINATES = 90
+
+# The nearest search starts with this radius and widens fourfold until it has enough results.
+FIRST_SEARCH_RADIUS_M = 250.0
+# The widest nearest search: its box spans at most BAND_SLOTS latitude bands.
+MAX_SEARCH_RADIUS_M = 3_000.0
+
+
+class PostcodeNotFound(LookupError):
+    """A well-formed postcode that is not in the imported data."""
+
+
+@dataclass(frozen=True, slots=True)
+class NamedCode:
+    """A GSS code with its name when the Codelist had one."""
+
+    code: str
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostcodeRecord:
+    """Everything known about one postcode unit."""
+
+    postcode: str
+    latitude: float | None
+    longitude: float | None
+    eastings: int | None
+    northings: int | None
+    quality: int
+    country: NamedCode | None
+    county: NamedCode | None
+    district: NamedCode | None
+    ward: NamedCode | None
+    police_force_code: str | None
+    terminated_on: date | None
+
+    @property
+    def parsed(self) -> ParsedPostcode:
+        return parse_postcode(self.postcode)
+
+    @property
+    def has_position(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+    @property
+    def terminated(self) -> bool:
+        return self.terminated_on is not None
+
+    @property
+    def quality_description(self) -> str:
+        return QUALITY_DESCRIPTIONS.get(self.quality, "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyPostcode:
+    """A postcode found by the nearest search, with its distance from the query point."""
+
+    record: PostcodeRecord
+    distance_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class PostcodeGroupSummary:
+    """Centroid, extent and counts of the units in a district or sector."""
+
+    code: str
+    postcode_count: int
+    live_count: int
+    terminated_count: int
+    latitude: float | None
+    longitude: float | None
+    bbox: BoundingBox | None
+
+
+_county = aliased(AreaName, name="county")
+_district = aliased(AreaName, name="district")
+_ward = aliased(AreaName, name="ward")
+_RECORD_QUERY = (
+    select(
+        Postcode.postcode,
+        Postcode.latitude,
+        Postcode.longitude,
+        Postcode.eastings,
+        Postcode.northings,
+        Postcode.quality,
+        Postcode.country_code,
+        Postcode.county_code,
+        _county.name,
+        Postcode.district_code,
+        _district.name,
+        Postcode.ward_code,
+        _ward.name,
+        Postcode.police_force_code,
+        Postcode.terminated_on,
+    )
+    .outerjoin(_county, _county.code == Postcode.county_code)
+    .outerjoin(_district, _district.code == Postcode.district_code)
+    .outerjoin(_ward, _ward.code == Postcode.ward_code)
+)
+_ONE_QUERY = _RECORD_QUERY.where(Postcode.postcode == bindparam("postcode"))
+_MANY_QUERY = _RECORD_QUERY.where(Postcode.postcode.in_(bindparam("postcodes", expanding=True)))
+# A fixed number of band slots (unused ones repeat the last band) keeps the statement constant, so
+# it is compiled once; an expanding IN would be re-rendered on every call.
+BAND_SLOTS = 8
+_CANDIDATES_QUERY = select(Postcode.postcode, Postcode.latitude, Postcode.longitude).where(
+    Postcode.lat_band.in_([bindparam(f"band{i}") for i in range(BAND_SLOTS)]),
+    Postcode.longitude.between(bindparam("min_lng"), bindparam("max_lng")),
+    Postcode.latitude.between(bindparam("min_lat"), bindparam("max_lat")),
+)
+
+
+def _named(code: str | None, name: str | None) -> NamedCode | None:
+    return NamedCode(code, name) if code else None
+
+
+def _record(row: Row) -> PostcodeRecord:
+    (pc, lat, lng, east, north, quality, country, county, county_name, district, district_name,
+     ward, ward_name, pfa, terminated_on) = row  # fmt: skip
+    return PostcodeRecord(
+        postcode=pc,
+        latitude=lat,
+        longitude=lng,
+        eastings=east,
+        northings=north,
+        quality=quality,
+        country=_named(country, COUNTRY_NAMES.get(country or "")),
+        county=_named(county, county_name),
+        district=_named(district, district_name),
+        ward=_named(ward, ward_name),
+        police_force_code=pfa,
+        terminated_on=terminated_on,
+    )
+
+
+def get_postcode(session: Session, text: str) -> PostcodeRecord:
+    """The record of one postcode unit typed in any form.
+
+    Raises PostcodeInvalid when the text is not a unit (with a pointer to the right endpoint for
+    sectors and districts) and PostcodeNotFound when it is well formed but unknown.
+    """
+    parsed = parse_postcode(text)
+    if parsed.kind == "area":
+        raise PostcodeInvalid(
+            f"'{parsed.display}' is a postcode area, not a full postcode such as 'WV11 1AA'"
+        )
+    if parsed.kind != "unit":
+        raise PostcodeInvalid(
+            f"'{parsed.display}' is a postcode {parsed.kind}, not a full postcode; "
+            f"see /outcodes/{parsed.outcode}"
+        )
+    row = session.execute(_ONE_QUERY, {"postcode": parsed.display}).first()
+    if row is None:
+        raise PostcodeNotFound(f"postcode not found: '{parsed.display}' is not in the postcode data")
+    return _record(row)
+
+
+def lookup_postcodes(session: Session, texts: Sequence[str]) -> list[PostcodeRecord | None]:
+    """Records for many postcodes in one query, in the given order; None for invalid or unknown."""
+    wanted: list[str | None] = []
+    for text in texts:
+        try:
+            parsed = parse_postcode(text)
+        except PostcodeInvalid:
+            wanted.append(None)
+            continue
+        wanted.append(parsed.display if parsed.kind == "unit" else None)
+    keys = sorted({key for key in wanted if key})
+    found: dict[str, PostcodeRecord] = {}
+    if keys:
+        for row in session.execute(_MANY_QUERY, {"postcodes": keys}):
+            found[row[0]] = _record(row)
+    return [found.get(key) if key else None for key in wanted]
+
+
+def nearest_postcodes(
+    session: Session, lat: float, lng: float, radius_m: float, limit: int
+) -> list[NearbyPostcode]:
+    """Live postcodes within ``radius_m`` of a point, nearest first, at most ``limit``.
+
+    Searches a small box first and widens it fourfold only while it holds fewer than ``limit``
+    postcodes within its own radius; every point within that radius is in the box, so the
+    nearest ones found are the true nearest. Each box is a few index range scans.
+    """
+    if limit <= 0 or radius_m <= 0:
+        return []
+    if radius_m > MAX_SEARCH_RADIUS_M:
+        raise ValueError(f"radius {radius_m} m is over the maximum of {MAX_SEARCH_RADIUS_M} m")
+    connection = session.connection()
+    search = min(radius_m, FIRST_SEARCH_RADIUS_M)
+    while True:
+        box = bbox_around(lat, lng, search)
+        bands = lat_bands(box)
+        params: dict[str, float | int] = {f"band{i}": bands[min(i, len(bands) - 1)] for i in range(BAND_SLOTS)}
+        params.update(min_lng=box.min_lng, max_lng=box.max_lng, min_lat=box.min_lat, max_lat=box.max_lat)
+        candidates = connection.execute(_CANDIDATES_QUERY, params).all()
+        # Filter and rank on the equirectangular approximation (well under 0.1% off at these
+        # distances, and a fraction of the cost); exact great-circle metres for those returned.
+        ky, kx = METRES_PER_DEGREE_LAT, METRES_PER_DEGREE_LAT * math.cos(math.radians(lat))
+        limit_sq = search * search
+        within = sorted(
+            (d2, row)
+            for row in candidates
+            if (d2 := ((row[1] - lat) * ky) ** 2 + ((row[2] - lng) * kx) ** 2) <= limit_sq
+        )
+        if len(within) >= limit or search >= radius_m:
+            break
+        search = min(radius_m, search * 4)
+    chosen = [row for _, row in within[:limit]]
+    if not chosen:
+        return []
+    records = {
+        row[0]: _record(row)
+        for row in connection.execute(_MANY_QUERY, {"postcodes": [row[0] for row in chosen]})
+    }
+    return [
+        NearbyPostcode(records[pc], round(distance_m(lat, lng, plat, plng), 1))
+        for pc, plat, plng in chosen
+    ]
+
+
+def _summary_columns() -> list:
+    """Aggregates shared by district and sector summaries; positions only from located units."""
+    located = Postcode.quality != NO_COORDINATES
+    return [
+        func.count(),
+        func.count(Postcode.terminated_on),
+        func.avg(case((located, Postcode.latitude))),
+        func.avg(case((located, Postcode.longitude))),
+        func.min(case((located, Postcode.latitude))),
+        func.min(case((located, Postcode.longitude))),
+        func.max(case((located, Postcode.latitude))),
+        func.max(case((located, Postcode.longitude))),
+    ]
+
+
+def _summary(code: str, row: Sequence) -> PostcodeGroupSummary:
+    total, terminated, lat, lng, min_lat, min_lng, max_lat, max_lng = row
+    return PostcodeGroupSummary(
+        code=code,
+        postcode_count=total,
+        live_count=total - terminated,
+        terminated_count=terminated,
+        latitude=round(lat, 6) if lat is not None else None,
+        longitude=round(lng, 6) if lng is not None else None,
+        bbox=BoundingBox(min_lat, min_lng, max_lat, max_lng) if min_lat is not None else None,
+    )
+
+
+def _parse_outcode(text: str) -> ParsedPostcode:
+    parsed = parse_postcode(text)
+    if parsed.kind != "district":
+        raise PostcodeInvalid(
+            f"'{parsed.display}' is a postcode {parsed.kind}, not an outcode such as 'WV11'"
+        )
+    return parsed
+
+
+def _outcode_range(parsed: ParsedPostcode) -> tuple:
+    """Units of district "WV1" are the keys in ['WV1 ', 'WV1!'): byte order, space < '!'."""
+    return (Postcode.postcode >= parsed.display + " ", Postcode.postcode < parsed.display + "!")
+
+
+def outcode_summary(session: Session, text: str) -> PostcodeGroupSummary:
+    """Centroid, bounding box and postcode counts of a district ("WV11").
+
+    Raises PostcodeInvalid for text that is not an outcode, PostcodeNotFound for one with no units.
+    """
+    parsed = _parse_outcode(text)
+    row = session.execute(select(*_summary_columns()).where(*_outcode_range(parsed))).one()
+    if row[0] == 0:
+        raise PostcodeNotFound(f"outcode not found: no postcodes in '{parsed.display}'")
+    return _summary(parsed.display, row)
+
+
+def sector_summaries(session: Session, text: str) -> list[PostcodeGroupSummary]:
+    """The summary of every sector of a district, in order ("WV11 1", "WV11 2", ...)."""
+    parsed = _parse_outcode(text)
+    sector_key = func.substr(Postcode.postcode, 1, func.length(Postcode.postcode) - 2)
+    rows = session.execute(
+        select(sector_key, *_summary_columns())
+        .where(*_outcode_range(parsed))
+        .group_by(sector_key)
+        .order_by(sector_key)
+    ).all()
+    if not rows:
+        raise PostcodeNotFound(f"outcode not found: no postcodes in '{parsed.display}'")
+    return [_summary(row[0], row[1:]) for row in rows]
+
+
+def count_postcodes(session: Session) -> int:
+    """How many postcode units are stored (for /health)."""
+    return session.scalar(select(func.count()).select_from(Postcode)) or 0
+
+
+# Open Government Licence attribution the Code-Point Open data requires wherever it is served.
+POSTCODE_DATA_ATTRIBUTION = (
+    "Contains OS data © Crown copyright and database right 2025. "
+    "Contains Royal Mail data © Royal Mail copyright and database right 2025. "
+    "Contains National Statistics data © Crown copyright and database right 2025."
+)
+POSTCODE_DATA_LICENCE = "Open Government Licence v3.0"
+POSTCODE_DATA_LICENCE_URL = (
+    "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+)
