@@ -295,9 +295,34 @@ def _parse_outcode(text: str) -> ParsedPostcode:
     return parsed
 
 
-def _outcode_range(parsed: ParsedPostcode) -> tuple:
-    """Units of district "WV1" are the keys in ['WV1 ', 'WV1!'): byte order, space < '!'."""
-    return (Postcode.postcode >= parsed.display + " ", Postcode.postcode < parsed.display + "!")
+def _key_range(parsed: ParsedPostcode) -> tuple:
+    """The primary-key range holding every unit of a district, sector or area.
+
+    Keys compare byte-wise: units of district "WV1" lie in ['WV1 ', 'WV1!') (space < '!'), of
+    sector "WV11 1" in ['WV11 1', 'WV11 1~'), of area "B" in ['B0', 'B:') (digits only, so
+    not "BA...").
+    """
+    if parsed.kind == "district":
+        low, high = parsed.display + " ", parsed.display + "!"
+    elif parsed.kind == "sector":
+        low, high = parsed.display, parsed.display + "~"
+    elif parsed.kind == "area":
+        low, high = parsed.display + "0", parsed.display + ":"
+    else:
+        low = high = parsed.display
+        return (Postcode.postcode == low,)
+    return (Postcode.postcode >= low, Postcode.postcode < high)
+
+
+def postcode_group_summary(session: Session, parsed: ParsedPostcode) -> PostcodeGroupSummary:
+    """Centroid, bounding box and postcode counts of a district, sector or area.
+
+    Raises PostcodeNotFound when no units are stored under it.
+    """
+    row = session.execute(select(*_summary_columns()).where(*_key_range(parsed))).one()
+    if row[0] == 0:
+        raise PostcodeNotFound(f"{parsed.kind} not found: no postcodes in '{parsed.display}'")
+    return _summary(parsed.display, row)
 
 
 def outcode_summary(session: Session, text: str) -> PostcodeGroupSummary:
@@ -305,11 +330,7 @@ def outcode_summary(session: Session, text: str) -> PostcodeGroupSummary:
 
     Raises PostcodeInvalid for text that is not an outcode, PostcodeNotFound for one with no units.
     """
-    parsed = _parse_outcode(text)
-    row = session.execute(select(*_summary_columns()).where(*_outcode_range(parsed))).one()
-    if row[0] == 0:
-        raise PostcodeNotFound(f"outcode not found: no postcodes in '{parsed.display}'")
-    return _summary(parsed.display, row)
+    return postcode_group_summary(session, _parse_outcode(text))
 
 
 def sector_summaries(session: Session, text: str) -> list[PostcodeGroupSummary]:
@@ -318,12 +339,12 @@ def sector_summaries(session: Session, text: str) -> list[PostcodeGroupSummary]:
     sector_key = func.substr(Postcode.postcode, 1, func.length(Postcode.postcode) - 2)
     rows = session.execute(
         select(sector_key, *_summary_columns())
-        .where(*_outcode_range(parsed))
+        .where(*_key_range(parsed))
         .group_by(sector_key)
         .order_by(sector_key)
     ).all()
     if not rows:
-        raise PostcodeNotFound(f"outcode not found: no postcodes in '{parsed.display}'")
+        raise PostcodeNotFound(f"district not found: no postcodes in '{parsed.display}'")
     return [_summary(row[0], row[1:]) for row in rows]
 
 

@@ -1,0 +1,81 @@
+"""The web service: app factory wiring config, database, error shape and blueprints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+
+from api.auth import BEARER_SCHEME, SECURITY_SCHEME
+from api.config import load_settings
+from api.database import init_database
+from api.errors import register_error_handlers
+
+API_TITLE = "hyperlocal"
+API_VERSION = "0.1.0"
+OPENAPI_VERSION = "3.0.3"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings from HYPERLOCAL_* (then ``config``), database, routes.
+
+    Refuses to start (raises DatabaseNotMigrated naming the command to run) when the
+    database schema is not current, unless ``VERIFY_SCHEMA`` is false.
+    """
+    app = Flask("api", instance_relative_config=True)
+    app.config.update(load_settings())
+    if config:
+        app.config.update(config)
+    app.config.update(
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION=OPENAPI_VERSION,
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Directory of UK hyperlocal sites and neighbourhood police teams, "
+                "indexed by postcode. Contains OS data © Crown copyright and database right "
+                "2025; Royal Mail data © Royal Mail copyright and database right 2025; "
+                "National Statistics data © Crown copyright and database right 2025 (OGL v3).",
+            },
+        },
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    init_database(app)
+    _init_geocoder(app)
+
+    # One Api per app (flask-smorest keeps its spec on the Api object, so a module-level one
+    # shared by the test suite's many apps would mix their specs).
+    api = Api(app)
+    app.extensions["hyperlocal_api"] = api
+    api.spec.components.security_scheme(SECURITY_SCHEME, BEARER_SCHEME)
+    register_error_handlers(app)
+
+    from api import health, keys, postcodes
+
+    api.register_blueprint(health.blp)
+    api.register_blueprint(postcodes.blp)
+    api.register_blueprint(keys.blp)
+    return app
+
+
+def _init_geocoder(app: Flask) -> None:
+    """Attach the place-name geocoder when one is configured."""
+    if app.config["GEOCODER"] != "nominatim":
+        return
+    from directory.geocoding import nominatim_geocoder
+
+    app.extensions["hyperlocal_geocoder"] = nominatim_geocoder(
+        domain=app.config["GEOCODER_DOMAIN"],
+        scheme=app.config["GEOCODER_SCHEME"],
+        user_agent=app.config["GEOCODER_USER_AGENT"],
+        timeout=app.config["GEOCODER_TIMEOUT_SECONDS"],
+        min_delay_seconds=app.config["GEOCODER_MIN_DELAY_SECONDS"],
+        cache_size=app.config["GEOCODER_CACHE_SIZE"],
+    )

@@ -1,0 +1,232 @@
+"""The ``hyperlocal`` command: serve, demo, database, postcode import, API keys, OpenAPI."""
+
+from __future__ import annotations
+
+import sys
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from flask import Flask
+
+from api import create_app
+from api.database import database_url, get_database
+from directory.api_keys import (
+    InvalidScope,
+    ApiKeyNotFound,
+    create_api_key,
+    list_api_keys,
+    revoke_api_key,
+)
+from directory.postcode_import import ImportFormatError, import_postcodes
+from directory.postcodes import POSTCODE_DATA_ATTRIBUTION, count_postcodes
+from directory.schema import DatabaseNotMigrated, schema_status, upgrade_database
+
+DEMO_EXTRACT = "codepo_demo.zip"
+
+
+def _offline_app(**config: Any) -> Flask:
+    """The app without the schema check: for commands that create or inspect the schema."""
+    return create_app({"VERIFY_SCHEMA": False, **config})
+
+
+def _progress_bar(description: str):  # type: ignore[no-untyped-def]
+    """A tqdm progress callback on a terminal; nothing when output is not a terminal."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=description, unit=" rows", unit_scale=True, disable=None, file=sys.stderr)
+
+    def update(done: int, total: int | None) -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    return bar, update
+
+
+@click.group()
+@click.version_option(package_name="hyperlocal")
+def main() -> None:
+    """hyperlocal: UK hyperlocal sites and neighbourhood policing, by postcode.
+
+    Settings come from HYPERLOCAL_* environment variables; HYPERLOCAL_DATABASE_URL selects the
+    database (default: SQLite in the instance folder).
+    """
+
+
+@main.command()
+@click.option("--host", default=None, help="address to listen on (default HYPERLOCAL_HOST)")
+@click.option("--port", default=None, type=int, help="port (default HYPERLOCAL_PORT)")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the API (development server; use gunicorn 'api.wsgi:app' in production)."""
+    try:
+        app = create_app()
+    except DatabaseNotMigrated as exc:
+        raise click.ClickException(str(exc)) from None
+    _run(app, host, port)
+
+
+def _run(app: Flask, host: str | None, port: int | None) -> None:
+    host = host or app.config["HOST"]
+    port = port or app.config["PORT"]
+    click.echo(f"hyperlocal serving {database_url(app)} on http://{host}:{port}/")
+    click.echo(f"  try http://{host}:{port}/postcodes/WV111AA and /openapi.json")
+    app.run(host=host, port=port, threaded=True)
+
+
+@main.command()
+@click.option("--host", default=None, help="address to listen on")
+@click.option("--port", default=None, type=int, help="port")
+@click.option("--no-serve", is_flag=True, help="set up the demo database and exit")
+def demo(host: str | None, port: int | None, no_serve: bool) -> None:
+    """Create and migrate the SQLite database, load the demo postcodes, and serve."""
+    app = _offline_app()
+    database = get_database(app)
+    upgrade_database(database.engine)
+    extract = files("directory.data").joinpath(DEMO_EXTRACT)
+    summary = import_postcodes(database.engine, Path(str(extract)))
+    click.echo(summary.describe())
+    click.echo(POSTCODE_DATA_ATTRIBUTION)
+    if not no_serve:
+        _run(create_app(), host, port)
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    database = get_database(_offline_app())
+    upgrade_database(database.engine)
+    status = schema_status(database.engine)
+    click.echo(f"database {database.engine.url.render_as_string()} is at revision {status.current}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's schema revision and whether it is up to date."""
+    database = get_database(_offline_app())
+    status = schema_status(database.engine)
+    state = "up to date" if status.up_to_date else "needs `hyperlocal db upgrade`"
+    click.echo(f"revision {status.current or '(none)'}; newest {status.head}: {state}")
+
+
+@main.group()
+def postcodes() -> None:
+    """Postcode data."""
+
+
+@postcodes.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def postcodes_import(path: Path) -> None:
+    """Import a Code-Point Open zip or an ONS Postcode Directory CSV (re-import updates)."""
+    try:
+        database = get_database(create_app())
+    except DatabaseNotMigrated as exc:
+        raise click.ClickException(str(exc)) from None
+    bar, update = _progress_bar(f"importing {path.name}")
+    try:
+        summary = import_postcodes(database.engine, path, on_progress=update)
+    except ImportFormatError as exc:
+        bar.close()
+        raise click.ClickException(f"{exc}; nothing was changed") from None
+    bar.close()
+    click.echo(summary.describe())
+    with database.sessions() as session:
+        click.echo(f"{count_postcodes(session):,} postcodes now in the database")
+
+
+@main.group()
+def keys() -> None:
+    """API keys: create, list, revoke."""
+
+
+def _key_database():  # type: ignore[no-untyped-def]
+    try:
+        return get_database(create_app())
+    except DatabaseNotMigrated as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@keys.command("create")
+@click.option("--scope", required=True, help="admin, police:<force-id> or editor:<site-id>")
+@click.option("--label", default=None, help="a note saying who or what the key is for")
+def keys_create(scope: str, label: str | None) -> None:
+    """Create a key and print it (the only time it is shown)."""
+    database = _key_database()
+    with database.sessions() as session:
+        try:
+            created = create_api_key(session, scope, label)
+        except InvalidScope as exc:
+            raise click.BadParameter(str(exc), param_hint="--scope") from None
+        session.commit()
+        click.echo(created.secret)
+        click.echo(
+            f"key {created.key.id} ({created.key.prefix}…) with scope {created.key.scope}: "
+            "store it now, it cannot be shown again",
+            err=True,
+        )
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys: id, prefix, scope, created, last used, revoked."""
+    database = _key_database()
+    with database.sessions() as session:
+        rows = list_api_keys(session)
+    if not rows:
+        click.echo("no API keys yet; create one with `hyperlocal keys create --scope admin`")
+        return
+    click.echo(f"{'id':>4}  {'prefix':<11} {'scope':<28} {'created':<20} {'last used':<20} revoked")
+    for key in rows:
+        click.echo(
+            f"{key.id:>4}  {key.prefix:<11} {key.scope:<28} {_when(key.created_at):<20} "
+            f"{_when(key.last_used_at):<20} {_when(key.revoked_at)}"
+        )
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+@keys.command("revoke")
+@click.argument("key_id", type=int)
+def keys_revoke(key_id: int) -> None:
+    """Revoke a key by id; it stops working at once."""
+    database = _key_database()
+    with database.sessions() as session:
+        try:
+            key = revoke_api_key(session, key_id)
+        except ApiKeyNotFound as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        click.echo(f"key {key.id} ({key.prefix}…, {key.scope}) revoked at {_when(key.revoked_at)}")
+
+
+@main.group()
+def openapi() -> None:
+    """The OpenAPI document."""
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document as the code defines it."""
+    app = create_app({"VERIFY_SCHEMA": False, "DATABASE_URL": "sqlite://"})
+    return app.extensions["hyperlocal_api"].spec.to_dict()
+
+
+def openapi_yaml() -> str:
+    """The OpenAPI document as committed in openapi.yaml."""
+    return yaml.safe_dump(openapi_document(), sort_keys=False, allow_unicode=True)
+
+
+@openapi.command("write")
+@click.argument("path", default="openapi.yaml", type=click.Path(dir_okay=False, path_type=Path))
+def openapi_write(path: Path) -> None:
+    """Write the OpenAPI document generated from the code (default: openapi.yaml)."""
+    path.write_text(openapi_yaml(), encoding="utf-8")
+    click.echo(f"wrote {path}")

@@ -1,0 +1,85 @@
+"""Settings: defaults in code, overridden by ``HYPERLOCAL_*`` environment variables.
+
+The only module that reads ``os.environ``. Limits that are part of the API contract (radius and
+limit defaults and maxima) are constants here rather than settings, so the published OpenAPI
+document is the same on every deployment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+ENV_PREFIX = "HYPERLOCAL_"
+
+# API contract: GET /postcodes?lat=&lng=
+NEAREST_RADIUS_DEFAULT_M = 250
+NEAREST_RADIUS_MAX_M = 2_000  # larger values are clamped to this
+NEAREST_LIMIT_DEFAULT = 10
+NEAREST_LIMIT_MAX = 100  # larger values are clamped to this
+# API contract: POST /postcodes/lookup
+LOOKUP_MAX_POSTCODES = 100
+
+DEFAULTS: dict[str, Any] = {
+    # None means "a SQLite file in the Flask instance folder".
+    "DATABASE_URL": None,
+    # Refuse to start unless the schema is at the newest migration.
+    "VERIFY_SCHEMA": True,
+    # Place names: "nominatim" or "" (off: place names get a 422 saying so).
+    "GEOCODER": "",
+    "GEOCODER_DOMAIN": "nominatim.openstreetmap.org",
+    "GEOCODER_SCHEME": "https",
+    "GEOCODER_USER_AGENT": "hyperlocal/0.1 (+https://github.com/hyperlocal-uk/hyperlocal)",
+    "GEOCODER_TIMEOUT_SECONDS": 5.0,
+    "GEOCODER_MIN_DELAY_SECONDS": 1.0,  # Nominatim's usage policy: at most 1 request a second
+    "GEOCODER_CACHE_SIZE": 2048,
+    # hyperlocal serve
+    "HOST": "127.0.0.1",
+    "PORT": 5000,
+    # Cache-Control max-age on postcode reads (the data changes a few times a year).
+    "POSTCODE_CACHE_SECONDS": 3600,
+}
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    """Parse an environment value as the type of its default."""
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"{ENV_PREFIX}{name}={raw!r}: expected true or false")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{ENV_PREFIX}{name}={raw!r}: expected a whole number") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{ENV_PREFIX}{name}={raw!r}: expected a number") from None
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """DEFAULTS overridden by ``HYPERLOCAL_<NAME>`` variables from ``environ`` (os.environ)."""
+    environ = os.environ if environ is None else environ
+    settings = dict(DEFAULTS)
+    for name, default in DEFAULTS.items():
+        raw = environ.get(ENV_PREFIX + name)
+        if raw is not None and raw != "":
+            settings[name] = _coerce(name, raw, default)
+    if settings["GEOCODER"] not in ("", "nominatim"):
+        raise ValueError(
+            f"{ENV_PREFIX}GEOCODER={settings['GEOCODER']!r}: use 'nominatim' or leave it empty"
+        )
+    return settings
+
+
+def postgres_test_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The PostgreSQL URL the test suite also runs against, if any (HYPERLOCAL_TEST_DATABASE_URL)."""
+    environ = os.environ if environ is None else environ
+    return environ.get(ENV_PREFIX + "TEST_DATABASE_URL") or None

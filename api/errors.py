@@ -1,0 +1,73 @@
+"""One JSON error shape for every error, and the mapping of domain exceptions onto it.
+
+The shape is flask-smorest's, always with a message a person can act on:
+``{"code": 404, "status": "Not Found", "message": "...", "errors": {...}}`` (``errors`` only for
+field validation). Unknown routes, wrong methods and unexpected failures answer the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, has_request_context, request
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
+
+from directory.api_keys import ApiKeyNotFound, InvalidScope
+from directory.geocoding import GeocoderUnavailable
+from directory.locate import LocateError, PlaceNotFound
+from directory.postcode_format import PostcodeInvalid
+from directory.postcodes import PostcodeNotFound
+
+log = logging.getLogger(__name__)
+
+# Domain exception → HTTP status. The exception's message is what the client reads.
+DOMAIN_ERRORS: dict[type[Exception], int] = {
+    PostcodeInvalid: 422,
+    LocateError: 422,
+    InvalidScope: 422,
+    PostcodeNotFound: 404,
+    PlaceNotFound: 404,
+    ApiKeyNotFound: 404,
+    GeocoderUnavailable: 503,
+}
+
+VALIDATION_MESSAGE = "the request is not valid: see 'errors' for what to change"
+
+
+def error_payload(error: HTTPException) -> tuple[dict, int, dict]:
+    """(body, status, headers) for an HTTP error, in the one shape."""
+    data = getattr(error, "data", None) or {}
+    payload: dict = {"code": error.code, "status": error.name}
+    errors = data.get("errors") or data.get("messages")
+    message = data.get("message") or (VALIDATION_MESSAGE if errors else error.description)
+    if error.code == 404 and has_request_context() and request.url_rule is None:
+        message = f"there is no {request.path}; the API is described at /openapi.json"
+    payload["message"] = message
+    if errors:
+        payload["errors"] = errors
+    headers = dict(data.get("headers") or {})
+    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return payload, error.code or 500, headers
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error (HTTP, domain, unexpected) in the one JSON shape."""
+
+    def handle_http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        return error_payload(error)
+
+    def handle_domain_error(error: Exception):  # type: ignore[no-untyped-def]
+        status = next(code for kind, code in DOMAIN_ERRORS.items() if isinstance(error, kind))
+        return error_payload(default_exceptions[status](description=str(error)))
+
+    def handle_unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error", exc_info=error)
+        return error_payload(
+            InternalServerError("something went wrong on our side; it has been logged")
+        )
+
+    app.register_error_handler(HTTPException, handle_http_error)
+    for kind in DOMAIN_ERRORS:
+        app.register_error_handler(kind, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,76 @@
+"""Service health and data attribution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.database import db_session
+from directory.postcodes import (
+    POSTCODE_DATA_ATTRIBUTION,
+    POSTCODE_DATA_LICENCE,
+    POSTCODE_DATA_LICENCE_URL,
+    count_postcodes,
+)
+
+blp = Blueprint("health", __name__, description="Service health and data attribution")
+
+SOURCE_CODE_URL = "https://github.com/hyperlocal-uk/hyperlocal"
+
+
+class AttributionSchema(Schema):
+    data = fields.String(metadata={"example": "OS Code-Point Open"})
+    attribution = fields.String()
+    licence = fields.String()
+    licence_url = fields.String()
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    database = fields.String(metadata={"description": "'ok' or why it is unreachable"})
+    postcodes = fields.Integer(allow_none=True, metadata={"description": "postcode units stored"})
+    attribution = fields.Nested(AttributionSchema)
+
+
+class AboutSchema(Schema):
+    name = fields.String()
+    source = fields.String()
+    attribution = fields.List(fields.Nested(AttributionSchema))
+
+
+def attribution() -> dict[str, str]:
+    """The OGL attribution of the postcode data."""
+    return {
+        "data": "OS Code-Point Open; ONS Postcode Directory",
+        "attribution": POSTCODE_DATA_ATTRIBUTION,
+        "licence": POSTCODE_DATA_LICENCE,
+        "licence_url": POSTCODE_DATA_LICENCE_URL,
+    }
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="the database is unreachable")
+    def get(self) -> Any:
+        """Is the service up: database reachable, how many postcodes are loaded"""
+        try:
+            count = count_postcodes(db_session())
+        except SQLAlchemyError as exc:
+            reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).splitlines()[0]
+            body = {"status": "unavailable", "database": f"unreachable: {reason}",
+                    "postcodes": None, "attribution": attribution()}  # fmt: skip
+            return HealthSchema().dump(body), 503
+        return {"status": "ok", "database": "ok", "postcodes": count, "attribution": attribution()}
+
+
+@blp.route("/about")
+class About(MethodView):
+    @blp.response(200, AboutSchema)
+    def get(self) -> Any:
+        """What this service is and whose data it serves"""
+        return {"name": "hyperlocal", "source": SOURCE_CODE_URL, "attribution": [attribution()]}

@@ -1,0 +1,77 @@
+"""API key management for admins (the same operations as ``hyperlocal keys``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.auth import require_scope
+from api.database import db_session
+from directory.api_keys import create_api_key, list_api_keys, revoke_api_key
+
+blp = Blueprint("keys", __name__, description="API keys (admin only)")
+
+
+class ApiKeySchema(Schema):
+    id = fields.Integer(dump_only=True)
+    prefix = fields.String(
+        dump_only=True, metadata={"description": "first characters of the key, to recognise it"}
+    )
+    scope = fields.String(metadata={"example": "police:leicestershire"})
+    label = fields.String(allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    last_used_at = fields.DateTime(dump_only=True, allow_none=True)
+    revoked_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class NewApiKeyRequestSchema(Schema):
+    scope = fields.String(
+        required=True,
+        metadata={
+            "description": "admin, police:<force-id> or editor:<site-id>",
+            "example": "police:leicestershire",
+        },
+    )
+    label = fields.String(
+        load_default=None, validate=validate.Length(max=200), metadata={"example": "press office"}
+    )
+
+
+class NewApiKeySchema(ApiKeySchema):
+    key = fields.String(
+        dump_only=True, metadata={"description": "the key itself; shown only this once"}
+    )
+
+
+@blp.route("/keys")
+class ApiKeys(MethodView):
+    @require_scope(blp, "admin")
+    @blp.response(200, ApiKeySchema(many=True))
+    def get(self) -> Any:
+        """List API keys (never the keys themselves)"""
+        return list_api_keys(db_session())
+
+    @require_scope(blp, "admin")
+    @blp.arguments(NewApiKeyRequestSchema)
+    @blp.response(201, NewApiKeySchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Create an API key; the response is the only time the key is shown"""
+        session = db_session()
+        created = create_api_key(session, body["scope"], body["label"])
+        session.commit()
+        return ApiKeySchema().dump(created.key) | {"key": created.secret}
+
+
+@blp.route("/keys/<int:key_id>")
+class ApiKeyItem(MethodView):
+    @require_scope(blp, "admin")
+    @blp.response(200, ApiKeySchema)
+    def delete(self, key_id: int) -> Any:
+        """Revoke an API key (it stops working at once; the record stays)"""
+        session = db_session()
+        key = revoke_api_key(session, key_id)
+        session.commit()
+        return key

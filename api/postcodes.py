@@ -1,0 +1,147 @@
+"""Postcode endpoints: look up, nearest, bulk lookup, districts and sectors, locate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.config import NEAREST_LIMIT_MAX, NEAREST_RADIUS_MAX_M
+from api.database import db_session
+from api.postcode_schemas import (
+    LocateQuerySchema,
+    LocationSchema,
+    LookupRequestSchema,
+    LookupResultSchema,
+    NearestQuerySchema,
+    NearestResultSchema,
+    PostcodeGroupSchema,
+    PostcodeSchema,
+    SectorListSchema,
+)
+from directory.locate import locate
+from directory.postcode_format import area_of_outcode
+from directory.postcodes import (
+    PostcodeRecord,
+    get_postcode,
+    lookup_postcodes,
+    nearest_postcodes,
+    outcode_summary,
+    sector_summaries,
+)
+
+blp = Blueprint("postcodes", __name__, description="UK postcodes: look up, nearest, districts")
+
+
+def postcode_json(record: PostcodeRecord) -> dict[str, Any]:
+    """The public representation of a postcode record (see PostcodeSchema)."""
+    outcode, incode = record.postcode.split(" ")
+    return {
+        "postcode": record.postcode,
+        "canonical": outcode + incode,
+        "outcode": outcode,
+        "incode": incode,
+        "sector": f"{outcode} {incode[0]}",
+        "area": area_of_outcode(outcode),
+        "latitude": record.latitude,
+        "longitude": record.longitude,
+        "eastings": record.eastings,
+        "northings": record.northings,
+        "positional_quality": {"code": record.quality, "description": record.quality_description},
+        "country": record.country,
+        "county": record.county,
+        "district": record.district,
+        "ward": record.ward,
+        "police_force_area": record.police_force_code,
+        "terminated": record.terminated,
+        "terminated_on": record.terminated_on,
+    }
+
+
+@blp.route("/postcodes/<string:postcode>")
+class PostcodeItem(MethodView):
+    @blp.response(200, PostcodeSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="postcode not found")
+    def get(self, postcode: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Look up one postcode unit
+
+        Any case and spacing ("wv111aa"). A sector or district gets 422 with a pointer to
+        /outcodes; a well-formed postcode that is not in the data gets 404.
+        """
+        record = get_postcode(db_session(), postcode)
+        max_age = current_app.config["POSTCODE_CACHE_SECONDS"]
+        return postcode_json(record), 200, {"Cache-Control": f"public, max-age={max_age}"}
+
+
+@blp.route("/postcodes")
+class NearestPostcodes(MethodView):
+    @blp.arguments(NearestQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, NearestResultSchema)
+    def get(self, lat: float, lng: float, radius: float, limit: int) -> dict[str, Any]:
+        """Nearest postcodes to a point
+
+        Live postcodes within `radius` metres, nearest first, each with its distance.
+        """
+        radius = min(radius, NEAREST_RADIUS_MAX_M)
+        limit = min(limit, NEAREST_LIMIT_MAX)
+        found = nearest_postcodes(db_session(), lat, lng, radius, limit)
+        return {
+            "latitude": lat,
+            "longitude": lng,
+            "radius": radius,
+            "limit": limit,
+            "results": [postcode_json(n.record) | {"distance_m": n.distance_m} for n in found],
+        }
+
+
+@blp.route("/postcodes/lookup")
+class PostcodeLookup(MethodView):
+    @blp.arguments(LookupRequestSchema)
+    @blp.response(200, LookupResultSchema)
+    def post(self, body: dict[str, list[str]]) -> dict[str, Any]:
+        """Look up many postcodes at once
+
+        Up to 100; the results are in the order sent, each null when invalid or unknown.
+        """
+        records = lookup_postcodes(db_session(), body["postcodes"])
+        return {
+            "results": [
+                {"query": query, "result": postcode_json(record) if record else None}
+                for query, record in zip(body["postcodes"], records, strict=True)
+            ]
+        }
+
+
+@blp.route("/outcodes/<string:outcode>")
+class OutcodeItem(MethodView):
+    @blp.response(200, PostcodeGroupSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no postcodes in this outcode")
+    def get(self, outcode: str) -> Any:
+        """A postcode district: centroid, bounding box and postcode count"""
+        return outcode_summary(db_session(), outcode)
+
+
+@blp.route("/outcodes/<string:outcode>/sectors")
+class OutcodeSectors(MethodView):
+    @blp.response(200, SectorListSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no postcodes in this outcode")
+    def get(self, outcode: str) -> dict[str, Any]:
+        """The sectors of a postcode district, each with centroid, bounding box and count"""
+        sectors = sector_summaries(db_session(), outcode)
+        return {"outcode": sectors[0].code.split(" ")[0], "sectors": sectors}
+
+
+@blp.route("/locate")
+class Locate(MethodView):
+    @blp.arguments(LocateQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, LocationSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="postcode or place not found")
+    def get(self, q: str) -> Any:
+        """Locate what a person typed
+
+        A postcode unit, sector, district or area, "lat,lng", or a place name (only when the
+        server has a geocoder), with how precise the answer is.
+        """
+        return locate(db_session(), q, current_app.extensions.get("hyperlocal_geocoder"))
