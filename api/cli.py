@@ -14,8 +14,8 @@ from flask import Flask
 from api import create_app
 from api.database import database_url, get_database
 from directory.api_keys import (
-    InvalidScope,
     ApiKeyNotFound,
+    InvalidScope,
     create_api_key,
     list_api_keys,
     revoke_api_key,

@@ -80,6 +80,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 
 def postgres_test_url(environ: Mapping[str, str] | None = None) -> str | None:
-    """The PostgreSQL URL the test suite also runs against, if any (HYPERLOCAL_TEST_DATABASE_URL)."""
+    """The PostgreSQL URL the tests also run against, if any (HYPERLOCAL_TEST_DATABASE_URL)."""
     environ = os.environ if environ is None else environ
     return environ.get(ENV_PREFIX + "TEST_DATABASE_URL") or None

@@ -27,9 +27,7 @@ class QualitySchema(Schema):
 
 
 class PostcodeSchema(Schema):
-    postcode = fields.String(
-        metadata={"description": "display form", "example": "WV11 1AA"}
-    )
+    postcode = fields.String(metadata={"description": "display form", "example": "WV11 1AA"})
     canonical = fields.String(
         metadata={"description": "compact key, upper case, no space", "example": "WV111AA"}
     )

@@ -47,8 +47,8 @@ def parse_scope(text: str) -> str:
     scope = (text or "").strip()
     if not _SCOPE_RE.match(scope):
         raise InvalidScope(
-            f"'{text}' is not a scope: use 'admin', 'police:<force-id>' (e.g. police:leicestershire)"
-            " or 'editor:<site-id>' (e.g. editor:42)"
+            f"'{text}' is not a scope: use 'admin', 'police:<force-id>' "
+            "(e.g. police:leicestershire) or 'editor:<site-id>' (e.g. editor:42)"
         )
     return scope
 

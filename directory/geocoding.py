@@ -58,7 +58,10 @@ def nominatim_geocoder(
     nominatim = Nominatim(domain=domain, scheme=scheme, user_agent=user_agent, timeout=timeout)
     # RateLimiter spaces calls; it must not retry on its own (a dead server should fail fast).
     limited = RateLimiter(
-        nominatim.geocode, min_delay_seconds=min_delay_seconds, max_retries=0, swallow_exceptions=False
+        nominatim.geocode,
+        min_delay_seconds=min_delay_seconds,
+        max_retries=0,
+        swallow_exceptions=False,
     )
 
     def lookup(name: str) -> GeocodedPlace | None:

@@ -104,9 +104,7 @@ def locate(session: Session, text: str, geocoder: Geocoder | None = None) -> Loc
         record = get_postcode(session, query)
         if record.latitude is None or record.longitude is None:
             raise LocateError(f"postcode '{record.postcode}' has no coordinates in the data")
-        return Location(
-            record.latitude, record.longitude, "unit", record.postcode, record.postcode
-        )
+        return Location(record.latitude, record.longitude, "unit", record.postcode, record.postcode)
     summary = postcode_group_summary(session, parsed)
     if summary.latitude is None or summary.longitude is None:
         raise LocateError(f"postcode {parsed.kind} '{parsed.display}' has no coordinates")

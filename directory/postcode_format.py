@@ -119,7 +119,9 @@ def _unit(compact: str, original: str) -> ParsedPostcode:
     area = re.match(r"[A-Z]+", outcode)
     area_letters = area.group(0) if area else outcode
     if compact not in SPECIAL_UNITS and area_letters not in POSTCODE_AREAS:
-        raise PostcodeInvalid(f"'{original}' is not a UK postcode: there is no area '{area_letters}'")
+        raise PostcodeInvalid(
+            f"'{original}' is not a UK postcode: there is no area '{area_letters}'"
+        )
     return ParsedPostcode(
         kind="unit",
         area=area_letters,

@@ -21,9 +21,10 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -167,7 +168,9 @@ class CodePointSource:
         try:
             workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
         except Exception as exc:  # openpyxl raises many types for a damaged workbook
-            raise ImportFormatError(f"{self.path}: Doc/Codelist.xlsx cannot be read ({exc})") from exc
+            raise ImportFormatError(
+                f"{self.path}: Doc/Codelist.xlsx cannot be read ({exc})"
+            ) from exc
         names = []
         for sheet in workbook.worksheets:
             if not re.fullmatch(r"[A-Z]{3}", sheet.title):
@@ -338,11 +341,17 @@ def open_source(path: str | Path) -> CodePointSource | OnspdSource:
     path = Path(path)
     if not path.is_file():
         raise ImportFormatError(f"{path} does not exist or is not a file")
-    if zipfile.is_zipfile(path):
+    with open(path, "rb") as handle:
+        looks_zipped = handle.read(4) == b"PK\x03\x04"
+    if looks_zipped and not zipfile.is_zipfile(path):
+        raise ImportFormatError(
+            f"{path} is a damaged zip file: its directory is missing (truncated?)"
+        )
+    if looks_zipped:
         try:
             archive = zipfile.ZipFile(path)
             damaged = archive.testzip()
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
             raise ImportFormatError(f"{path} is a damaged zip file ({exc})") from exc
         if damaged:
             raise ImportFormatError(f"{path} is damaged: {damaged} fails its checksum")
@@ -373,9 +382,7 @@ def open_source(path: str | Path) -> CodePointSource | OnspdSource:
             "ONS Postcode Directory CSV"
         ) from exc
     header = _onspd_header(first, str(path))
-    return OnspdSource(
-        lambda: open(path, encoding="utf-8-sig", newline=""), str(path), header
-    )
+    return OnspdSource(lambda: open(path, encoding="utf-8-sig", newline=""), str(path), header)
 
 
 # --------------------------------------------------------------------------- writing

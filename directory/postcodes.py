@@ -190,7 +190,9 @@ def get_postcode(session: Session, text: str) -> PostcodeRecord:
         )
     row = session.execute(_ONE_QUERY, {"postcode": parsed.display}).first()
     if row is None:
-        raise PostcodeNotFound(f"postcode not found: '{parsed.display}' is not in the postcode data")
+        raise PostcodeNotFound(
+            f"postcode not found: '{parsed.display}' is not in the postcode data"
+        )
     return _record(row)
 
 
@@ -230,8 +232,12 @@ def nearest_postcodes(
     while True:
         box = bbox_around(lat, lng, search)
         bands = lat_bands(box)
-        params: dict[str, float | int] = {f"band{i}": bands[min(i, len(bands) - 1)] for i in range(BAND_SLOTS)}
-        params.update(min_lng=box.min_lng, max_lng=box.max_lng, min_lat=box.min_lat, max_lat=box.max_lat)
+        params: dict[str, float | int] = {
+            f"band{i}": bands[min(i, len(bands) - 1)] for i in range(BAND_SLOTS)
+        }
+        params.update(
+            min_lng=box.min_lng, max_lng=box.max_lng, min_lat=box.min_lat, max_lat=box.max_lat
+        )
         candidates = connection.execute(_CANDIDATES_QUERY, params).all()
         # Filter and rank on the equirectangular approximation (well under 0.1% off at these
         # distances, and a fraction of the cost); exact great-circle metres for those returned.

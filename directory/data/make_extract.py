@@ -1,6 +1,7 @@
 """Cut the committed demo extract out of the full Code-Point Open download.
 
-    python -m directory.data.make_extract ../shared/data/codepo_gb.zip directory/data/codepo_demo.zip
+    python -m directory.data.make_extract \
+        ../shared/data/codepo_gb.zip directory/data/codepo_demo.zip
 
 The extract keeps the official layout (Data/CSV/<area>.csv, Doc/Codelist.xlsx with only the codes
 used, Doc/metadata.txt, Doc/licence.txt) so tests and ``hyperlocal demo`` go through the same
@@ -17,7 +18,7 @@ import zipfile
 
 import openpyxl
 
-DEMO_DISTRICTS = ("WV1", "WV10", "WV11", "LE1", "M14")
+DEMO_DISTRICTS = ("WV1", "WV10", "WV11", "WV98", "LE1", "M14")
 
 
 def make_extract(source: str, target: str, districts: tuple[str, ...] = DEMO_DISTRICTS) -> int:

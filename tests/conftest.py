@@ -1,0 +1,151 @@
+"""Test fixtures: every database test runs on SQLite and again on PostgreSQL.
+
+The PostgreSQL leg runs when HYPERLOCAL_TEST_DATABASE_URL is set (``.ci/run`` sets it) and is
+reported as skipped, with the reason, when it is not. Each PostgreSQL "database" is a schema of
+its own in that database (selected through ``search_path``), so tests never see each other's
+rows and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from api import create_app
+from api.config import postgres_test_url
+from directory.postcode_import import import_postcodes
+from directory.schema import upgrade_database
+from directory.storage import create_db_engine
+
+DEMO_EXTRACT = Path(str(files("directory.data").joinpath("codepo_demo.zip")))
+DEMO_POSTCODE_COUNT = 4796
+TEST_DATA = Path(__file__).parent / "data"
+PG_SKIP_REASON = (
+    "PostgreSQL leg skipped: set HYPERLOCAL_TEST_DATABASE_URL (for example "
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test) to run every database test on it too"
+)
+
+
+def _postgres_schema_url(base_url: str, schema: str) -> str:
+    url = make_url(base_url)
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+class DatabaseFactory:
+    """Creates empty databases of one backend: SQLite files, or PostgreSQL schemas."""
+
+    def __init__(self, backend: str, tmp_dir: Path, pg_url: str | None):
+        self.backend = backend
+        self.tmp_dir = tmp_dir
+        self.pg_url = pg_url
+        self.schemas: list[str] = []
+
+    def new_url(self) -> str:
+        name = "t_" + uuid.uuid4().hex[:12]
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.tmp_dir / (name + '.db')}"
+        assert self.pg_url is not None
+        admin = create_engine(self.pg_url)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{name}"'))
+        admin.dispose()
+        self.schemas.append(name)
+        return _postgres_schema_url(self.pg_url, name)
+
+    def drop_all(self) -> None:
+        if not self.schemas:
+            return
+        admin = create_engine(self.pg_url)  # type: ignore[arg-type]
+        with admin.begin() as connection:
+            for name in self.schemas:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        admin.dispose()
+        self.schemas.clear()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A factory of empty databases for one backend (the session runs once per backend)."""
+    pg_url = None
+    if request.param == "postgresql":
+        pg_url = postgres_test_url()
+        if not pg_url:
+            pytest.skip(PG_SKIP_REASON)
+        probe = create_engine(pg_url)
+        try:
+            with probe.connect():
+                pass
+        except OperationalError as exc:
+            pytest.fail(f"HYPERLOCAL_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}")
+        finally:
+            probe.dispose()
+    factory = DatabaseFactory(request.param, tmp_path_factory.mktemp(request.param), pg_url)
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture
+def fresh_database_url(databases: DatabaseFactory) -> Callable[[], str]:
+    """Make an empty (unmigrated) database and return its URL; call as often as needed."""
+    return databases.new_url
+
+
+@pytest.fixture
+def migrated_url(fresh_database_url: Callable[[], str]) -> str:
+    """An empty database at the newest schema, without postcodes."""
+    url = fresh_database_url()
+    engine = create_db_engine(url)
+    upgrade_database(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def demo_url(databases: DatabaseFactory) -> str:
+    """A database at the newest schema holding the demo Code-Point extract (read-only use)."""
+    url = databases.new_url()
+    engine = create_db_engine(url)
+    upgrade_database(engine)
+    import_postcodes(engine, DEMO_EXTRACT)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(demo_url: str):
+    """The app on the demo database. API keys made by a test are removed after it."""
+    app = create_app({"DATABASE_URL": demo_url, "TESTING": True})
+    yield app
+    engine = app.extensions["hyperlocal_db"].engine
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM api_keys"))
+    engine.dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def engine_for() -> Iterator[Callable[[str], object]]:
+    """Engines for URLs, disposed after the test."""
+    engines = []
+
+    def make(url: str):  # type: ignore[no-untyped-def]
+        engine = create_db_engine(url)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.dispose()

@@ -1,0 +1,228 @@
+"""Importing the official downloads: Code-Point Open zip and ONSPD CSV, on both databases."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from directory.models import AreaName, Postcode
+from directory.postcode_import import ImportFormatError, import_postcodes
+from directory.postcodes import get_postcode, nearest_postcodes
+from directory.storage import make_session_factory
+from tests.conftest import DEMO_EXTRACT, DEMO_POSTCODE_COUNT, TEST_DATA
+
+
+def _count(engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count()).select_from(Postcode))
+
+
+def _snapshot(engine) -> list[tuple]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(Postcode).order_by(Postcode.postcode)))
+
+
+def _rewrite_zip(source: Path, target: Path, replace: dict[str, bytes | None]) -> Path:
+    """Copy a zip, replacing (or, for None, dropping) members."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            if info.filename in replace:
+                continue
+            new.writestr(info, old.read(info.filename))
+        for name, data in replace.items():
+            if data is not None:
+                new.writestr(name, data)
+    return target
+
+
+def test_code_point_import_converts_names_and_keeps_unlocated_rows(migrated_url, engine_for):
+    engine = engine_for(migrated_url)
+    summary = import_postcodes(engine, DEMO_EXTRACT)
+    assert summary.source == "OS Code-Point Open" and summary.release == "2025.2.0"
+    assert (summary.rows_read, summary.imported, summary.updated) == (DEMO_POSTCODE_COUNT,) * 2 + (
+        0,
+    )
+    assert summary.skipped_total == 0 and summary.names > 0
+    with make_session_factory(engine)() as session:
+        record = get_postcode(session, "wv111aa")
+        # Code-Point gives E 394039 N 302013; WGS84 from pyproj, checked against OS's converter.
+        assert record.latitude == pytest.approx(52.61586, abs=2e-5)
+        assert record.longitude == pytest.approx(-2.08948, abs=2e-5)
+        assert (record.eastings, record.northings, record.quality) == (394039, 302013, 10)
+        assert record.district.name == "City of Wolverhampton District (B)"
+        assert record.ward.code == "E05014846" and record.ward.name == "Fallings Park Ward"
+        assert record.country.name == "England"
+        unlocated = get_postcode(session, "WV98 2AA")
+        assert unlocated.quality == 90 and unlocated.latitude is None
+        assert unlocated.quality_description == "no coordinates available"
+        assert session.scalar(select(func.count()).select_from(AreaName)) == summary.names
+
+
+def test_reimport_updates_in_place(migrated_url, engine_for):
+    engine = engine_for(migrated_url)
+    import_postcodes(engine, DEMO_EXTRACT)
+    before = _snapshot(engine)
+    summary = import_postcodes(engine, DEMO_EXTRACT)
+    assert (summary.imported, summary.updated) == (0, DEMO_POSTCODE_COUNT)
+    assert _snapshot(engine) == before
+
+
+def test_newer_release_updates_changed_rows_and_keeps_missing_ones(
+    migrated_url, engine_for, tmp_path
+):
+    engine = engine_for(migrated_url)
+    import_postcodes(engine, DEMO_EXTRACT)
+    with zipfile.ZipFile(DEMO_EXTRACT) as archive:
+        lines = archive.read("Data/CSV/le.csv").decode().splitlines(keepends=True)
+    moved = [
+        line.replace(",459318,", ",459418,") if line.startswith('"LE1 1AA"') else line
+        for line in lines
+    ]
+    dropped = [line for line in moved if not line.startswith('"LE1 1AD"')]
+    assert len(dropped) == len(lines) - 1
+    newer = _rewrite_zip(
+        DEMO_EXTRACT, tmp_path / "newer.zip", {"Data/CSV/le.csv": "".join(dropped).encode()}
+    )
+    summary = import_postcodes(engine, newer)
+    assert summary.imported == 0 and summary.updated == DEMO_POSTCODE_COUNT - 1
+    assert _count(engine) == DEMO_POSTCODE_COUNT  # LE1 1AD is not deleted
+    with make_session_factory(engine)() as session:
+        assert get_postcode(session, "LE1 1AD").postcode == "LE1 1AD"
+        assert get_postcode(session, "LE1 1AA").eastings == 459418
+
+
+def test_malformed_rows_are_skipped_with_reasons(migrated_url, engine_for, tmp_path):
+    engine = engine_for(migrated_url)
+    codes = '"E92000001","E19000001","E18000005","","E08000031"'
+    bad_rows = (
+        f'"WV1 1AA",10,392309,298969,{codes},"E05014848"\n'
+        '"NOT CODE",10,392309,298969,"E92000001","","","","E08000031","E05014848"\n'
+        '"WV1 1AB",ten,392309,298969,"E92000001","","","","E08000031","E05014848"\n'
+        '"WV1 1AD",10,392309\n'
+        f'"WV1 1AF",10,391391,298659,{codes},"E05014853"\n'
+        f'"WV1 1AF",10,391391,298659,{codes},"E05014853"\n'
+    )
+    path = _rewrite_zip(
+        DEMO_EXTRACT, tmp_path / "bad.zip",
+        {"Data/CSV/wv.csv": bad_rows.encode(), "Data/CSV/le.csv": None, "Data/CSV/m.csv": None},
+    )  # fmt: skip
+    summary = import_postcodes(engine, path)
+    assert summary.rows_read == 6 and summary.imported == 2
+    assert summary.skipped == {
+        "not a valid full postcode": 1,
+        "quality, eastings or northings not a number": 1,
+        "not 10 columns": 1,
+        "postcode repeated in the file": 1,
+    }
+    assert "skipped 1: not 10 columns" in summary.describe()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("truncate", "damaged"),
+        ("flip", "damaged"),
+        ("not-zip", "not an ONS Postcode Directory CSV"),
+        ("wrong-zip", "neither the OS Code-Point Open download"),
+        ("missing", "does not exist"),
+        ("binary", "not a postcode download"),
+    ],
+)
+def test_corrupt_or_unrecognised_file_changes_nothing(
+    migrated_url, engine_for, tmp_path, damage, message
+):
+    engine = engine_for(migrated_url)
+    import_postcodes(engine, DEMO_EXTRACT)
+    before = _snapshot(engine)
+    path = tmp_path / "download.zip"
+    data = DEMO_EXTRACT.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        with zipfile.ZipFile(DEMO_EXTRACT) as archive:
+            info = archive.getinfo("Data/CSV/wv.csv")
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 200
+        path.write_bytes(data[:start] + bytes([data[start] ^ 0xFF]) + data[start + 1 :])
+    elif damage == "not-zip":
+        path.write_text("name,address\nAlice,1 High Street\n")
+    elif damage == "wrong-zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("readme.txt", "hello")
+        path.write_bytes(buffer.getvalue())
+    elif damage == "binary":
+        path.write_bytes(bytes(range(256)) * 10)
+    else:
+        path = tmp_path / "absent.zip"
+    with pytest.raises(ImportFormatError, match=message):
+        import_postcodes(engine, path)
+    assert _snapshot(engine) == before
+
+
+def test_onspd_adds_northern_ireland_terminated_and_police_force(migrated_url, engine_for):
+    engine = engine_for(migrated_url)
+    import_postcodes(engine, DEMO_EXTRACT)
+    summary = import_postcodes(engine, TEST_DATA / "onspd_sample.csv")
+    assert summary.source == "ONS Postcode Directory"
+    assert summary.rows_read == 8
+    assert summary.skipped == {
+        "not a valid full postcode": 1,
+        "lat, long, doterm or grid reference malformed": 1,
+    }
+    # WV11 1AA already existed; WV1 1ZZ, BT1 5GS, BT7 1NN, WV10 9ZZ and LE1 9XX are new.
+    assert (summary.imported, summary.updated) == (5, 1)
+    with make_session_factory(engine)() as session:
+        belfast = get_postcode(session, "bt15gs")
+        assert belfast.country.name == "Northern Ireland"
+        assert belfast.police_force_code == "N23000001"
+        assert belfast.latitude == pytest.approx(54.596538)
+        terminated = get_postcode(session, "WV1 1ZZ")
+        assert terminated.terminated and terminated.terminated_on.isoformat() == "2015-05-01"
+        no_grid = get_postcode(session, "WV10 9ZZ")
+        assert no_grid.latitude is None and no_grid.quality == 90
+        assert no_grid.county is None  # the E99999999 pseudo-code means "no county"
+        merged = get_postcode(session, "WV11 1AA")
+        assert merged.police_force_code == "E23000014"
+        assert merged.district.name == "City of Wolverhampton District (B)"
+        # Terminated postcodes are never offered as "nearest".
+        near = nearest_postcodes(session, terminated.latitude, terminated.longitude, 50, 5)
+        assert "WV1 1ZZ" not in [n.record.postcode for n in near]
+    # A Code-Point re-import keeps the police force area ONSPD added.
+    import_postcodes(engine, DEMO_EXTRACT)
+    with make_session_factory(engine)() as session:
+        assert get_postcode(session, "WV11 1AA").police_force_code == "E23000014"
+
+
+def test_onspd_zip_as_distributed(migrated_url, engine_for, tmp_path):
+    engine = engine_for(migrated_url)
+    path = tmp_path / "ONSPD_MAY_2025.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("Documents/readme.txt", "ONSPD user guide")
+        archive.write(TEST_DATA / "onspd_sample.csv", "Data/ONSPD_MAY_2025_UK.csv")
+    summary = import_postcodes(engine, path)
+    assert summary.source == "ONS Postcode Directory" and summary.imported == 6
+
+
+def test_database_stays_readable_while_importing(migrated_url, engine_for):
+    engine = engine_for(migrated_url)
+    import_postcodes(engine, TEST_DATA / "onspd_sample.csv")
+    reader = make_session_factory(engine_for(migrated_url))
+    seen: list[str] = []
+
+    def read_during_import(done: int, total: int | None) -> None:
+        with reader() as session:
+            seen.append(get_postcode(session, "BT1 5GS").postcode)
+
+    import_postcodes(engine, DEMO_EXTRACT, on_progress=read_during_import)
+    assert seen and set(seen) == {"BT1 5GS"}
+
+
+def test_import_from_a_copy_outside_the_package(migrated_url, engine_for, tmp_path):
+    copy = tmp_path / "codepo_gb.zip"
+    shutil.copy(DEMO_EXTRACT, copy)
+    assert import_postcodes(engine_for(migrated_url), copy).imported == DEMO_POSTCODE_COUNT
