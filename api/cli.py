@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import yaml
 from flask import Flask
 
 from api import create_app
-from api.database import database_url, get_database
+from api.database import Database, database_url, get_database
 from directory.api_keys import (
     ApiKeyNotFound,
     InvalidScope,
@@ -27,9 +29,21 @@ from directory.schema import DatabaseNotMigrated, schema_status, upgrade_databas
 DEMO_EXTRACT = "codepo_demo.zip"
 
 
-def _offline_app(**config: Any) -> Flask:
-    """The app without the schema check: for commands that create or inspect the schema."""
-    return create_app({"VERIFY_SCHEMA": False, **config})
+@contextmanager
+def _database(verify_schema: bool = True) -> Iterator[Database]:
+    """The configured database for one command; its connections are closed afterwards.
+
+    With ``verify_schema`` an unmigrated database stops the command with the fix in the message.
+    """
+    try:
+        app = create_app({"VERIFY_SCHEMA": verify_schema})
+    except DatabaseNotMigrated as exc:
+        raise click.ClickException(str(exc)) from None
+    database = get_database(app)
+    try:
+        yield database
+    finally:
+        database.engine.dispose()
 
 
 def _progress_bar(description: str):  # type: ignore[no-untyped-def]
@@ -82,11 +96,10 @@ def _run(app: Flask, host: str | None, port: int | None) -> None:
 @click.option("--no-serve", is_flag=True, help="set up the demo database and exit")
 def demo(host: str | None, port: int | None, no_serve: bool) -> None:
     """Create and migrate the SQLite database, load the demo postcodes, and serve."""
-    app = _offline_app()
-    database = get_database(app)
-    upgrade_database(database.engine)
-    extract = files("directory.data").joinpath(DEMO_EXTRACT)
-    summary = import_postcodes(database.engine, Path(str(extract)))
+    with _database(verify_schema=False) as database:
+        upgrade_database(database.engine)
+        extract = files("directory.data").joinpath(DEMO_EXTRACT)
+        summary = import_postcodes(database.engine, Path(str(extract)))
     click.echo(summary.describe())
     click.echo(POSTCODE_DATA_ATTRIBUTION)
     if not no_serve:
@@ -101,17 +114,18 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the newest version."""
-    database = get_database(_offline_app())
-    upgrade_database(database.engine)
-    status = schema_status(database.engine)
-    click.echo(f"database {database.engine.url.render_as_string()} is at revision {status.current}")
+    with _database(verify_schema=False) as database:
+        upgrade_database(database.engine)
+        status = schema_status(database.engine)
+        where = database.engine.url.render_as_string()
+    click.echo(f"database {where} is at revision {status.current}")
 
 
 @db.command("current")
 def db_current() -> None:
     """Show the database's schema revision and whether it is up to date."""
-    database = get_database(_offline_app())
-    status = schema_status(database.engine)
+    with _database(verify_schema=False) as database:
+        status = schema_status(database.engine)
     state = "up to date" if status.up_to_date else "needs `hyperlocal db upgrade`"
     click.echo(f"revision {status.current or '(none)'}; newest {status.head}: {state}")
 
@@ -125,20 +139,17 @@ def postcodes() -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def postcodes_import(path: Path) -> None:
     """Import a Code-Point Open zip or an ONS Postcode Directory CSV (re-import updates)."""
-    try:
-        database = get_database(create_app())
-    except DatabaseNotMigrated as exc:
-        raise click.ClickException(str(exc)) from None
-    bar, update = _progress_bar(f"importing {path.name}")
-    try:
-        summary = import_postcodes(database.engine, path, on_progress=update)
-    except ImportFormatError as exc:
-        bar.close()
-        raise click.ClickException(f"{exc}; nothing was changed") from None
-    bar.close()
-    click.echo(summary.describe())
-    with database.sessions() as session:
-        click.echo(f"{count_postcodes(session):,} postcodes now in the database")
+    with _database() as database:
+        bar, update = _progress_bar(f"importing {path.name}")
+        try:
+            summary = import_postcodes(database.engine, path, on_progress=update)
+        except ImportFormatError as exc:
+            raise click.ClickException(f"{exc}; nothing was changed") from None
+        finally:
+            bar.close()
+        click.echo(summary.describe())
+        with database.sessions() as session:
+            click.echo(f"{count_postcodes(session):,} postcodes now in the database")
 
 
 @main.group()
@@ -146,20 +157,12 @@ def keys() -> None:
     """API keys: create, list, revoke."""
 
 
-def _key_database():  # type: ignore[no-untyped-def]
-    try:
-        return get_database(create_app())
-    except DatabaseNotMigrated as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 @keys.command("create")
 @click.option("--scope", required=True, help="admin, police:<force-id> or editor:<site-id>")
 @click.option("--label", default=None, help="a note saying who or what the key is for")
 def keys_create(scope: str, label: str | None) -> None:
     """Create a key and print it (the only time it is shown)."""
-    database = _key_database()
-    with database.sessions() as session:
+    with _database() as database, database.sessions() as session:
         try:
             created = create_api_key(session, scope, label)
         except InvalidScope as exc:
@@ -176,8 +179,7 @@ def keys_create(scope: str, label: str | None) -> None:
 @keys.command("list")
 def keys_list() -> None:
     """List keys: id, prefix, scope, created, last used, revoked."""
-    database = _key_database()
-    with database.sessions() as session:
+    with _database() as database, database.sessions() as session:
         rows = list_api_keys(session)
     if not rows:
         click.echo("no API keys yet; create one with `hyperlocal keys create --scope admin`")
@@ -198,8 +200,7 @@ def _when(value: Any) -> str:
 @click.argument("key_id", type=int)
 def keys_revoke(key_id: int) -> None:
     """Revoke a key by id; it stops working at once."""
-    database = _key_database()
-    with database.sessions() as session:
+    with _database() as database, database.sessions() as session:
         try:
             key = revoke_api_key(session, key_id)
         except ApiKeyNotFound as exc:
@@ -216,6 +217,7 @@ def openapi() -> None:
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document as the code defines it."""
     app = create_app({"VERIFY_SCHEMA": False, "DATABASE_URL": "sqlite://"})
+    get_database(app).engine.dispose()
     return app.extensions["hyperlocal_api"].spec.to_dict()
 
 

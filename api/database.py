@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
@@ -34,12 +35,14 @@ def init_database(app: Flask) -> Database:
     """Create the engine, check the schema (unless told not to) and close sessions per request."""
     url = database_url(app)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        import os
-
-        os.makedirs(os.path.dirname(url.removeprefix("sqlite:///")) or ".", exist_ok=True)
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(url)
     if app.config.get("VERIFY_SCHEMA", True):
-        require_current_schema(engine)
+        try:
+            require_current_schema(engine)
+        except Exception:
+            engine.dispose()
+            raise
     database = Database(engine=engine, sessions=make_session_factory(engine))
     app.extensions[EXTENSION] = database
     app.teardown_appcontext(_close_session)

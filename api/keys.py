@@ -62,7 +62,8 @@ class ApiKeys(MethodView):
         session = db_session()
         created = create_api_key(session, body["scope"], body["label"])
         session.commit()
-        return ApiKeySchema().dump(created.key) | {"key": created.secret}
+        fields = ApiKeySchema().fields
+        return {name: getattr(created.key, name) for name in fields} | {"key": created.secret}
 
 
 @blp.route("/keys/<int:key_id>")

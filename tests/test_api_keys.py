@@ -1,0 +1,147 @@
+"""API keys: created once and hashed, listed, revoked; 401 vs 403 on protected routes."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from api.cli import main
+from directory.api_keys import (
+    InvalidScope,
+    create_api_key,
+    hash_key,
+    parse_scope,
+    scope_allows,
+)
+from directory.models import ApiKey
+
+
+@pytest.mark.parametrize(
+    ("scope", "ok"),
+    [
+        ("admin", True),
+        ("police:leicestershire", True),
+        ("police:west-midlands", True),
+        ("editor:42", True),
+        ("editor:my-site_2", True),
+        ("police:", False),
+        ("police:West Midlands", False),
+        ("editor:", False),
+        ("root", False),
+        ("admin ", True),  # surrounding space is trimmed
+        ("ADMIN", False),
+        ("police:leics;drop", False),
+    ],
+)
+def test_scope_forms(scope: str, ok: bool) -> None:
+    if ok:
+        assert parse_scope(scope) == scope.strip()
+    else:
+        with pytest.raises(InvalidScope, match="is not a scope"):
+            parse_scope(scope)
+
+
+@pytest.mark.parametrize(
+    ("granted", "required", "allowed"),
+    [
+        ("admin", "admin", True),
+        ("admin", "police:leicestershire", True),
+        ("admin", "editor:7", True),
+        ("police:leicestershire", "police:leicestershire", True),
+        ("police:leicestershire", "police:metropolitan", False),
+        ("police:leicestershire", "admin", False),
+        ("editor:7", "editor:7", True),
+        ("editor:7", "editor:70", False),
+        ("editor:7", "police:7", False),
+    ],
+)
+def test_scope_allows(granted: str, required: str, allowed: bool) -> None:
+    assert scope_allows(granted, required) is allowed
+
+
+def _session(app):  # type: ignore[no-untyped-def]
+    return app.extensions["hyperlocal_db"].sessions()
+
+
+def _key(app, scope: str) -> str:
+    with _session(app) as session:
+        created = create_api_key(session, scope)
+        session.commit()
+        return created.secret
+
+
+def test_only_the_hash_is_stored(app):
+    secret = _key(app, "admin")
+    with _session(app) as session:
+        stored = session.scalars(select(ApiKey)).one()
+        assert stored.key_hash == hash_key(secret) and secret not in (
+            stored.key_hash,
+            stored.prefix,
+        )
+        assert secret.startswith(stored.prefix) and len(secret) > 40
+
+
+def test_missing_unknown_revoked_are_401_wrong_scope_is_403(client, app):
+    admin = _key(app, "admin")
+    police = _key(app, "police:leicestershire")
+    response = client.get("/keys")
+    assert response.status_code == 401 and "Bearer" in response.headers["WWW-Authenticate"]
+    assert "needs an API key" in response.get_json()["message"]
+    assert client.get("/keys", headers={"Authorization": "Bearer hl_nope"}).status_code == 401
+    assert client.get("/keys", headers={"Authorization": f"Basic {admin}"}).status_code == 401
+    forbidden = client.get("/keys", headers={"Authorization": f"Bearer {police}"})
+    assert forbidden.status_code == 403
+    assert "scope 'admin'" in forbidden.get_json()["message"]
+    listed = client.get("/keys", headers={"Authorization": f"Bearer {admin}"})
+    assert listed.status_code == 200
+    assert {k["scope"] for k in listed.get_json()} == {"admin", "police:leicestershire"}
+    assert all("key" not in k and "key_hash" not in k for k in listed.get_json())
+    police_id = next(k["id"] for k in listed.get_json() if k["scope"].startswith("police"))
+    revoked = client.delete(f"/keys/{police_id}", headers={"Authorization": f"Bearer {admin}"})
+    assert revoked.status_code == 200 and revoked.get_json()["revoked_at"]
+    after = client.get("/keys", headers={"Authorization": f"Bearer {police}"})
+    assert after.status_code == 401 and "revoked" in after.get_json()["message"]
+
+
+def test_create_over_http_shows_the_key_once_and_it_works(client, app):
+    admin = {"Authorization": f"Bearer {_key(app, 'admin')}"}
+    response = client.post(
+        "/keys", json={"scope": "editor:12", "label": "WV11 news"}, headers=admin
+    )
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["scope"] == "editor:12" and body["key"].startswith(body["prefix"])
+    listed = client.get("/keys", headers=admin).get_json()
+    assert all("key" not in k for k in listed)
+    bad = client.post("/keys", json={"scope": "superuser"}, headers=admin)
+    assert bad.status_code == 422 and "is not a scope" in bad.get_json()["message"]
+    missing = client.delete("/keys/9999", headers=admin)
+    assert missing.status_code == 404 and "no API key with id 9999" in missing.get_json()["message"]
+
+
+def test_last_used_is_recorded(client, app):
+    secret = _key(app, "admin")
+    client.get("/keys", headers={"Authorization": f"Bearer {secret}"})
+    with _session(app) as session:
+        assert session.scalars(select(ApiKey)).one().last_used_at is not None
+
+
+def test_cli_create_list_revoke(app, demo_url, monkeypatch):
+    monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", demo_url)
+    runner = CliRunner()
+    created = runner.invoke(main, ["keys", "create", "--scope", "police:leicestershire"])
+    assert created.exit_code == 0, created.output
+    secret = created.stdout.strip().splitlines()[0]
+    assert secret.startswith("hl_")
+    listed = runner.invoke(main, ["keys", "list"])
+    assert "police:leicestershire" in listed.output and secret not in listed.output
+    assert secret[:10] in listed.output
+    key_id = listed.output.strip().splitlines()[1].split()[0]
+    revoked = runner.invoke(main, ["keys", "revoke", key_id])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert app.test_client().get("/keys", headers=headers).status_code == 401
+    bad = runner.invoke(main, ["keys", "create", "--scope", "god"])
+    assert bad.exit_code == 2 and "is not a scope" in bad.output
+    assert runner.invoke(main, ["keys", "revoke", "9999"]).exit_code == 1

@@ -1,0 +1,64 @@
+"""One error shape everywhere; health and attribution."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from api import create_app
+from tests.conftest import DEMO_POSTCODE_COUNT
+
+ERROR_KEYS = {"code", "status", "message"}
+
+
+def test_unknown_route_is_json_404(client):
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404 and response.is_json
+    body = response.get_json()
+    assert set(body) >= ERROR_KEYS and "/no/such/thing" in body["message"]
+
+
+def test_wrong_method_is_json_405(client):
+    response = client.delete("/postcodes/WV111AA")
+    assert response.status_code == 405 and response.is_json
+    assert set(response.get_json()) >= ERROR_KEYS and "GET" in response.headers["Allow"]
+
+
+def test_malformed_json_body_is_a_clear_error(client):
+    response = client.post(
+        "/postcodes/lookup", data="{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code in (400, 422) and set(response.get_json()) >= ERROR_KEYS
+
+
+def test_unexpected_failure_is_json_500_without_details(demo_url):
+    app = create_app({"DATABASE_URL": demo_url})
+
+    @app.get("/explode")
+    def explode():  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret internal detail")
+
+    response = app.test_client().get("/explode")
+    assert response.status_code == 500
+    body = response.get_json()
+    assert set(body) >= ERROR_KEYS and "secret" not in body["message"]
+    app.extensions["hyperlocal_db"].engine.dispose()
+
+
+def test_health_counts_postcodes_and_serves_attribution(client):
+    body = client.get("/health").get_json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["postcodes"] == DEMO_POSTCODE_COUNT
+    assert "Contains OS data © Crown copyright" in body["attribution"]["attribution"]
+    about = client.get("/about").get_json()
+    assert "Royal Mail" in about["attribution"][0]["attribution"]
+
+
+def test_health_reports_an_unreachable_database(migrated_url):
+    app = create_app({"DATABASE_URL": migrated_url})
+    engine = app.extensions["hyperlocal_db"].engine
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE postcodes"))
+    response = app.test_client().get("/health")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+    engine.dispose()

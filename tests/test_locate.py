@@ -1,0 +1,156 @@
+"""Locate what a person typed; place names through a loopback server that answers like Nominatim."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from werkzeug import Response
+
+from api import create_app
+from directory.locate import LocateError, locate, parse_lat_lng
+
+
+@pytest.mark.parametrize(
+    ("typed", "precision", "label"),
+    [
+        ("wv111aa", "unit", "WV11 1AA"),
+        ("WV11 1", "sector", "WV11 1"),
+        ("wv11", "district", "WV11"),
+        ("M14", "district", "M14"),
+        ("LE", "area", "LE"),
+        ("52.60,-2.08", "point", "52.6,-2.08"),
+        (" 52.6 , -2.08 ", "point", "52.6,-2.08"),
+    ],
+)
+def test_locate_forms(client, typed, precision, label):
+    response = client.get("/locate", query_string={"q": typed})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["precision"], body["label"]) == (precision, label)
+    assert 49 < body["latitude"] < 61 and -9 < body["longitude"] < 2
+
+
+def test_district_location_is_its_centroid(client):
+    located = client.get("/locate?q=WV11").get_json()
+    summary = client.get("/outcodes/WV11").get_json()
+    assert (located["latitude"], located["longitude"]) == (
+        summary["latitude"],
+        summary["longitude"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "status", "message"),
+    [
+        ("Wednesfield", 422, "has no geocoder for place names"),
+        ("95,0", 422, "not a valid latitude,longitude"),
+        ("48.85,2.35", 422, "outside the UK"),
+        ("WV99 9ZZ", 404, "postcode not found"),
+        ("WV98 2AA", 422, "has no coordinates"),
+        ("", 422, "Length must be between 1 and 200"),
+    ],
+)
+def test_locate_errors(client, typed, status, message):
+    response = client.get("/locate", query_string={"q": typed})
+    assert response.status_code == status
+    assert message in json.dumps(response.get_json())
+
+
+def test_parse_lat_lng_only_takes_pairs():
+    assert parse_lat_lng("52.6,-2.08") == (52.6, -2.08)
+    assert parse_lat_lng("WV11") is None
+    assert parse_lat_lng("52.6 -2.08") is None
+    with pytest.raises(LocateError):
+        parse_lat_lng("52.6,-200")
+
+
+NOMINATIM_WEDNESFIELD = [
+    {
+        "place_id": 123,
+        "licence": "Data © OpenStreetMap contributors, ODbL 1.0. https://osm.org/copyright",
+        "osm_type": "node",
+        "osm_id": 21289413,
+        "lat": "52.5998",
+        "lon": "-2.0831",
+        "class": "place",
+        "type": "suburb",
+        "display_name": "Wednesfield, Wolverhampton, West Midlands, England, United Kingdom",
+        "boundingbox": ["52.5798", "52.6198", "-2.1031", "-2.0631"],
+    }
+]
+
+
+@pytest.fixture
+def geocoding_app(demo_url, httpserver):
+    app = create_app(
+        {
+            "DATABASE_URL": demo_url,
+            "GEOCODER": "nominatim",
+            "GEOCODER_DOMAIN": f"127.0.0.1:{httpserver.port}",
+            "GEOCODER_SCHEME": "http",
+            "GEOCODER_MIN_DELAY_SECONDS": 0.0,
+            "GEOCODER_TIMEOUT_SECONDS": 2.0,
+            "GEOCODER_USER_AGENT": "hyperlocal-tests/1 (+https://example.org/contact)",
+        }
+    )
+    yield app
+    app.extensions["hyperlocal_db"].engine.dispose()
+
+
+def test_place_name_through_nominatim_is_cached(geocoding_app, httpserver):
+    httpserver.expect_request("/search").respond_with_json(NOMINATIM_WEDNESFIELD)
+    client = geocoding_app.test_client()
+    for _ in range(2):
+        response = client.get("/locate?q=Wednesfield")
+        assert response.status_code == 200
+        body = response.get_json()
+        assert body["precision"] == "place" and body["label"].startswith("Wednesfield")
+        assert (body["latitude"], body["longitude"]) == (52.5998, -2.0831)
+    assert len(httpserver.log) == 1  # the second answer came from the cache
+    request = httpserver.log[0][0]
+    assert request.args["q"] == "Wednesfield" and request.args["countrycodes"] == "gb"
+    assert request.headers["User-Agent"].startswith("hyperlocal-tests/1")
+    # Postcodes never reach the geocoder.
+    assert client.get("/locate?q=WV11").get_json()["precision"] == "district"
+    assert len(httpserver.log) == 1
+
+
+def test_unknown_place_is_404(geocoding_app, httpserver):
+    httpserver.expect_request("/search").respond_with_json([])
+    response = geocoding_app.test_client().get("/locate?q=Nowhereville")
+    assert response.status_code == 404
+    assert "no place called 'Nowhereville'" in response.get_json()["message"]
+
+
+def test_place_outside_the_uk_is_not_found(geocoding_app, httpserver):
+    paris = [dict(NOMINATIM_WEDNESFIELD[0], lat="48.8566", lon="2.3522", display_name="Paris")]
+    httpserver.expect_request("/search").respond_with_json(paris)
+    assert geocoding_app.test_client().get("/locate?q=Paris").status_code == 404
+
+
+def test_geocoder_failure_is_503_and_not_cached(geocoding_app, httpserver):
+    httpserver.expect_ordered_request("/search").respond_with_response(
+        Response("overloaded", status=503)
+    )
+    httpserver.expect_ordered_request("/search").respond_with_json(NOMINATIM_WEDNESFIELD)
+    client = geocoding_app.test_client()
+    failed = client.get("/locate?q=Wednesfield")
+    assert failed.status_code == 503
+    assert "geocoder failed" in failed.get_json()["message"]
+    assert client.get("/locate?q=Wednesfield").status_code == 200
+
+
+def test_locate_function_takes_any_geocoder(app):
+    from directory.locate import GeocodedPlace
+
+    calls = []
+
+    def fake(name: str) -> GeocodedPlace | None:
+        calls.append(name)
+        return GeocodedPlace(52.6, -2.08, name)
+
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        assert locate(session, "Wednesfield", fake).precision == "place"
+        assert locate(session, "WV11 1AA", fake).precision == "unit"
+    assert calls == ["Wednesfield"]

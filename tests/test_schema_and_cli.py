@@ -1,0 +1,98 @@
+"""Migrations on both databases, the refusal to start unmigrated, and the CLI end to end."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner
+from sqlalchemy import inspect
+
+import directory.models  # noqa: F401
+from api import create_app
+from api.cli import main
+from directory.schema import (
+    DatabaseNotMigrated,
+    alembic_config,
+    schema_status,
+    upgrade_database,
+)
+from directory.storage import Base
+from tests.conftest import DEMO_POSTCODE_COUNT, TEST_DATA
+
+
+def test_migrations_match_the_models_and_go_down_and_up(migrated_url, engine_for):
+    engine = engine_for(migrated_url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+    config = alembic_config(migrated_url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+    assert "postcodes" not in inspect(engine).get_table_names()
+    assert schema_status(engine).current is None
+    upgrade_database(engine)
+    assert {"postcodes", "area_names", "api_keys"} <= set(inspect(engine).get_table_names())
+    assert schema_status(engine).up_to_date
+
+
+def test_service_refuses_an_unmigrated_database(fresh_database_url):
+    url = fresh_database_url()
+    with pytest.raises(DatabaseNotMigrated, match="run `hyperlocal db upgrade`"):
+        create_app({"DATABASE_URL": url})
+
+
+def test_serve_and_import_say_which_command_to_run(fresh_database_url, monkeypatch):
+    monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", fresh_database_url())
+    runner = CliRunner()
+    for args in (["serve"], ["postcodes", "import", str(TEST_DATA / "onspd_sample.csv")]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 1
+        assert "hyperlocal db upgrade" in result.output
+
+
+def test_cli_upgrade_import_and_bad_file(fresh_database_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", fresh_database_url())
+    runner = CliRunner()
+    upgraded = runner.invoke(main, ["db", "upgrade"])
+    assert upgraded.exit_code == 0 and "revision" in upgraded.output
+    assert "up to date" in runner.invoke(main, ["db", "current"]).output
+    imported = runner.invoke(main, ["postcodes", "import", str(TEST_DATA / "onspd_sample.csv")])
+    assert imported.exit_code == 0, imported.output
+    assert "8 rows read, 6 new postcodes" in imported.output
+    assert "skipped 1: not a valid full postcode" in imported.output
+    assert "6 postcodes now in the database" in imported.output
+    bogus = tmp_path / "postcodes.csv"
+    bogus.write_text("id,name\n1,x\n")
+    failed = runner.invoke(main, ["postcodes", "import", str(bogus)])
+    assert failed.exit_code == 1
+    assert "not an ONS Postcode Directory CSV" in failed.output
+    assert "nothing was changed" in failed.output
+
+
+def test_demo_sets_up_sqlite_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("HYPERLOCAL_DATABASE_URL", raising=False)
+    url = f"sqlite:///{tmp_path}/instance/hyperlocal.db"
+    monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", url)
+    result = CliRunner().invoke(main, ["demo", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    assert f"{DEMO_POSTCODE_COUNT:,} new postcodes" in result.output
+    assert "Contains OS data" in result.output
+    again = CliRunner().invoke(main, ["demo", "--no-serve"])
+    assert f"0 new postcodes, {DEMO_POSTCODE_COUNT:,} updated" in again.output
+    app = create_app({"DATABASE_URL": url})
+    assert app.test_client().get("/health").get_json()["postcodes"] == DEMO_POSTCODE_COUNT
+    app.extensions["hyperlocal_db"].engine.dispose()
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch):
+    monkeypatch.delenv("HYPERLOCAL_DATABASE_URL", raising=False)
+    from flask import Flask
+
+    from api.database import database_url
+
+    app = Flask("api")
+    app.config["DATABASE_URL"] = None
+    assert database_url(app) == f"sqlite:///{app.instance_path}/hyperlocal.db"
