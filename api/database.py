@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.schema import require_current_schema
@@ -55,10 +55,21 @@ def get_database(app: Flask | None = None) -> Database:
 
 
 def db_session() -> Session:
-    """The session of the current request, created on first use."""
+    """The session of the current request, created on first use (for anything that writes)."""
     if "db_session" not in g:
         g.db_session = get_database().sessions()
     return g.db_session
+
+
+def db_reader() -> Connection:
+    """A connection for the current request's reads, opened on first use.
+
+    Read-only endpoints use this rather than a Session: the Session's transaction bookkeeping
+    costs about as much as the primary-key query a postcode lookup makes.
+    """
+    if "db_reader" not in g:
+        g.db_reader = get_database().engine.connect()
+    return g.db_reader
 
 
 def _close_session(exc: BaseException | None) -> None:
@@ -67,3 +78,6 @@ def _close_session(exc: BaseException | None) -> None:
         if exc is not None:
             session.rollback()
         session.close()
+    reader = g.pop("db_reader", None)
+    if reader is not None:
+        reader.close()

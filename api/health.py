@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.database import db_session
+from api.database import db_reader
 from directory.postcodes import (
     POSTCODE_DATA_ATTRIBUTION,
     POSTCODE_DATA_LICENCE,
@@ -59,7 +59,7 @@ class Health(MethodView):
     def get(self) -> Any:
         """Is the service up: database reachable, how many postcodes are loaded"""
         try:
-            count = count_postcodes(db_session())
+            count = count_postcodes(db_reader())
         except SQLAlchemyError as exc:
             reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).splitlines()[0]
             body = {"status": "unavailable", "database": f"unreachable: {reason}",

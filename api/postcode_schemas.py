@@ -48,7 +48,9 @@ class PostcodeSchema(Schema):
         allow_none=True, metadata={"description": "police force area code (ONSPD pfa)"}
     )
     terminated = fields.Boolean(metadata={"description": "no longer in use"})
-    terminated_on = fields.Date(allow_none=True)
+    terminated_on = fields.String(
+        allow_none=True, metadata={"format": "date", "description": "ISO date", "example": None}
+    )
 
 
 class NearbyPostcodeSchema(PostcodeSchema):

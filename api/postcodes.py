@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.config import NEAREST_LIMIT_MAX, NEAREST_RADIUS_MAX_M
-from api.database import db_session
+from api.database import db_reader
 from api.postcode_schemas import (
     LocateQuerySchema,
     LocationSchema,
@@ -24,6 +24,7 @@ from api.postcode_schemas import (
 from directory.locate import locate
 from directory.postcode_format import area_of_outcode
 from directory.postcodes import (
+    NamedCode,
     PostcodeRecord,
     get_postcode,
     lookup_postcodes,
@@ -35,8 +36,16 @@ from directory.postcodes import (
 blp = Blueprint("postcodes", __name__, description="UK postcodes: look up, nearest, districts")
 
 
+def _named(code: NamedCode | None) -> dict[str, str | None] | None:
+    return {"code": code.code, "name": code.name} if code else None
+
+
 def postcode_json(record: PostcodeRecord) -> dict[str, Any]:
-    """The public representation of a postcode record (see PostcodeSchema)."""
+    """The public representation of a postcode record, already JSON-ready.
+
+    Exactly what PostcodeSchema would dump (a test holds the two together), so the busiest
+    endpoint can send it without a second pass through marshmallow.
+    """
     outcode, incode = record.postcode.split(" ")
     return {
         "postcode": record.postcode,
@@ -50,13 +59,13 @@ def postcode_json(record: PostcodeRecord) -> dict[str, Any]:
         "eastings": record.eastings,
         "northings": record.northings,
         "positional_quality": {"code": record.quality, "description": record.quality_description},
-        "country": record.country,
-        "county": record.county,
-        "district": record.district,
-        "ward": record.ward,
+        "country": _named(record.country),
+        "county": _named(record.county),
+        "district": _named(record.district),
+        "ward": _named(record.ward),
         "police_force_area": record.police_force_code,
         "terminated": record.terminated,
-        "terminated_on": record.terminated_on,
+        "terminated_on": record.terminated_on.isoformat() if record.terminated_on else None,
     }
 
 
@@ -64,15 +73,17 @@ def postcode_json(record: PostcodeRecord) -> dict[str, Any]:
 class PostcodeItem(MethodView):
     @blp.response(200, PostcodeSchema)
     @blp.alt_response(404, response="DEFAULT_ERROR", description="postcode not found")
-    def get(self, postcode: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def get(self, postcode: str) -> Response:
         """Look up one postcode unit
 
         Any case and spacing ("wv111aa"). A sector or district gets 422 with a pointer to
         /outcodes; a well-formed postcode that is not in the data gets 404.
         """
-        record = get_postcode(db_session(), postcode)
+        record = get_postcode(db_reader(), postcode)
+        response = jsonify(postcode_json(record))  # already in PostcodeSchema's shape
         max_age = current_app.config["POSTCODE_CACHE_SECONDS"]
-        return postcode_json(record), 200, {"Cache-Control": f"public, max-age={max_age}"}
+        response.headers["Cache-Control"] = f"public, max-age={max_age}"
+        return response
 
 
 @blp.route("/postcodes")
@@ -86,7 +97,7 @@ class NearestPostcodes(MethodView):
         """
         radius = min(radius, NEAREST_RADIUS_MAX_M)
         limit = min(limit, NEAREST_LIMIT_MAX)
-        found = nearest_postcodes(db_session(), lat, lng, radius, limit)
+        found = nearest_postcodes(db_reader(), lat, lng, radius, limit)
         return {
             "latitude": lat,
             "longitude": lng,
@@ -105,7 +116,7 @@ class PostcodeLookup(MethodView):
 
         Up to 100; the results are in the order sent, each null when invalid or unknown.
         """
-        records = lookup_postcodes(db_session(), body["postcodes"])
+        records = lookup_postcodes(db_reader(), body["postcodes"])
         return {
             "results": [
                 {"query": query, "result": postcode_json(record) if record else None}
@@ -120,7 +131,7 @@ class OutcodeItem(MethodView):
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no postcodes in this outcode")
     def get(self, outcode: str) -> Any:
         """A postcode district: centroid, bounding box and postcode count"""
-        return outcode_summary(db_session(), outcode)
+        return outcode_summary(db_reader(), outcode)
 
 
 @blp.route("/outcodes/<string:outcode>/sectors")
@@ -129,7 +140,7 @@ class OutcodeSectors(MethodView):
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no postcodes in this outcode")
     def get(self, outcode: str) -> dict[str, Any]:
         """The sectors of a postcode district, each with centroid, bounding box and count"""
-        sectors = sector_summaries(db_session(), outcode)
+        sectors = sector_summaries(db_reader(), outcode)
         return {"outcode": sectors[0].code.split(" ")[0], "sectors": sectors}
 
 
@@ -144,4 +155,4 @@ class Locate(MethodView):
         A postcode unit, sector, district or area, "lat,lng", or a place name (only when the
         server has a geocoder), with how precise the answer is.
         """
-        return locate(db_session(), q, current_app.extensions.get("hyperlocal_geocoder"))
+        return locate(db_reader(), q, current_app.extensions.get("hyperlocal_geocoder"))

@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from directory.postcode_import import import_postcodes  # noqa: E402
 from directory.postcodes import nearest_postcodes  # noqa: E402
 from directory.schema import upgrade_database  # noqa: E402
-from directory.storage import create_db_engine, make_session_factory  # noqa: E402
+from directory.storage import create_db_engine  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "codepo_gb.zip"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -176,8 +176,8 @@ def sample_points(db_file: Path, count: int, seed: int = 7) -> list[tuple[float,
 def bench_nearest(db_file: Path) -> None:
     points = sample_points(db_file, 10_000)
     engine = create_db_engine(f"sqlite:///{db_file}")
-    sessions = make_session_factory(engine)
-    with sessions() as session:
+    # On a connection, as the API's read-only endpoints run it.
+    with engine.connect() as session:
         for lat, lng in points[:500]:  # warm the page cache
             nearest_postcodes(session, lat, lng, 250, 10)
         for limit in (1, 10):
@@ -189,10 +189,12 @@ def bench_nearest(db_file: Path) -> None:
                 times.append(time.perf_counter() - t0)
             elapsed = time.perf_counter() - start
             times.sort()
+            median_ms = statistics.median(times) * 1e3
+            p99_ms = times[len(times) * 99 // 100] * 1e3
             report(
                 f"nearest postcodes in-process, limit {limit}",
                 f"{len(points) / elapsed:,.0f} queries/s (target >= 5,000); median "
-                f"{statistics.median(times) * 1e3:.2f} ms, p99 {times[len(times) * 99 // 100] * 1e3:.2f} ms",
+                f"{median_ms:.2f} ms, p99 {p99_ms:.2f} ms",
             )
     engine.dispose()
 
@@ -238,8 +240,10 @@ def _wrk(port: int, script: Path, seconds: int) -> tuple[float, float]:
 
 
 def _serve_and_measure(app: str, port: int, env: dict, script: Path, chdir: Path) -> tuple:
-    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b",
-               f"127.0.0.1:{port}", "--chdir", str(chdir), "--log-level", "warning", app]  # fmt: skip
+    command = [
+        sys.executable, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
+        "--chdir", str(chdir), "--log-level", "warning", app,
+    ]  # fmt: skip
     server = subprocess.Popen(command, env=env)
     try:
         _wait_for(f"http://127.0.0.1:{port}/postcodes/WV111AA")
@@ -271,10 +275,16 @@ def bench_http(db_file: Path, workdir: Path) -> None:
         "end\n"
     )
     env = dict(os.environ, HYPERLOCAL_DATABASE_URL=f"sqlite:///{db_file}")
-    base_rps, base_p99, _ = _serve_and_measure(
-        "bare_app:app", _free_port(), env, script, ROOT / "bench"
-    )
-    rps, p99, rss = _serve_and_measure("api.wsgi:app", _free_port(), env, script, ROOT)
+    # Two rounds, alternating, best of each: wrk and the workers share two cores, so a single
+    # run of either is at the mercy of whatever else the machine does for those 10 seconds.
+    bare_runs, our_runs = [], []
+    for _ in range(2):
+        bare_runs.append(
+            _serve_and_measure("bare_app:app", _free_port(), env, script, ROOT / "bench")
+        )
+        our_runs.append(_serve_and_measure("api.wsgi:app", _free_port(), env, script, ROOT))
+    base_rps, base_p99, _ = max(bare_runs, key=lambda run: run[0])
+    rps, p99, rss = max(our_runs, key=lambda run: run[0])
     report(
         "GET /postcodes/{pc}, gunicorn 2 sync, wrk -c32",
         f"{rps:,.0f} req/s vs bare flask-smorest {base_rps:,.0f} req/s: "

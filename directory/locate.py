@@ -12,11 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy.orm import Session
-
 from directory.geo import in_uk
 from directory.postcode_format import PostcodeInvalid, parse_postcode
 from directory.postcodes import get_postcode, postcode_group_summary
+from directory.storage import Reader
 
 Precision = Literal["unit", "sector", "district", "area", "point", "place"]
 
@@ -74,7 +73,7 @@ def parse_lat_lng(text: str) -> tuple[float, float] | None:
     return lat, lng
 
 
-def locate(session: Session, text: str, geocoder: Geocoder | None = None) -> Location:
+def locate(db: Reader, text: str, geocoder: Geocoder | None = None) -> Location:
     """Locate a postcode unit/sector/district/area, a "lat,lng" pair, or a place name.
 
     Raises LocateError (unusable input), PostcodeNotFound (well-formed, unknown postcode) and
@@ -101,11 +100,11 @@ def locate(session: Session, text: str, geocoder: Geocoder | None = None) -> Loc
             raise PlaceNotFound(f"place not found: no place called '{query}' in the UK") from None
         return Location(place.latitude, place.longitude, "place", place.label)
     if parsed.kind == "unit":
-        record = get_postcode(session, query)
+        record = get_postcode(db, query)
         if record.latitude is None or record.longitude is None:
             raise LocateError(f"postcode '{record.postcode}' has no coordinates in the data")
         return Location(record.latitude, record.longitude, "unit", record.postcode, record.postcode)
-    summary = postcode_group_summary(session, parsed)
+    summary = postcode_group_summary(db, parsed)
     if summary.latitude is None or summary.longitude is None:
         raise LocateError(f"postcode {parsed.kind} '{parsed.display}' has no coordinates")
     return Location(

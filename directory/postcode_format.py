@@ -139,6 +139,8 @@ def parse_postcode(text: str) -> ParsedPostcode:
     Raises :class:`PostcodeInvalid` with a reason a person can act on.
     """
     original = text.strip() if isinstance(text, str) else ""
+    if DISPLAY_UNIT_RE.match(original):  # the common case: already "WV11 1AA"
+        return _unit(original.replace(" ", ""), original)
     if not original:
         raise PostcodeInvalid("a postcode is required, for example 'WV11 1AA'")
     if len(original) > MAX_INPUT_LENGTH:

@@ -1,7 +1,9 @@
 """Postcode geography store: look up units, find the nearest, summarise districts and sectors.
 
 All SQL about postcodes lives here. Results are frozen dataclasses, not ORM objects, so callers
-(API views, the locator, later the area matcher) never touch the session's identity map.
+(API views, the locator, later the area matcher) never touch the session's identity map; the hot
+queries run on the session's connection (Core), skipping the ORM's result machinery, which
+costs more than the query itself.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Row, bindparam, case, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Connection, Row, bindparam, case, func, select
+from sqlalchemy.orm import aliased
 
 from directory.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_around, distance_m, lat_bands
 from directory.models import AreaName, Postcode
 from directory.postcode_format import ParsedPostcode, PostcodeInvalid, parse_postcode
+from directory.storage import Reader, connection_of
 
 COUNTRY_NAMES = {
     "E92000001": "England",
@@ -138,7 +141,13 @@ _RECORD_QUERY = (
     .outerjoin(_ward, _ward.code == Postcode.ward_code)
 )
 _ONE_QUERY = _RECORD_QUERY.where(Postcode.postcode == bindparam("postcode"))
-_MANY_QUERY = _RECORD_QUERY.where(Postcode.postcode.in_(bindparam("postcodes", expanding=True)))
+# Statements with a fixed number of key slots (padded by repeating a key) are compiled once;
+# an expanding IN is re-rendered on every call, which costs more than the lookup itself.
+_KEY_SLOTS = (10, 100)
+_MANY_QUERIES = {
+    slots: _RECORD_QUERY.where(Postcode.postcode.in_([bindparam(f"k{i}") for i in range(slots)]))
+    for slots in _KEY_SLOTS
+}
 # A fixed number of band slots (unused ones repeat the last band) keeps the statement constant, so
 # it is compiled once; an expanding IN would be re-rendered on every call.
 BAND_SLOTS = 8
@@ -172,7 +181,7 @@ def _record(row: Row) -> PostcodeRecord:
     )
 
 
-def get_postcode(session: Session, text: str) -> PostcodeRecord:
+def get_postcode(db: Reader, text: str) -> PostcodeRecord:
     """The record of one postcode unit typed in any form.
 
     Raises PostcodeInvalid when the text is not a unit (with a pointer to the right endpoint for
@@ -188,7 +197,7 @@ def get_postcode(session: Session, text: str) -> PostcodeRecord:
             f"'{parsed.display}' is a postcode {parsed.kind}, not a full postcode; "
             f"see /outcodes/{parsed.outcode}"
         )
-    row = session.execute(_ONE_QUERY, {"postcode": parsed.display}).first()
+    row = connection_of(db).execute(_ONE_QUERY, {"postcode": parsed.display}).first()
     if row is None:
         raise PostcodeNotFound(
             f"postcode not found: '{parsed.display}' is not in the postcode data"
@@ -196,7 +205,7 @@ def get_postcode(session: Session, text: str) -> PostcodeRecord:
     return _record(row)
 
 
-def lookup_postcodes(session: Session, texts: Sequence[str]) -> list[PostcodeRecord | None]:
+def lookup_postcodes(db: Reader, texts: Sequence[str]) -> list[PostcodeRecord | None]:
     """Records for many postcodes in one query, in the given order; None for invalid or unknown."""
     wanted: list[str | None] = []
     for text in texts:
@@ -206,16 +215,25 @@ def lookup_postcodes(session: Session, texts: Sequence[str]) -> list[PostcodeRec
             wanted.append(None)
             continue
         wanted.append(parsed.display if parsed.kind == "unit" else None)
-    keys = sorted({key for key in wanted if key})
-    found: dict[str, PostcodeRecord] = {}
-    if keys:
-        for row in session.execute(_MANY_QUERY, {"postcodes": keys}):
-            found[row[0]] = _record(row)
+    found = _records_by_key(connection_of(db), sorted({key for key in wanted if key}))
     return [found.get(key) if key else None for key in wanted]
 
 
+def _records_by_key(connection: Connection, keys: Sequence[str]) -> dict[str, PostcodeRecord]:
+    """Records of the given display-form keys (missing ones absent), in as few queries as fit."""
+    found: dict[str, PostcodeRecord] = {}
+    biggest = _KEY_SLOTS[-1]
+    for start in range(0, len(keys), biggest):
+        chunk = keys[start : start + biggest]
+        slots = next(size for size in _KEY_SLOTS if size >= len(chunk))
+        params = {f"k{i}": chunk[min(i, len(chunk) - 1)] for i in range(slots)}
+        for row in connection.execute(_MANY_QUERIES[slots], params):
+            found[row[0]] = _record(row)
+    return found
+
+
 def nearest_postcodes(
-    session: Session, lat: float, lng: float, radius_m: float, limit: int
+    db: Reader, lat: float, lng: float, radius_m: float, limit: int
 ) -> list[NearbyPostcode]:
     """Live postcodes within ``radius_m`` of a point, nearest first, at most ``limit``.
 
@@ -227,7 +245,7 @@ def nearest_postcodes(
         return []
     if radius_m > MAX_SEARCH_RADIUS_M:
         raise ValueError(f"radius {radius_m} m is over the maximum of {MAX_SEARCH_RADIUS_M} m")
-    connection = session.connection()
+    connection = connection_of(db)
     search = min(radius_m, FIRST_SEARCH_RADIUS_M)
     while True:
         box = bbox_around(lat, lng, search)
@@ -254,10 +272,7 @@ def nearest_postcodes(
     chosen = [row for _, row in within[:limit]]
     if not chosen:
         return []
-    records = {
-        row[0]: _record(row)
-        for row in connection.execute(_MANY_QUERY, {"postcodes": [row[0] for row in chosen]})
-    }
+    records = _records_by_key(connection, [row[0] for row in chosen])
     return [
         NearbyPostcode(records[pc], round(distance_m(lat, lng, plat, plng), 1))
         for pc, plat, plng in chosen
@@ -320,43 +335,47 @@ def _key_range(parsed: ParsedPostcode) -> tuple:
     return (Postcode.postcode >= low, Postcode.postcode < high)
 
 
-def postcode_group_summary(session: Session, parsed: ParsedPostcode) -> PostcodeGroupSummary:
+def postcode_group_summary(db: Reader, parsed: ParsedPostcode) -> PostcodeGroupSummary:
     """Centroid, bounding box and postcode counts of a district, sector or area.
 
     Raises PostcodeNotFound when no units are stored under it.
     """
-    row = session.execute(select(*_summary_columns()).where(*_key_range(parsed))).one()
+    row = connection_of(db).execute(select(*_summary_columns()).where(*_key_range(parsed))).one()
     if row[0] == 0:
         raise PostcodeNotFound(f"{parsed.kind} not found: no postcodes in '{parsed.display}'")
     return _summary(parsed.display, row)
 
 
-def outcode_summary(session: Session, text: str) -> PostcodeGroupSummary:
+def outcode_summary(db: Reader, text: str) -> PostcodeGroupSummary:
     """Centroid, bounding box and postcode counts of a district ("WV11").
 
     Raises PostcodeInvalid for text that is not an outcode, PostcodeNotFound for one with no units.
     """
-    return postcode_group_summary(session, _parse_outcode(text))
+    return postcode_group_summary(db, _parse_outcode(text))
 
 
-def sector_summaries(session: Session, text: str) -> list[PostcodeGroupSummary]:
+def sector_summaries(db: Reader, text: str) -> list[PostcodeGroupSummary]:
     """The summary of every sector of a district, in order ("WV11 1", "WV11 2", ...)."""
     parsed = _parse_outcode(text)
     sector_key = func.substr(Postcode.postcode, 1, func.length(Postcode.postcode) - 2)
-    rows = session.execute(
-        select(sector_key, *_summary_columns())
-        .where(*_key_range(parsed))
-        .group_by(sector_key)
-        .order_by(sector_key)
-    ).all()
+    rows = (
+        connection_of(db)
+        .execute(
+            select(sector_key, *_summary_columns())
+            .where(*_key_range(parsed))
+            .group_by(sector_key)
+            .order_by(sector_key)
+        )
+        .all()
+    )
     if not rows:
         raise PostcodeNotFound(f"district not found: no postcodes in '{parsed.display}'")
     return [_summary(row[0], row[1:]) for row in rows]
 
 
-def count_postcodes(session: Session) -> int:
+def count_postcodes(db: Reader) -> int:
     """How many postcode units are stored (for /health)."""
-    return session.scalar(select(func.count()).select_from(Postcode)) or 0
+    return connection_of(db).scalar(select(func.count()).select_from(Postcode)) or 0
 
 
 # Open Government Licence attribution the Code-Point Open data requires wherever it is served.

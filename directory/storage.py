@@ -10,8 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# What read-only store functions accept: a Session, or a bare Connection where the per-request
+# cost of a Session (its transaction bookkeeping, about as much as a primary-key query) matters.
+Reader = Session | Connection
 
 # Constraint names must be the same on SQLite and PostgreSQL, or Alembic cannot alter them.
 NAMING_CONVENTION = {
@@ -55,6 +59,11 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def connection_of(db: Reader) -> Connection:
+    """The Core connection behind a session, or the connection itself."""
+    return db.connection() if isinstance(db, Session) else db
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -180,3 +180,24 @@ def test_sectors(client):
     codes = [s["code"] for s in body["sectors"]]
     assert body["outcode"] == "WV11" and codes == sorted(codes) and "WV11 1" in codes
     assert sum(s["postcode_count"] for s in body["sectors"]) == 683
+
+
+def test_single_lookup_body_is_exactly_what_the_schema_documents(client, app, migrated_url):
+    """GET /postcodes/{pc} skips marshmallow at run time; its body must still be the schema's."""
+    from api.postcode_schemas import PostcodeSchema
+    from api.postcodes import postcode_json
+    from directory.postcode_import import import_postcodes
+    from directory.postcodes import get_postcode
+    from directory.storage import create_db_engine
+    from tests.conftest import TEST_DATA
+
+    engine = create_db_engine(migrated_url)
+    import_postcodes(engine, TEST_DATA / "onspd_sample.csv")  # terminated, unlocated, NI
+    with engine.connect() as connection:
+        for postcode in ("WV1 1ZZ", "WV10 9ZZ", "BT1 5GS", "WV11 1AA"):
+            body = postcode_json(get_postcode(connection, postcode))
+            assert PostcodeSchema().dump(body) == body
+            assert set(body) == set(PostcodeSchema().fields)
+    engine.dispose()
+    served = client.get("/postcodes/WV111AA").get_json()
+    assert PostcodeSchema().dump(served) == served
