@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Row, bindparam, case, func, select
 from sqlalchemy.orm import aliased
@@ -52,17 +53,19 @@ class PostcodeNotFound(LookupError):
     """A well-formed postcode that is not in the imported data."""
 
 
-@dataclass(frozen=True, slots=True)
-class NamedCode:
+class NamedCode(NamedTuple):
     """A GSS code with its name when the Codelist had one."""
 
     code: str
     name: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class PostcodeRecord:
-    """Everything known about one postcode unit."""
+class PostcodeRecord(NamedTuple):
+    """Everything known about one postcode unit.
+
+    A NamedTuple rather than a frozen dataclass: the nearest search builds thousands a second
+    and a frozen dataclass's __init__ costs several times as much.
+    """
 
     postcode: str
     latitude: float | None

@@ -30,7 +30,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Page cache per connection, and memory-mapped reads (no read() call per page); both cut the
 # cost of the random primary-key lookups that postcode queries make.
 SQLITE_CACHE_KIB = 32_768
-SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+SQLITE_MMAP_BYTES = 128 * 1024 * 1024
 
 
 class Base(DeclarativeBase):
