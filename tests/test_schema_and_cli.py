@@ -96,3 +96,51 @@ def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch):
     app = Flask("api")
     app.config["DATABASE_URL"] = None
     assert database_url(app) == f"sqlite:///{app.instance_path}/hyperlocal.db"
+
+
+def test_hyperlocal_serve_answers_over_real_http(demo_url, tmp_path):
+    """The console script, as a user runs it, serving on a loopback port."""
+    import json
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = shutil.which("hyperlocal", path=os.path.dirname(sys.executable))
+    command = [script] if script else [sys.executable, "-c", "from api.cli import main; main()"]
+    env = dict(os.environ, HYPERLOCAL_DATABASE_URL=demo_url)
+    server = subprocess.Popen(
+        [*command, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                    health = json.load(reply)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert health["postcodes"] == DEMO_POSTCODE_COUNT
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/postcodes/le11aa") as reply:
+            assert json.load(reply)["postcode"] == "LE1 1AA"
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/postcodes/WV111")
+            raise AssertionError("expected 422")
+        except urllib.error.HTTPError as error:
+            assert error.code == 422 and "not a UK postcode" in json.load(error)["message"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
