@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import zipfile
 import zlib
@@ -35,6 +36,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from directory.geo import UK_LAT_RANGE, UK_LNG_RANGE, in_uk
 from directory.models import AreaName, Postcode
 from directory.postcode_format import DISPLAY_UNIT_RE, PostcodeInvalid, parse_postcode
 
@@ -43,11 +45,20 @@ CODEPOINT_COLUMNS = 10
 _CODEPOINT_MEMBER = re.compile(r"^Data/CSV/([a-z]{1,2})\.csv$", re.IGNORECASE)
 _GSS_CODE = re.compile(r"^[A-Z][0-9]{8}$")
 _PSEUDO_CODE = re.compile(r"^[A-Z]99999999$")  # ONSPD "no such area here"
-ONSPD_REQUIRED = ("pcds", "lat", "long")
+# Every ONSPD column the import reads; a file without one of them is refused (importing it
+# anyway would overwrite stored values with blanks).
+ONSPD_COLUMNS = (
+    "pcds", "lat", "long", "doterm", "osgrdind", "oseast1m", "osnrth1m",
+    "ctry", "oscty", "oslaua", "osward", "pfa",
+)  # fmt: skip
 ONSPD_NO_POSITION_LAT = 99.999999
 # ONSPD grid reference quality (osgrdind 1-9) on the Code-Point positional quality scale.
 ONSPD_QUALITY = {"1": 10, "2": 20, "3": 30, "4": 40, "5": 50, "6": 60, "8": 50, "9": 90}
 NO_COORDINATES = 90
+POSITIONAL_QUALITIES = frozenset({10, 20, 30, 40, 50, 60, 90})
+# The British National Grid's extent in metres (Code-Point's eastings and northings).
+GRID_MAX_EASTING = 700_000
+GRID_MAX_NORTHING = 1_300_000
 
 # The columns each source writes; a re-import only updates these, so a Code-Point import keeps
 # the police force codes an earlier ONSPD import stored.
@@ -85,7 +96,8 @@ class ImportSummary:
         release = f" release {self.release}" if self.release else ""
         lines = [
             f"{self.source}{release}: {self.rows_read:,} rows read, {self.imported:,} new "
-            f"postcodes, {self.updated:,} updated in place, {self.skipped_total:,} skipped"
+            f"postcodes, {self.updated:,} already present (updated in place), "
+            f"{self.skipped_total:,} skipped"
             + (f", {self.names:,} area names" if self.names else "")
         ]
         for reason, count in self.skipped.most_common():
@@ -102,10 +114,16 @@ class _Batch:
 # --------------------------------------------------------------------------- Code-Point Open
 
 
+MALFORMED = "malformed"  # what _optional_code returns for a value that is not a GSS code
+
+
 def _optional_code(value: str) -> str | None:
-    """A GSS code, or None for blank and for the pseudo-codes meaning 'not applicable'."""
+    """A GSS code; None for blank and for the pseudo-codes meaning 'not applicable'; MALFORMED
+    for anything else (a row holding one is skipped, never stored)."""
     value = value.strip()
-    return value if value and not _PSEUDO_CODE.match(value) else None
+    if not value or _PSEUDO_CODE.match(value):
+        return None
+    return value if _GSS_CODE.match(value) else MALFORMED
 
 
 class _GssCodes(dict[str, str | None]):
@@ -118,7 +136,8 @@ class _GssCodes(dict[str, str | None]):
 
 def unit_key(text: str) -> str | None:
     """The stored key of a full postcode, or None; fast for rows already in display form."""
-    if DISPLAY_UNIT_RE.match(text):
+    text = text.strip()
+    if DISPLAY_UNIT_RE.fullmatch(text):
         return text
     try:
         parsed = parse_postcode(text)
@@ -196,18 +215,26 @@ class CodePointSource:
             northings = np.array(north, dtype=np.float64)
             lngs, lats = to_wgs84.transform(eastings, northings)
             located = (np.array(quality) != NO_COORDINATES) & ((eastings != 0) | (northings != 0))
-            lats = np.where(located, np.round(lats, 6), np.nan)
-            lngs = np.where(located, np.round(lngs, 6), np.nan)
-            bands = np.floor(np.nan_to_num(lats) * 100).astype(np.int64)
-            rows = [
-                (pc, la, lo, ba, ea, no, qu, *co, None)
-                if ok
-                else (pc, None, None, None, None, None, NO_COORDINATES, *co, None)
-                for pc, la, lo, ba, ea, no, qu, co, ok in zip(
-                    pcs, lats.tolist(), lngs.tolist(), bands.tolist(), east, north, quality,
-                    codes, located.tolist(), strict=True,
-                )
-            ]  # fmt: skip
+            in_bounds = (
+                np.isfinite(lats) & np.isfinite(lngs)
+                & (lats >= UK_LAT_RANGE[0]) & (lats <= UK_LAT_RANGE[1])
+                & (lngs >= UK_LNG_RANGE[0]) & (lngs <= UK_LNG_RANGE[1])
+            )  # fmt: skip
+            usable = (~located | in_bounds).tolist()
+            lats = np.where(located & in_bounds, np.round(lats, 6), 0.0)
+            lngs = np.where(located & in_bounds, np.round(lngs, 6), 0.0)
+            bands = np.floor(lats * 100).astype(np.int64)
+            rows = []
+            for pc, la, lo, ba, ea, no, qu, co, has_position, ok in zip(
+                pcs, lats.tolist(), lngs.tolist(), bands.tolist(), east, north, quality,
+                codes, located.tolist(), usable, strict=True,
+            ):  # fmt: skip
+                if not ok:
+                    summary.skipped["position outside the UK"] += 1
+                elif has_position:
+                    rows.append((pc, la, lo, ba, ea, no, qu, *co, None))
+                else:
+                    rows.append((pc, None, None, None, None, None, NO_COORDINATES, *co, None))
             for start in range(0, len(rows), BATCH_SIZE):
                 yield _Batch(self.fields, rows[start : start + BATCH_SIZE])
 
@@ -235,11 +262,21 @@ class CodePointSource:
                 except ValueError:
                     summary.skipped["quality, eastings or northings not a number"] += 1
                     continue
+                if q not in POSITIONAL_QUALITIES:
+                    summary.skipped["unknown positional quality"] += 1
+                    continue
+                if not (0 <= e <= GRID_MAX_EASTING and 0 <= n <= GRID_MAX_NORTHING):
+                    summary.skipped["eastings or northings outside the British National Grid"] += 1
+                    continue
+                row_codes = (code[record[4]], code[record[7]], code[record[8]], code[record[9]])
+                if MALFORMED in row_codes:
+                    summary.skipped["malformed area code"] += 1
+                    continue
                 pcs.append(postcode)
                 quality.append(q)
                 east.append(e)
                 north.append(n)
-                codes.append((code[record[4]], code[record[7]], code[record[8]], code[record[9]]))
+                codes.append(row_codes)
         return pcs, quality, east, north, codes
 
 
@@ -266,7 +303,7 @@ class OnspdSource:
     def __init__(self, opener: Callable[[], io.TextIOBase], label: str, header: list[str]):
         self.opener = opener
         self.label = label
-        self.header = header
+        self.columns = {name: header.index(name) for name in ONSPD_COLUMNS}
         self.release = None
 
     def area_names(self) -> list[tuple[str, str, str]]:
@@ -274,11 +311,18 @@ class OnspdSource:
 
     def batches(self, summary: ImportSummary) -> Iterator[_Batch]:
         batch: list[tuple[Any, ...]] = []
+        width = max(self.columns.values()) + 1
         with self.opener() as text:
-            reader = csv.DictReader(text)
+            reader = csv.reader(text)
+            next(reader, None)  # the header, checked by open_source
             for record in reader:
                 summary.rows_read += 1
-                row = self._row(record, summary)
+                if len(record) < width:
+                    summary.skipped["too few columns"] += 1
+                    continue
+                row = self._row(
+                    {name: record[i].strip() for name, i in self.columns.items()}, summary
+                )
                 if row is not None:
                     batch.append(row)
                 if len(batch) >= BATCH_SIZE:
@@ -288,34 +332,40 @@ class OnspdSource:
             yield _Batch(self.fields, batch)
 
     @staticmethod
-    def _row(record: dict[str, str | None], summary: ImportSummary) -> tuple[Any, ...] | None:
-        def get(key: str) -> str:
-            return (record.get(key) or "").strip()
-
-        postcode = unit_key(get("pcds"))
+    def _row(record: dict[str, str], summary: ImportSummary) -> tuple[Any, ...] | None:
+        postcode = unit_key(record["pcds"])
         if postcode is None:
             summary.skipped["not a valid full postcode"] += 1
             return None
         try:
-            lat, lng = float(get("lat")), float(get("long"))
-            terminated_on = _termination_date(get("doterm"))
-            east = int(get("oseast1m")) if get("oseast1m") else None
-            north = int(get("osnrth1m")) if get("osnrth1m") else None
+            lat, lng = float(record["lat"]), float(record["long"])
+            terminated_on = _termination_date(record["doterm"])
+            east = int(record["oseast1m"]) if record["oseast1m"] else None
+            north = int(record["osnrth1m"]) if record["osnrth1m"] else None
         except ValueError:
             summary.skipped["lat, long, doterm or grid reference malformed"] += 1
             return None
-        quality = ONSPD_QUALITY.get(get("osgrdind"), 50)
-        if lat == ONSPD_NO_POSITION_LAT or not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        quality = ONSPD_QUALITY.get(record["osgrdind"])
+        if quality is None:
+            summary.skipped["unknown grid reference quality (osgrdind)"] += 1
+            return None
+        if not all(0 <= v <= GRID_MAX_NORTHING for v in (east, north) if v is not None):
+            summary.skipped["grid reference out of range"] += 1
+            return None
+        codes = tuple(_optional_code(record[c]) for c in ("ctry", "oscty", "oslaua", "osward"))
+        force = _optional_code(record["pfa"])
+        if MALFORMED in codes or force == MALFORMED:
+            summary.skipped["malformed area code"] += 1
+            return None
+        if lat == ONSPD_NO_POSITION_LAT:
             lat = lng = None  # type: ignore[assignment]
             quality = NO_COORDINATES
+        elif not (math.isfinite(lat) and math.isfinite(lng) and in_uk(lat, lng)):
+            summary.skipped["position outside the UK"] += 1
+            return None
         # No band for terminated units: the nearest search only walks live ones.
-        band = int(np.floor(lat * 100)) if lat is not None and terminated_on is None else None
-        return (
-            postcode, lat, lng, band, east, north, quality,
-            _optional_code(get("ctry")), _optional_code(get("oscty")),
-            _optional_code(get("oslaua")), _optional_code(get("osward")),
-            terminated_on, _optional_code(get("pfa")),
-        )  # fmt: skip
+        band = math.floor(lat * 100) if lat is not None and terminated_on is None else None
+        return (postcode, lat, lng, band, east, north, quality, *codes, terminated_on, force)
 
 
 # ------------------------------------------------------------------------- detection
@@ -324,10 +374,15 @@ class OnspdSource:
 def _onspd_header(first_line: str, label: str) -> list[str]:
     header = next(csv.reader([first_line]), [])
     header = [h.strip().lower().lstrip("\ufeff") for h in header]
-    missing = [c for c in ONSPD_REQUIRED if c not in header]
+    if "pcds" not in header:
+        raise ImportFormatError(
+            f"{label} is not a postcode download: expected the OS Code-Point Open zip or an "
+            "ONS Postcode Directory CSV (a header row with pcds, lat, long, ...)"
+        )
+    missing = [c for c in ONSPD_COLUMNS if c not in header]
     if missing:
         raise ImportFormatError(
-            f"{label} is not an ONS Postcode Directory CSV: its header has no "
+            f"{label} is not a complete ONS Postcode Directory CSV: its header has no "
             f"{', '.join(repr(m) for m in missing)} column"
         )
     return header
@@ -364,7 +419,7 @@ def open_source(path: str | Path) -> CodePointSource | OnspdSource:
             header = _onspd_header(first, f"{path}:{name}")
             return OnspdSource(
                 lambda name=name: io.TextIOWrapper(
-                    archive.open(name), encoding="utf-8-sig", newline=""
+                    archive.open(name), encoding="utf-8-sig", errors="replace", newline=""
                 ),
                 f"{path}:{name}",
                 header,
@@ -374,15 +429,17 @@ def open_source(path: str | Path) -> CodePointSource | OnspdSource:
             "nor the ONS Postcode Directory (Data/ONSPD_*.csv)"
         )
     try:
-        with open(path, encoding="utf-8-sig") as handle:
-            first = handle.readline()
+        with open(path, "rb") as handle:  # only the header line must decode cleanly
+            first = handle.readline(1 << 16).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFormatError(
             f"{path} is not a postcode download: expected the Code-Point Open zip or an "
             "ONS Postcode Directory CSV"
         ) from exc
     header = _onspd_header(first, str(path))
-    return OnspdSource(lambda: open(path, encoding="utf-8-sig", newline=""), str(path), header)
+    return OnspdSource(
+        lambda: open(path, encoding="utf-8-sig", errors="replace", newline=""), str(path), header
+    )
 
 
 # --------------------------------------------------------------------------- writing
@@ -472,14 +529,14 @@ def import_postcodes(
 ) -> ImportSummary:
     """Import a Code-Point Open zip or ONSPD CSV at ``path``; returns what was done.
 
-    Raises ImportFormatError, before writing anything, when the file is unrecognised or damaged.
-    ``on_progress(rows_read, expected_rows_or_None)`` is called after every batch.
+    Raises ImportFormatError, having written nothing, when the file is unrecognised, damaged,
+    or holds no usable row. ``on_progress(rows_read, expected_rows_or_None)`` is called after
+    every batch.
     """
     source = open_source(path)
     summary = ImportSummary(source=source.name, release=source.release)
     names = source.area_names()
     before = _count(engine)
-    summary.names = import_area_names(engine, names)
     write = _write_postgresql if engine.dialect.name == "postgresql" else _write_sqlite
     written = 0
     # On PostgreSQL, reading and converting the next batch overlaps with the server writing
@@ -502,6 +559,13 @@ def import_postcodes(
                 on_progress(summary.rows_read, source.expected_rows)
         if pending is not None:
             pending.result()
+    if written == 0:
+        reasons = "; ".join(f"{n:,} {why}" for why, n in summary.skipped.most_common(3))
+        raise ImportFormatError(
+            f"{path} holds no usable postcode rows ({summary.rows_read:,} read"
+            + (f"; skipped: {reasons})" if reasons else ")")
+        )
+    summary.names = import_area_names(engine, names)
     summary.imported = _count(engine) - before
     summary.updated = written - summary.imported
     return summary

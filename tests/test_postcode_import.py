@@ -127,7 +127,7 @@ def test_malformed_rows_are_skipped_with_reasons(migrated_url, engine_for, tmp_p
     [
         ("truncate", "damaged"),
         ("flip", "damaged"),
-        ("not-zip", "not an ONS Postcode Directory CSV"),
+        ("not-zip", "not a postcode download"),
         ("wrong-zip", "neither the OS Code-Point Open download"),
         ("missing", "does not exist"),
         ("binary", "not a postcode download"),
@@ -226,3 +226,87 @@ def test_import_from_a_copy_outside_the_package(migrated_url, engine_for, tmp_pa
     copy = tmp_path / "codepo_gb.zip"
     shutil.copy(DEMO_EXTRACT, copy)
     assert import_postcodes(engine_for(migrated_url), copy).imported == DEMO_POSTCODE_COUNT
+
+
+def test_impossible_values_are_skipped_never_stored(migrated_url, engine_for, tmp_path):
+    engine = engine_for(migrated_url)
+    codes = '"E92000001","E19000001","E18000005","","E08000031"'
+    rows = (
+        f'"WV1 1AA",10,392309,298969,{codes},"E05014848"\n'
+        f'"WV1 1AB",10,99999999,298969,{codes},"E05014848"\n'  # off the grid
+        f'"WV1 1AD",10,-5,298969,{codes},"E05014848"\n'  # negative easting
+        f'"WV1 1AE",999,392309,298969,{codes},"E05014848"\n'  # no such quality
+        f'"WV1 1AF",10,392309,298969,{codes},"E05014848-and-more"\n'  # not a GSS code
+        f'"WV1 1AG\n",10,392309,298969,{codes},"E05014848"\n'  # newline inside the field
+        f'"WV1 1AH",10,392309,298969,"{"X" * 50}","","","","",""\n'
+    )
+    path = _rewrite_zip(
+        DEMO_EXTRACT, tmp_path / "odd.zip",
+        {"Data/CSV/wv.csv": rows.encode(), "Data/CSV/le.csv": None, "Data/CSV/m.csv": None},
+    )  # fmt: skip
+    summary = import_postcodes(engine, path)
+    assert summary.imported == 2 and summary.rows_read == 7
+    assert summary.skipped == {
+        "eastings or northings outside the British National Grid": 2,
+        "unknown positional quality": 1,
+        "malformed area code": 2,
+    }
+    with engine.connect() as connection:
+        keys = connection.scalars(select(Postcode.postcode).order_by(Postcode.postcode)).all()
+    assert keys == ["WV1 1AA", "WV1 1AG"]  # the stray newline is trimmed, not stored
+
+
+def _onspd_variant(tmp_path: Path, transform) -> Path:  # type: ignore[no-untyped-def]
+    lines = (TEST_DATA / "onspd_sample.csv").read_text().splitlines()
+    path = tmp_path / "variant.csv"
+    path.write_bytes(transform(lines))
+    return path
+
+
+def test_onspd_header_in_upper_case_is_read(migrated_url, engine_for, tmp_path):
+    path = _onspd_variant(
+        tmp_path, lambda lines: "\n".join([lines[0].upper(), *lines[1:]]).encode()
+    )
+    assert import_postcodes(engine_for(migrated_url), path).imported == 6
+
+
+def test_onspd_without_a_column_it_needs_is_refused(migrated_url, engine_for, tmp_path):
+    engine = engine_for(migrated_url)
+    import_postcodes(engine, DEMO_EXTRACT)
+    before = _snapshot(engine)
+    path = tmp_path / "thin.csv"
+    path.write_text("pcds,lat,long\nWV11 1AA,52.615855,-2.089476\n")
+    with pytest.raises(ImportFormatError, match="no 'doterm', 'osgrdind'"):
+        import_postcodes(engine, path)
+    assert _snapshot(engine) == before
+
+
+def test_onspd_bad_bytes_and_infinite_positions_are_skipped(migrated_url, engine_for, tmp_path):
+    def damage(lines: list[str]) -> bytes:
+        le1 = next(i for i, line in enumerate(lines) if line.startswith("LE1"))
+        lines[le1] = lines[le1].replace("52.635000,-1.131000", "inf,-1.131000")
+        data = "\n".join(lines).encode()
+        return data.replace(b"BT7 1NN,BT7  1NN,BT7 1NN", b"BT7 1NN,BT7  1NN,BT7 1\xffN")
+
+    summary = import_postcodes(engine_for(migrated_url), _onspd_variant(tmp_path, damage))
+    assert summary.imported == 4
+    assert summary.skipped["position outside the UK"] == 1
+    assert summary.skipped["not a valid full postcode"] == 2
+
+
+def test_file_with_no_usable_row_is_an_error_and_changes_nothing(
+    migrated_url, engine_for, tmp_path
+):
+    engine = engine_for(migrated_url)
+    import_postcodes(engine, TEST_DATA / "onspd_sample.csv")
+    before = _snapshot(engine)
+    path = _rewrite_zip(
+        DEMO_EXTRACT, tmp_path / "nine.zip",
+        {"Data/CSV/wv.csv": b'"WV1 1AA",10,1,2,3,4,5,6,7\n', "Data/CSV/le.csv": None,
+         "Data/CSV/m.csv": None},
+    )  # fmt: skip
+    with pytest.raises(ImportFormatError, match="no usable postcode rows .1 read; skipped: 1 not"):
+        import_postcodes(engine, path)
+    assert _snapshot(engine) == before
+    with engine.connect() as connection:  # the Codelist names were not written either
+        assert connection.scalar(select(func.count()).select_from(AreaName)) == 0

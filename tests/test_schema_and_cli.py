@@ -68,7 +68,7 @@ def test_cli_upgrade_import_and_bad_file(fresh_database_url, monkeypatch, tmp_pa
     bogus.write_text("id,name\n1,x\n")
     failed = runner.invoke(main, ["postcodes", "import", str(bogus)])
     assert failed.exit_code == 1
-    assert "not an ONS Postcode Directory CSV" in failed.output
+    assert "not a postcode download" in failed.output
     assert "nothing was changed" in failed.output
 
 
@@ -81,7 +81,7 @@ def test_demo_sets_up_sqlite_in_the_instance_folder(tmp_path, monkeypatch):
     assert f"{DEMO_POSTCODE_COUNT:,} new postcodes" in result.output
     assert "Contains OS data" in result.output
     again = CliRunner().invoke(main, ["demo", "--no-serve"])
-    assert f"0 new postcodes, {DEMO_POSTCODE_COUNT:,} updated" in again.output
+    assert f"0 new postcodes, {DEMO_POSTCODE_COUNT:,} already present" in again.output
     app = create_app({"DATABASE_URL": url})
     assert app.test_client().get("/health").get_json()["postcodes"] == DEMO_POSTCODE_COUNT
     app.extensions["hyperlocal_db"].engine.dispose()
