@@ -11,7 +11,7 @@ from flask_smorest import Api
 from api.auth import BEARER_SCHEME, SECURITY_SCHEME
 from api.config import load_settings
 from api.database import init_database
-from api.errors import register_error_handlers
+from api.errors import register_error_handlers, require_json_bodies
 
 API_TITLE = "hyperlocal"
 API_VERSION = "0.1.0"
@@ -56,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["hyperlocal_api"] = api
     api.spec.components.security_scheme(SECURITY_SCHEME, BEARER_SCHEME)
     register_error_handlers(app)
+    app.before_request(require_json_bodies)
 
     from api import health, keys, postcodes
 

@@ -12,13 +12,17 @@ from typing import Any
 import click
 import yaml
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import create_app
 from api.database import Database, database_url, get_database
 from directory.api_keys import (
+    MAX_KEY_ID,
     ApiKeyNotFound,
+    InvalidLabel,
     InvalidScope,
     create_api_key,
+    get_api_key,
     list_api_keys,
     revoke_api_key,
 )
@@ -39,11 +43,24 @@ def _database(verify_schema: bool = True) -> Iterator[Database]:
         app = create_app({"VERIFY_SCHEMA": verify_schema})
     except DatabaseNotMigrated as exc:
         raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # a HYPERLOCAL_* setting that does not parse
+        raise click.ClickException(str(exc)) from None
+    except (SQLAlchemyError, OSError) as exc:
+        raise click.ClickException(_database_problem(exc)) from None
     database = get_database(app)
     try:
         yield database
+    except SQLAlchemyError as exc:
+        raise click.ClickException(_database_problem(exc)) from None
     finally:
         database.engine.dispose()
+
+
+def _database_problem(exc: BaseException) -> str:
+    """One line saying which database failed and how, for a person at a terminal."""
+    cause = getattr(exc, "orig", None) or exc
+    first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return f"cannot use the database ({type(cause).__name__}): {first_line}"
 
 
 def _progress_bar(description: str):  # type: ignore[no-untyped-def]
@@ -126,8 +143,11 @@ def db_current() -> None:
     """Show the database's schema revision and whether it is up to date."""
     with _database(verify_schema=False) as database:
         status = schema_status(database.engine)
+        where = database.engine.url.render_as_string(hide_password=True)
     state = "up to date" if status.up_to_date else "needs `hyperlocal db upgrade`"
-    click.echo(f"revision {status.current or '(none)'}; newest {status.head}: {state}")
+    click.echo(f"{where}: revision {status.current or '(none)'}; newest {status.head}: {state}")
+    if not status.up_to_date:
+        sys.exit(1)
 
 
 @main.group()
@@ -167,6 +187,8 @@ def keys_create(scope: str, label: str | None) -> None:
             created = create_api_key(session, scope, label)
         except InvalidScope as exc:
             raise click.BadParameter(str(exc), param_hint="--scope") from None
+        except InvalidLabel as exc:
+            raise click.BadParameter(str(exc), param_hint="--label") from None
         session.commit()
         click.echo(created.secret)
         click.echo(
@@ -184,11 +206,14 @@ def keys_list() -> None:
     if not rows:
         click.echo("no API keys yet; create one with `hyperlocal keys create --scope admin`")
         return
-    click.echo(f"{'id':>4}  {'prefix':<11} {'scope':<28} {'created':<20} {'last used':<20} revoked")
+    click.echo(
+        f"{'id':>4}  {'prefix':<11} {'scope':<28} {'created':<20} {'last used':<20} "
+        f"{'revoked':<20} label"
+    )
     for key in rows:
         click.echo(
             f"{key.id:>4}  {key.prefix:<11} {key.scope:<28} {_when(key.created_at):<20} "
-            f"{_when(key.last_used_at):<20} {_when(key.revoked_at)}"
+            f"{_when(key.last_used_at):<20} {_when(key.revoked_at):<20} {key.label or ''}"
         )
 
 
@@ -197,16 +222,22 @@ def _when(value: Any) -> str:
 
 
 @keys.command("revoke")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=click.IntRange(1, MAX_KEY_ID))
 def keys_revoke(key_id: int) -> None:
     """Revoke a key by id; it stops working at once."""
     with _database() as database, database.sessions() as session:
         try:
+            previously = get_api_key(session, key_id).revoked_at
             key = revoke_api_key(session, key_id)
         except ApiKeyNotFound as exc:
             raise click.ClickException(str(exc)) from None
         session.commit()
-        click.echo(f"key {key.id} ({key.prefix}…, {key.scope}) revoked at {_when(key.revoked_at)}")
+        if previously:
+            click.echo(f"key {key.id} ({key.prefix}…) was already revoked at {_when(previously)}")
+        else:
+            click.echo(
+                f"key {key.id} ({key.prefix}…, {key.scope}) revoked at {_when(key.revoked_at)}"
+            )
 
 
 @main.group()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, has_request_context, request
+from flask_smorest import abort
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
-from directory.api_keys import ApiKeyNotFound, InvalidScope
+from directory.api_keys import ApiKeyNotFound, InvalidLabel, InvalidScope
 from directory.geocoding import GeocoderUnavailable
 from directory.locate import LocateError, PlaceNotFound
 from directory.postcode_format import PostcodeInvalid
@@ -25,6 +26,7 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     PostcodeInvalid: 422,
     LocateError: 422,
     InvalidScope: 422,
+    InvalidLabel: 422,
     PostcodeNotFound: 404,
     PlaceNotFound: 404,
     ApiKeyNotFound: 404,
@@ -46,9 +48,23 @@ def error_payload(error: HTTPException) -> tuple[dict, int, dict]:
     if errors:
         payload["errors"] = errors
     headers = dict(data.get("headers") or {})
-    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
-        headers["Allow"] = ", ".join(error.valid_methods)
+    allowed = getattr(error, "valid_methods", None)
+    if error.code == 405 and allowed and not data.get("message"):
+        headers["Allow"] = ", ".join(allowed)
+        shown = [m for m in allowed if m not in ("HEAD", "OPTIONS")]
+        payload["message"] = f"{request.method} is not allowed here; use {', '.join(shown)}"
     return payload, error.code or 500, headers
+
+
+def require_json_bodies() -> None:
+    """Refuse a request body that is not declared as JSON, instead of ignoring it.
+
+    Without this, a JSON document sent as a form (curl's default) reads as an empty body and
+    the client is told its fields are missing.
+    """
+    body = request.method in ("POST", "PUT", "PATCH") and bool(request.content_length)
+    if body and not request.is_json:
+        abort(415, message="send the body as JSON with 'Content-Type: application/json'")
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask.views import MethodView
@@ -18,8 +19,7 @@ from directory.postcodes import (
 )
 
 blp = Blueprint("health", __name__, description="Service health and data attribution")
-
-SOURCE_CODE_URL = "https://github.com/hyperlocal-uk/hyperlocal"
+log = logging.getLogger(__name__)
 
 
 class AttributionSchema(Schema):
@@ -38,7 +38,8 @@ class HealthSchema(Schema):
 
 class AboutSchema(Schema):
     name = fields.String()
-    source = fields.String()
+    description = fields.String()
+    links = fields.Dict(keys=fields.String(), values=fields.String())
     attribution = fields.List(fields.Nested(AttributionSchema))
 
 
@@ -60,12 +61,30 @@ class Health(MethodView):
         """Is the service up: database reachable, how many postcodes are loaded"""
         try:
             count = count_postcodes(db_reader())
-        except SQLAlchemyError as exc:
-            reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).splitlines()[0]
-            body = {"status": "unavailable", "database": f"unreachable: {reason}",
+        except SQLAlchemyError:
+            # The driver's message names hosts, ports and roles: it goes to the log only.
+            log.exception("health check: the database is unreachable")
+            body = {"status": "unavailable", "database": "unreachable (details in the log)",
                     "postcodes": None, "attribution": attribution()}  # fmt: skip
             return HealthSchema().dump(body), 503
         return {"status": "ok", "database": "ok", "postcodes": count, "attribution": attribution()}
+
+
+def about() -> dict[str, Any]:
+    """What this service is, where to start, and whose data it serves."""
+    return {
+        "name": "hyperlocal",
+        "description": "UK hyperlocal sites and neighbourhood policing, by postcode",
+        "links": {
+            "documentation": "/docs",
+            "openapi": "/openapi.json",
+            "postcode": "/postcodes/WV111AA",
+            "nearest": "/postcodes?lat=52.6158&lng=-2.0895",
+            "locate": "/locate?q=WV11",
+            "health": "/health",
+        },
+        "attribution": [attribution()],
+    }
 
 
 @blp.route("/about")
@@ -73,4 +92,12 @@ class About(MethodView):
     @blp.response(200, AboutSchema)
     def get(self) -> Any:
         """What this service is and whose data it serves"""
-        return {"name": "hyperlocal", "source": SOURCE_CODE_URL, "attribution": [attribution()]}
+        return about()
+
+
+@blp.route("/")
+class Index(MethodView):
+    @blp.response(200, AboutSchema)
+    def get(self) -> Any:
+        """Where to start: the same as /about"""
+        return about()

@@ -6,11 +6,21 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from api.auth import require_scope
 from api.database import db_session
-from directory.api_keys import create_api_key, list_api_keys, revoke_api_key
+from directory.api_keys import (
+    MAX_KEY_ID,
+    MAX_LABEL_LENGTH,
+    InvalidScope,
+    create_api_key,
+    list_api_keys,
+    parse_scope,
+    revoke_api_key,
+)
+
+NO_STORE = {"Cache-Control": "no-store"}  # responses about keys stay out of every cache
 
 blp = Blueprint("keys", __name__, description="API keys (admin only)")
 
@@ -36,8 +46,17 @@ class NewApiKeyRequestSchema(Schema):
         },
     )
     label = fields.String(
-        load_default=None, validate=validate.Length(max=200), metadata={"example": "press office"}
+        load_default=None,
+        validate=validate.Length(max=MAX_LABEL_LENGTH),
+        metadata={"example": "press office"},
     )
+
+    @validates("scope")
+    def check_scope(self, value: str, **_: Any) -> None:
+        try:
+            parse_scope(value)
+        except InvalidScope as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 class NewApiKeySchema(ApiKeySchema):
@@ -52,7 +71,7 @@ class ApiKeys(MethodView):
     @blp.response(200, ApiKeySchema(many=True))
     def get(self) -> Any:
         """List API keys (never the keys themselves)"""
-        return list_api_keys(db_session())
+        return list_api_keys(db_session()), 200, NO_STORE
 
     @require_scope(blp, "admin")
     @blp.arguments(NewApiKeyRequestSchema)
@@ -63,10 +82,11 @@ class ApiKeys(MethodView):
         created = create_api_key(session, body["scope"], body["label"])
         session.commit()
         fields = ApiKeySchema().fields
-        return {name: getattr(created.key, name) for name in fields} | {"key": created.secret}
+        body = {name: getattr(created.key, name) for name in fields} | {"key": created.secret}
+        return body, 201, NO_STORE
 
 
-@blp.route("/keys/<int:key_id>")
+@blp.route(f"/keys/<int(max={MAX_KEY_ID}):key_id>")
 class ApiKeyItem(MethodView):
     @require_scope(blp, "admin")
     @blp.response(200, ApiKeySchema)
@@ -75,4 +95,4 @@ class ApiKeyItem(MethodView):
         session = db_session()
         key = revoke_api_key(session, key_id)
         session.commit()
-        return key
+        return key, 200, NO_STORE

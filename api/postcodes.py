@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint, abort
 
 from api.config import NEAREST_LIMIT_MAX, NEAREST_RADIUS_MAX_M
 from api.database import db_reader
@@ -79,6 +79,12 @@ class PostcodeItem(MethodView):
         Any case and spacing ("wv111aa"). A sector or district gets 422 with a pointer to
         /outcodes; a well-formed postcode that is not in the data gets 404.
         """
+        if postcode.lower() == "lookup":
+            abort(
+                405,
+                message='use POST /postcodes/lookup with a JSON body {"postcodes": [...]}',
+                headers={"Allow": "POST"},
+            )
         record = get_postcode(db_reader(), postcode)
         response = jsonify(postcode_json(record))  # already in PostcodeSchema's shape
         max_age = current_app.config["POSTCODE_CACHE_SECONDS"]
@@ -155,4 +161,4 @@ class Locate(MethodView):
         A postcode unit, sector, district or area, "lat,lng", or a place name (only when the
         server has a geocoder), with how precise the answer is.
         """
-        return locate(db_reader(), q, current_app.extensions.get("hyperlocal_geocoder"))
+        return locate(db_reader, q, current_app.extensions.get("hyperlocal_geocoder"))

@@ -20,6 +20,8 @@ from directory.models import ApiKey
 from directory.storage import utcnow
 
 KEY_PREFIX = "hl_"
+MAX_LABEL_LENGTH = 200
+MAX_KEY_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL
 SHOWN_PREFIX_LENGTH = 10  # "hl_" and 7 characters: enough to tell keys apart in a listing
 _SCOPE_RE = re.compile(r"^(admin|police:[a-z0-9][a-z0-9-]{0,59}|editor:[A-Za-z0-9_-]{1,60})$")
 # last_used_at is written at most this often per key, so authenticated reads stay reads.
@@ -28,6 +30,10 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 class InvalidScope(ValueError):
     """A scope that is not admin, police:<force-id> or editor:<site-id>."""
+
+
+class InvalidLabel(ValueError):
+    """A label that is too long or holds control characters."""
 
 
 class ApiKeyNotFound(LookupError):
@@ -53,6 +59,16 @@ def parse_scope(text: str) -> str:
     return scope
 
 
+def parse_label(text: str | None) -> str | None:
+    """A trimmed label, or None; raises InvalidLabel for control characters or excess length."""
+    label = (text or "").strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in label):
+        raise InvalidLabel("a label cannot contain control characters")
+    if len(label) > MAX_LABEL_LENGTH:
+        raise InvalidLabel(f"a label is at most {MAX_LABEL_LENGTH} characters")
+    return label or None
+
+
 def scope_allows(granted: str, required: str) -> bool:
     """True if a key with scope ``granted`` may do what needs scope ``required``.
 
@@ -69,12 +85,13 @@ def hash_key(secret: str) -> str:
 def create_api_key(session: Session, scope: str, label: str | None = None) -> NewApiKey:
     """Create a key with ``scope``; the caller shows ``secret`` once and forgets it."""
     scope = parse_scope(scope)
+    label = parse_label(label)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         prefix=secret[:SHOWN_PREFIX_LENGTH],
         key_hash=hash_key(secret),
         scope=scope,
-        label=(label or "").strip() or None,
+        label=label,
         created_at=utcnow(),
     )
     session.add(key)
@@ -90,11 +107,17 @@ def list_api_keys(session: Session, include_revoked: bool = True) -> list[ApiKey
     return list(session.scalars(query))
 
 
-def revoke_api_key(session: Session, key_id: int) -> ApiKey:
-    """Revoke a key (idempotent: revoking twice keeps the first time)."""
-    key = session.get(ApiKey, key_id)
+def get_api_key(session: Session, key_id: int) -> ApiKey:
+    """One key by id; raises ApiKeyNotFound."""
+    key = session.get(ApiKey, key_id) if 0 < key_id <= MAX_KEY_ID else None
     if key is None:
         raise ApiKeyNotFound(f"no API key with id {key_id}")
+    return key
+
+
+def revoke_api_key(session: Session, key_id: int) -> ApiKey:
+    """Revoke a key (idempotent: revoking twice keeps the first time)."""
+    key = get_api_key(session, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     return key

@@ -8,6 +8,7 @@ is written here because the nearest-postcode search evaluates it for every candi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from geopy.distance import EARTH_RADIUS
@@ -39,10 +40,33 @@ class BoundingBox:
 
 def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     """Great-circle distance in metres (haversine; equal to geopy's great_circle)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lng2 - lng1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return metres_from_haversine(haversine_from(lat1, lng1)(lat2, lng2))
+
+
+def haversine_from(lat: float, lng: float) -> Callable[[float, float], float]:
+    """A function giving the haversine term h from (lat, lng) to another point.
+
+    h grows with distance, so ranking and radius tests can use it directly and leave the
+    asin/sqrt of :func:`metres_from_haversine` to the few results that are returned.
+    """
+    p1 = math.radians(lat)
+    cos_p1 = math.cos(p1)
+    radians, sin, cos = math.radians, math.sin, math.cos
+
+    def haversine(lat2: float, lng2: float) -> float:
+        p2 = radians(lat2)
+        return sin((p2 - p1) / 2) ** 2 + cos_p1 * cos(p2) * sin(radians(lng2 - lng) / 2) ** 2
+
+    return haversine
+
+
+def haversine_of_metres(metres: float) -> float:
+    """The haversine term h of a distance: points within ``metres`` have h at most this."""
+    return math.sin(metres / (2 * EARTH_RADIUS_M)) ** 2
+
+
+def metres_from_haversine(h: float) -> float:
+    """The great-circle distance in metres of a haversine term h."""
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 

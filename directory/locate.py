@@ -73,11 +73,12 @@ def parse_lat_lng(text: str) -> tuple[float, float] | None:
     return lat, lng
 
 
-def locate(db: Reader, text: str, geocoder: Geocoder | None = None) -> Location:
+def locate(database: Callable[[], Reader], text: str, geocoder: Geocoder | None = None) -> Location:
     """Locate a postcode unit/sector/district/area, a "lat,lng" pair, or a place name.
 
-    Raises LocateError (unusable input), PostcodeNotFound (well-formed, unknown postcode) and
-    PlaceNotFound (the geocoder knows no such place).
+    ``database`` is called only for postcodes, so a place name never holds a database
+    connection while the (rate-limited) geocoder answers. Raises LocateError (unusable input),
+    PostcodeNotFound (well-formed, unknown postcode) and PlaceNotFound (no such place).
     """
     query = (text or "").strip()
     if not query:
@@ -93,18 +94,19 @@ def locate(db: Reader, text: str, geocoder: Geocoder | None = None) -> Location:
         if geocoder is None:
             raise LocateError(
                 f"'{query}' is not a postcode or a latitude,longitude pair, and this server "
-                "has no geocoder for place names (set HYPERLOCAL_GEOCODER=nominatim)"
+                "does not look up place names: give a postcode such as 'WV11 1AA' or "
+                "coordinates such as '52.60,-2.08'"
             ) from invalid
         place = geocoder(query)
         if place is None:
             raise PlaceNotFound(f"place not found: no place called '{query}' in the UK") from None
         return Location(place.latitude, place.longitude, "place", place.label)
     if parsed.kind == "unit":
-        record = get_postcode(db, query)
+        record = get_postcode(database(), query)
         if record.latitude is None or record.longitude is None:
             raise LocateError(f"postcode '{record.postcode}' has no coordinates in the data")
         return Location(record.latitude, record.longitude, "unit", record.postcode, record.postcode)
-    summary = postcode_group_summary(db, parsed)
+    summary = postcode_group_summary(database(), parsed)
     if summary.latitude is None or summary.longitude is None:
         raise LocateError(f"postcode {parsed.kind} '{parsed.display}' has no coordinates")
     return Location(

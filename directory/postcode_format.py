@@ -106,7 +106,15 @@ class ParsedPostcode:
         return self.unit.split(" ")[1] if self.unit else None
 
 
+_SHAPED_LIKE_UNIT = re.compile(r"^([A-Z]{1,2})[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
+
+
 def _not_a_postcode(text: str) -> PostcodeInvalid:
+    shaped = _SHAPED_LIKE_UNIT.match(_SPACES_RE.sub("", text.upper()))
+    if shaped and shaped.group(1) not in POSTCODE_AREAS:
+        return PostcodeInvalid(
+            f"'{text}' is not a UK postcode: there is no postcode area '{shaped.group(1)}'"
+        )
     return PostcodeInvalid(
         f"'{text}' is not a UK postcode: expected a full postcode such as 'WV11 1AA', "
         "a sector such as 'WV11 1', a district such as 'WV11' or an area such as 'WV'"

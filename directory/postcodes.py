@@ -8,7 +8,6 @@ costs more than the query itself.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,7 +16,14 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Row, bindparam, case, func, select
 from sqlalchemy.orm import aliased
 
-from directory.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_around, distance_m, lat_bands
+from directory.geo import (
+    BoundingBox,
+    bbox_around,
+    haversine_from,
+    haversine_of_metres,
+    lat_bands,
+    metres_from_haversine,
+)
 from directory.models import AreaName, Postcode
 from directory.postcode_format import ParsedPostcode, PostcodeInvalid, parse_postcode
 from directory.storage import Reader, connection_of
@@ -249,6 +255,7 @@ def nearest_postcodes(
     if radius_m > MAX_SEARCH_RADIUS_M:
         raise ValueError(f"radius {radius_m} m is over the maximum of {MAX_SEARCH_RADIUS_M} m")
     connection = connection_of(db)
+    haversine = haversine_from(lat, lng)
     search = min(radius_m, FIRST_SEARCH_RADIUS_M)
     while True:
         box = bbox_around(lat, lng, search)
@@ -260,25 +267,21 @@ def nearest_postcodes(
             min_lng=box.min_lng, max_lng=box.max_lng, min_lat=box.min_lat, max_lat=box.max_lat
         )
         candidates = connection.execute(_CANDIDATES_QUERY, params).all()
-        # Filter and rank on the equirectangular approximation (well under 0.1% off at these
-        # distances, and a fraction of the cost); exact great-circle metres for those returned.
-        ky, kx = METRES_PER_DEGREE_LAT, METRES_PER_DEGREE_LAT * math.cos(math.radians(lat))
-        limit_sq = search * search
+        # Ranked by the haversine term, which orders exactly as great-circle distance;
+        # metres are worked out only for the results.
+        limit_h = haversine_of_metres(search)
         within = sorted(
-            (d2, row)
-            for row in candidates
-            if (d2 := ((row[1] - lat) * ky) ** 2 + ((row[2] - lng) * kx) ** 2) <= limit_sq
+            (h, row) for row in candidates if (h := haversine(row[1], row[2])) <= limit_h
         )
         if len(within) >= limit or search >= radius_m:
             break
         search = min(radius_m, search * 4)
-    chosen = [row for _, row in within[:limit]]
+    chosen = within[:limit]
     if not chosen:
         return []
-    records = _records_by_key(connection, [row[0] for row in chosen])
+    records = _records_by_key(connection, [row[0] for _, row in chosen])
     return [
-        NearbyPostcode(records[pc], round(distance_m(lat, lng, plat, plng), 1))
-        for pc, plat, plng in chosen
+        NearbyPostcode(records[row[0]], round(metres_from_haversine(h), 1)) for h, row in chosen
     ]
 
 

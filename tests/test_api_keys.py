@@ -115,7 +115,14 @@ def test_create_over_http_shows_the_key_once_and_it_works(client, app):
     listed = client.get("/keys", headers=admin).get_json()
     assert all("key" not in k for k in listed)
     bad = client.post("/keys", json={"scope": "superuser"}, headers=admin)
-    assert bad.status_code == 422 and "is not a scope" in bad.get_json()["message"]
+    assert bad.status_code == 422
+    assert "is not a scope" in bad.get_json()["errors"]["json"]["scope"][0]
+    nul = client.post("/keys", json={"scope": "editor:1", "label": "a\u0000b"}, headers=admin)
+    assert nul.status_code == 422 and "control characters" in nul.get_json()["message"]
+    assert response.headers["Cache-Control"] == "no-store"
+    for huge in ("2147483648", "99999999999999999999"):
+        gone = client.delete(f"/keys/{huge}", headers=admin)
+        assert gone.status_code == 404 and gone.is_json
     missing = client.delete("/keys/9999", headers=admin)
     assert missing.status_code == 404 and "no API key with id 9999" in missing.get_json()["message"]
 
@@ -145,3 +152,11 @@ def test_cli_create_list_revoke(app, demo_url, monkeypatch):
     bad = runner.invoke(main, ["keys", "create", "--scope", "god"])
     assert bad.exit_code == 2 and "is not a scope" in bad.output
     assert runner.invoke(main, ["keys", "revoke", "9999"]).exit_code == 1
+    assert runner.invoke(main, ["keys", "revoke", "99999999999999999999"]).exit_code == 2
+    again = runner.invoke(main, ["keys", "revoke", key_id])
+    assert again.exit_code == 0 and "was already revoked" in again.output
+    labelled = runner.invoke(main, ["keys", "create", "--scope", "admin", "--label", "ops desk"])
+    assert labelled.exit_code == 0
+    assert "ops desk" in runner.invoke(main, ["keys", "list"]).output
+    too_long = runner.invoke(main, ["keys", "create", "--scope", "admin", "--label", "x" * 201])
+    assert too_long.exit_code == 2 and "at most 200 characters" in too_long.output

@@ -53,12 +53,50 @@ def test_health_counts_postcodes_and_serves_attribution(client):
     assert "Royal Mail" in about["attribution"][0]["attribution"]
 
 
-def test_health_reports_an_unreachable_database(migrated_url):
+def test_health_reports_an_unreachable_database_without_its_details():
+    """Port 9 on loopback: nothing listens, so the connection is refused at once."""
+    url = "postgresql+psycopg://secret_role@127.0.0.1:9/nowhere"
+    app = create_app({"DATABASE_URL": url, "VERIFY_SCHEMA": False})
+    response = app.test_client().get("/health")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable" and body["postcodes"] is None
+    assert "secret_role" not in response.get_data(as_text=True)
+    assert "127.0.0.1" not in response.get_data(as_text=True)
+    app.extensions["hyperlocal_db"].engine.dispose()
+
+
+def test_health_reports_a_broken_schema(migrated_url):
     app = create_app({"DATABASE_URL": migrated_url})
     engine = app.extensions["hyperlocal_db"].engine
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE postcodes"))
     response = app.test_client().get("/health")
-    assert response.status_code == 503
-    assert response.get_json()["status"] == "unavailable"
+    assert response.status_code == 503 and "postcodes" not in response.get_json()["database"]
     engine.dispose()
+
+
+def test_body_that_is_not_json_is_415(client):
+    for content_type in ("application/x-www-form-urlencoded", "text/plain"):
+        response = client.post(
+            "/postcodes/lookup",
+            data='{"postcodes": ["WV11 1AA"]}',
+            headers={"Content-Type": content_type},
+        )
+        assert response.status_code == 415
+        assert "Content-Type: application/json" in response.get_json()["message"]
+
+
+def test_wrong_method_names_the_right_ones(client):
+    body = client.put("/postcodes/WV111AA").get_json()
+    assert body["message"] == "PUT is not allowed here; use GET"
+    lookup = client.get("/postcodes/lookup")
+    assert lookup.status_code == 405 and lookup.headers["Allow"] == "POST"
+    assert "POST /postcodes/lookup" in lookup.get_json()["message"]
+
+
+def test_index_points_to_where_to_start(client):
+    body = client.get("/").get_json()
+    assert body["links"]["documentation"] == "/docs"
+    assert client.get(body["links"]["postcode"]).status_code == 200
+    assert "Contains OS data" in body["attribution"][0]["attribution"]

@@ -43,7 +43,7 @@ def test_district_location_is_its_centroid(client):
 @pytest.mark.parametrize(
     ("typed", "status", "message"),
     [
-        ("Wednesfield", 422, "has no geocoder for place names"),
+        ("Wednesfield", 422, "does not look up place names"),
         ("95,0", 422, "not a valid latitude,longitude"),
         ("48.85,2.35", 422, "outside the UK"),
         ("WV99 9ZZ", 404, "postcode not found"),
@@ -99,7 +99,14 @@ def geocoding_app(demo_url, httpserver):
 
 
 def test_place_name_through_nominatim_is_cached(geocoding_app, httpserver):
-    httpserver.expect_request("/search").respond_with_json(NOMINATIM_WEDNESFIELD)
+    pool = geocoding_app.extensions["hyperlocal_db"].engine.pool
+    checked_out_while_geocoding = []
+
+    def nominatim(request):  # type: ignore[no-untyped-def]
+        checked_out_while_geocoding.append(pool.checkedout())
+        return Response(json.dumps(NOMINATIM_WEDNESFIELD), content_type="application/json")
+
+    httpserver.expect_request("/search").respond_with_handler(nominatim)
     client = geocoding_app.test_client()
     for _ in range(2):
         response = client.get("/locate?q=Wednesfield")
@@ -108,6 +115,7 @@ def test_place_name_through_nominatim_is_cached(geocoding_app, httpserver):
         assert body["precision"] == "place" and body["label"].startswith("Wednesfield")
         assert (body["latitude"], body["longitude"]) == (52.5998, -2.0831)
     assert len(httpserver.log) == 1  # the second answer came from the cache
+    assert checked_out_while_geocoding == [0]  # no connection held while waiting on it
     request = httpserver.log[0][0]
     assert request.args["q"] == "Wednesfield" and request.args["countrycodes"] == "gb"
     assert request.headers["User-Agent"].startswith("hyperlocal-tests/1")
@@ -150,7 +158,10 @@ def test_locate_function_takes_any_geocoder(app):
         calls.append(name)
         return GeocodedPlace(52.6, -2.08, name)
 
+    def no_database():  # type: ignore[no-untyped-def]
+        raise AssertionError("a place name must not open a database connection")
+
+    assert locate(no_database, "Wednesfield", fake).precision == "place"
     with app.extensions["hyperlocal_db"].sessions() as session:
-        assert locate(session, "Wednesfield", fake).precision == "place"
-        assert locate(session, "WV11 1AA", fake).precision == "unit"
+        assert locate(lambda: session, "WV11 1AA", fake).precision == "unit"
     assert calls == ["Wednesfield"]

@@ -62,6 +62,8 @@ INVALID = [
     ("QA1 1AA", "not a UK postcode"),
     ("ZZ1 1AA", "not a UK postcode"),
     ("AA1 1AA", "there is no area 'AA'"),
+    ("ZZ99 9ZZ", "there is no postcode area 'ZZ'"),
+    ("QQ1 1AA", "there is no postcode area 'QQ'"),
     ("AA1", "there is no area 'AA'"),
     ("XY", "not a UK postcode"),
     ("ZX", "not a UK postcode area"),

@@ -208,18 +208,40 @@ def test_onspd_zip_as_distributed(migrated_url, engine_for, tmp_path):
     assert summary.source == "ONS Postcode Directory" and summary.imported == 6
 
 
-def test_database_stays_readable_while_importing(migrated_url, engine_for):
+def test_database_stays_readable_while_importing(migrated_url, engine_for, monkeypatch):
+    """Readers keep getting answers while an import rewrites the rows they read."""
+    import threading
+
+    import directory.postcode_import as importer
+
+    monkeypatch.setattr(importer, "BATCH_SIZE", 100)  # many small transactions
     engine = engine_for(migrated_url)
-    import_postcodes(engine, TEST_DATA / "onspd_sample.csv")
+    import_postcodes(engine, DEMO_EXTRACT)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     reader = make_session_factory(engine_for(migrated_url))
-    seen: list[str] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
 
-    def read_during_import(done: int, total: int | None) -> None:
+    def reimport() -> None:
+        try:
+            import_postcodes(engine, DEMO_EXTRACT)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=reimport)
+    worker.start()
+    reads = []
+    while not done.is_set():
         with reader() as session:
-            seen.append(get_postcode(session, "BT1 5GS").postcode)
-
-    import_postcodes(engine, DEMO_EXTRACT, on_progress=read_during_import)
-    assert seen and set(seen) == {"BT1 5GS"}
+            reads.append(get_postcode(session, "WV11 1AA").postcode)  # rewritten by the import
+    worker.join()
+    assert not failures
+    assert reads and set(reads) == {"WV11 1AA"}
+    assert _count(engine) == DEMO_POSTCODE_COUNT
 
 
 def test_import_from_a_copy_outside_the_package(migrated_url, engine_for, tmp_path):

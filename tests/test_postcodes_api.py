@@ -85,6 +85,38 @@ def test_nearest_finds_every_postcode_within_the_radius(client, app):
     assert len(expected) > 20
 
 
+def test_nearest_matches_brute_force_at_random_points(app):
+    """200 random points, radii and limits over the demo area, each against a full scan."""
+    import random
+
+    from sqlalchemy import select
+
+    from directory.models import Postcode
+    from directory.postcodes import nearest_postcodes
+
+    engine = app.extensions["hyperlocal_db"].engine
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Postcode.postcode, Postcode.latitude, Postcode.longitude).where(
+                Postcode.latitude.is_not(None), Postcode.terminated_on.is_(None)
+            )
+        ).all()
+        rng = random.Random(20261121)
+        for _ in range(200):
+            _, lat, lng = rng.choice(rows)
+            lat += rng.uniform(-0.01, 0.01)
+            lng += rng.uniform(-0.015, 0.015)
+            radius = rng.choice([30, 100, 250, 600, 1500, 3000])
+            limit = rng.choice([1, 3, 10, 40, 100])
+            expected = sorted(
+                (d, pc) for pc, a, b in rows if (d := distance_m(lat, lng, a, b)) <= radius
+            )[:limit]
+            found = nearest_postcodes(connection, lat, lng, radius, limit)
+            assert [n.record.postcode for n in found] == [pc for _, pc in expected], (
+                lat, lng, radius, limit
+            )  # fmt: skip
+
+
 def test_nearest_defaults_and_clamps(client):
     body = client.get("/postcodes?lat=52.6158&lng=-2.0895").get_json()
     assert (body["radius"], body["limit"]) == (250, 10) and len(body["results"]) == 10

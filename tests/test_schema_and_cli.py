@@ -144,3 +144,28 @@ def test_hyperlocal_serve_answers_over_real_http(demo_url, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("HYPERLOCAL_DATABASE_URL", "bogus://x", "cannot use the database"),
+        ("HYPERLOCAL_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/x", "cannot use the"),
+        ("HYPERLOCAL_DATABASE_URL", "sqlite:////proc/no/such/dir/x.db", "cannot use the database"),
+        ("HYPERLOCAL_PORT", "abc", "HYPERLOCAL_PORT='abc': expected a whole number"),
+    ],
+)
+def test_cli_setup_mistakes_are_one_line_errors(monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    for args in (["db", "current"], ["keys", "list"], ["db", "upgrade"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output
+
+
+def test_db_current_names_the_database_and_fails_when_behind(fresh_database_url, monkeypatch):
+    url = fresh_database_url()
+    monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", url)
+    behind = CliRunner().invoke(main, ["db", "current"])
+    assert behind.exit_code == 1 and "needs `hyperlocal db upgrade`" in behind.output
+    assert url.split("://")[0] in behind.output
