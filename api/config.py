@@ -30,7 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "GEOCODER": "",
     "GEOCODER_DOMAIN": "nominatim.openstreetmap.org",
     "GEOCODER_SCHEME": "https",
-    "GEOCODER_USER_AGENT": "hyperlocal/0.1 (+https://github.com/hyperlocal-uk/hyperlocal)",
+    # Nominatim's policy asks for an agent that identifies the deployment: set your contact.
+    "GEOCODER_USER_AGENT": "hyperlocal/0.1 (set HYPERLOCAL_GEOCODER_USER_AGENT to your contact)",
     "GEOCODER_TIMEOUT_SECONDS": 5.0,
     "GEOCODER_MIN_DELAY_SECONDS": 1.0,  # Nominatim's usage policy: at most 1 request a second
     "GEOCODER_CACHE_SIZE": 2048,
