@@ -167,27 +167,18 @@ _CANDIDATES_QUERY = select(Postcode.postcode, Postcode.latitude, Postcode.longit
 )
 
 
-def _named(code: str | None, name: str | None) -> NamedCode | None:
-    return NamedCode(code, name) if code else None
-
-
 def _record(row: Row) -> PostcodeRecord:
     (pc, lat, lng, east, north, quality, country, county, county_name, district, district_name,
      ward, ward_name, pfa, terminated_on) = row  # fmt: skip
+    # Positional and inline: this runs for every row the nearest search returns.
     return PostcodeRecord(
-        postcode=pc,
-        latitude=lat,
-        longitude=lng,
-        eastings=east,
-        northings=north,
-        quality=quality,
-        country=_named(country, COUNTRY_NAMES.get(country or "")),
-        county=_named(county, county_name),
-        district=_named(district, district_name),
-        ward=_named(ward, ward_name),
-        police_force_code=pfa,
-        terminated_on=terminated_on,
-    )
+        pc, lat, lng, east, north, quality,
+        NamedCode(country, COUNTRY_NAMES.get(country)) if country else None,
+        NamedCode(county, county_name) if county else None,
+        NamedCode(district, district_name) if district else None,
+        NamedCode(ward, ward_name) if ward else None,
+        pfa, terminated_on,
+    )  # fmt: skip
 
 
 def get_postcode(db: Reader, text: str) -> PostcodeRecord:
@@ -236,7 +227,7 @@ def _records_by_key(connection: Connection, keys: Sequence[str]) -> dict[str, Po
         chunk = keys[start : start + biggest]
         slots = next(size for size in _KEY_SLOTS if size >= len(chunk))
         params = {f"k{i}": chunk[min(i, len(chunk) - 1)] for i in range(slots)}
-        for row in connection.execute(_MANY_QUERIES[slots], params):
+        for row in connection.execute(_MANY_QUERIES[slots], params).all():
             found[row[0]] = _record(row)
     return found
 
