@@ -370,6 +370,33 @@ def sector_summaries(db: Reader, text: str) -> list[PostcodeGroupSummary]:
     return [_summary(row[0], row[1:]) for row in rows]
 
 
+def postcode_positions(db: Reader, codes: Sequence[str]) -> dict[str, list[tuple[float, float]]]:
+    """The (lat, lng) of every located, live unit of each unit/sector/district in ``codes``.
+
+    Keys are the display forms; a code that is malformed, unknown or without located units is
+    simply absent (the caller names it). Feeds ``directory.areas.postcode_area``.
+    """
+    connection = connection_of(db)
+    positions: dict[str, list[tuple[float, float]]] = {}
+    for code in codes:
+        try:
+            parsed = parse_postcode(code)
+        except PostcodeInvalid:
+            continue
+        if parsed.kind == "area":
+            continue
+        rows = connection.execute(
+            select(Postcode.latitude, Postcode.longitude).where(
+                *_key_range(parsed),
+                Postcode.latitude.is_not(None),
+                Postcode.terminated_on.is_(None),
+            )
+        ).all()
+        if rows:
+            positions[parsed.display] = [(lat, lng) for lat, lng in rows]
+    return positions
+
+
 def count_postcodes(db: Reader) -> int:
     """How many postcode units are stored (for /health)."""
     return connection_of(db).scalar(select(func.count()).select_from(Postcode)) or 0
