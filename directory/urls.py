@@ -1,0 +1,47 @@
+"""Web addresses as the directory stores them: normalised, so one site is one URL.
+
+Pure. "HTTPS://WWW.Example.org:443/news/#top" and "https://www.example.org/news/" are the same
+site; the normal form lower-cases scheme and host, drops default ports and fragments, and keeps
+path and query as given (paths are case-sensitive on most servers).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+MAX_URL_LENGTH = 2000
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class UrlInvalid(ValueError):
+    """Not an http(s) URL we can store; the message says why."""
+
+
+def normalise_url(text: str, what: str = "url") -> str:
+    """The normal form of an http(s) URL; raises UrlInvalid naming ``what`` and the problem."""
+    raw = (text or "").strip()
+    if not raw:
+        raise UrlInvalid(f"{what} is required")
+    if len(raw) > MAX_URL_LENGTH:
+        raise UrlInvalid(f"{what} is longer than {MAX_URL_LENGTH} characters")
+    if any(ord(c) < 33 for c in raw):
+        raise UrlInvalid(f"{what} '{raw[:80]}' contains spaces or control characters")
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise UrlInvalid(f"{what} '{raw[:80]}' is not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise UrlInvalid(f"{what} '{raw[:80]}' must start with http:// or https://")
+    host = (parts.hostname or "").rstrip(".")
+    if not host or "." not in host and host != "localhost":
+        raise UrlInvalid(f"{what} '{raw[:80]}' has no host name")
+    if parts.username or parts.password:
+        raise UrlInvalid(f"{what} '{raw[:80]}' must not contain a user name or password")
+    try:
+        host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise UrlInvalid(f"{what} '{raw[:80]}' has an invalid host name") from None
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))

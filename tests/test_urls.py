@@ -1,0 +1,41 @@
+"""URL normal form: one site, one URL."""
+
+import pytest
+
+from directory.urls import UrlInvalid, normalise_url
+
+
+@pytest.mark.parametrize(
+    ("given", "normal"),
+    [
+        ("https://wv11.co.uk", "https://wv11.co.uk/"),
+        ("HTTPS://WWW.Example.ORG:443/News/#top", "https://www.example.org/News/"),
+        ("http://example.org:80/feed?x=1", "http://example.org/feed?x=1"),
+        ("http://example.org:8080", "http://example.org:8080/"),
+        ("  https://example.org/a b  ".replace(" b", "%20b"), "https://example.org/a%20b"),
+        ("https://bücher.example/", "https://xn--bcher-kva.example/"),
+        ("https://example.org./", "https://example.org/"),
+    ],
+)
+def test_normal_form(given, normal):
+    assert normalise_url(given) == normal
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("", "is required"),
+        ("ftp://example.org/", "must start with http"),
+        ("javascript:alert(1)", "must start with http"),
+        ("example.org", "must start with http"),
+        ("https://", "has no host name"),
+        ("https://intranet/", "has no host name"),
+        ("https://user:pw@example.org/", "user name or password"),
+        ("https://exa mple.org/", "spaces or control characters"),
+        ("https://example.org:99999/", "not a valid URL"),
+        ("https://" + "a" * 2000 + ".org/", "longer than 2000"),
+    ],
+)
+def test_refusals(given, message):
+    with pytest.raises(UrlInvalid, match=message):
+        normalise_url(given)
