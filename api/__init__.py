@@ -58,10 +58,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     app.before_request(require_json_bodies)
 
-    from api import health, keys, postcodes
+    from api import health, keys, postcodes, sites
 
     api.register_blueprint(health.blp)
     api.register_blueprint(postcodes.blp)
+    api.register_blueprint(sites.blp)
     api.register_blueprint(keys.blp)
     return app
 

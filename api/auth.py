@@ -37,6 +37,29 @@ def _presented_key() -> str | None:
     return value.strip()
 
 
+def optional_key() -> ApiKey | None:
+    """The request's key when one is sent (401 if it is unknown or revoked), else None.
+
+    For public endpoints that show more to some callers (pending sites to admins).
+    """
+    secret = _presented_key()
+    if secret is None:
+        if request.headers.get("Authorization"):
+            abort(401, message="send the API key as 'Authorization: Bearer <key>'",
+                  headers=_CHALLENGE)  # fmt: skip
+        return None
+    key = authenticate(db_session(), secret)
+    if key is None:
+        abort(401, message="the API key is unknown or has been revoked", headers=_CHALLENGE)
+    g.api_key = key
+    return key
+
+
+def key_allows(key: ApiKey | None, scope: str) -> bool:
+    """True if ``key`` exists and its scope allows ``scope``."""
+    return key is not None and scope_allows(key.scope, scope)
+
+
 def require_scope(blp: Blueprint, scope_template: str) -> Callable:
     """Protect a view: the request needs a live key whose scope allows ``scope_template``.
 

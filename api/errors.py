@@ -13,11 +13,14 @@ from flask import Flask, has_request_context, request
 from flask_smorest import abort
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
+from directory.accounts import AccountInvalid
 from directory.api_keys import ApiKeyNotFound, InvalidLabel, InvalidScope
+from directory.areas import AreaInvalid
 from directory.geocoding import GeocoderUnavailable
 from directory.locate import LocateError, PlaceNotFound
 from directory.postcode_format import PostcodeInvalid
 from directory.postcodes import PostcodeNotFound
+from directory.sites import SiteConflict, SiteInvalid, SiteNotFound
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,11 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     LocateError: 422,
     InvalidScope: 422,
     InvalidLabel: 422,
+    AreaInvalid: 422,
+    AccountInvalid: 422,
+    SiteInvalid: 422,
+    SiteConflict: 409,
+    SiteNotFound: 404,
     PostcodeNotFound: 404,
     PlaceNotFound: 404,
     ApiKeyNotFound: 404,

@@ -138,24 +138,21 @@ class Area:
             return {
                 "type": "postcodes",
                 "postcodes": list(self.postcodes),
-                "footprint": mapping(self.geometry),
+                "footprint": _geojson(self.geometry, digits=6),
             }
         return {"type": "polygon", "geometry": _geojson(self.geometry)}
 
 
-def _geojson(geometry: Polygon | MultiPolygon) -> dict[str, Any]:
+def _geojson(geometry: Polygon | MultiPolygon, digits: int | None = None) -> dict[str, Any]:
+    """GeoJSON with lists (as JSON has them); ``digits`` rounds computed outlines (6 ≈ 0.1 m)."""
     data = mapping(geometry)
-    return {
-        "type": data["type"],
-        "coordinates": _lists(data["coordinates"]),
-    }
+    return {"type": data["type"], "coordinates": _lists(data["coordinates"], digits)}
 
 
-def _lists(value: Any) -> Any:
-    """Tuples (shapely's mapping) to lists, as JSON has them."""
+def _lists(value: Any, digits: int | None) -> Any:
     if isinstance(value, tuple | list):
-        return [_lists(v) for v in value]
-    return value
+        return [_lists(v, digits) for v in value]
+    return round(value, digits) if digits is not None else value
 
 
 def distance_to_geometry_m(point: tuple[float, float], geometry: Polygon | MultiPolygon) -> float:

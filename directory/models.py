@@ -7,8 +7,19 @@ stored, so Alembic's autogenerate and the migrations have one place to compare a
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, Float, Index, Integer, SmallInteger, String
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    Float,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from directory.storage import Base, UTCDateTime
@@ -74,3 +85,39 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+SITE_STATUSES = ("pending", "approved", "rejected")
+
+
+class Site(Base):
+    """A hyperlocal community site: what it is, where it publishes, the area it covers.
+
+    ``area`` is the Area's JSON (see directory.areas); the bounding box columns copy its bbox so
+    "which sites could cover this point" is an indexed range query before any geometry.
+    """
+
+    __tablename__ = "sites"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status_known"),
+        Index("ix_sites_status_min_lat", "status", "min_lat"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    feed_urls: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str | None] = mapped_column(String(40))
+    area: Mapped[dict[str, Any]] = mapped_column(JSON)
+    area_kind: Mapped[str] = mapped_column(String(10))
+    min_lat: Mapped[float] = mapped_column(Float)
+    min_lng: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    max_lng: Mapped[float] = mapped_column(Float)
+    social_accounts: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,12 +6,15 @@ timeout so writers queue instead of failing); PostgreSQL is selected by its URL 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, MetaData, Select, TypeDecorator, create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+T = TypeVar("T")
 
 # What read-only store functions accept: a Session, or a bare Connection where the per-request
 # cost of a Session (its transaction bookkeeping, about as much as a primary-key query) matters.
@@ -93,3 +96,28 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing, and how many there are in all."""
+
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return (self.total + self.per_page - 1) // self.per_page if self.total else 0
+
+
+def paginate(session: Session, query: Select[Any], page: int, per_page: int) -> Page[Any]:
+    """A page of ``query``'s first column (usually a model), counted through a subquery.
+
+    The count is a separate query over the same filters without ordering, as flask-smorest's
+    own pager cannot do with SQLAlchemy 2.
+    """
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items=items, page=page, per_page=per_page, total=total or 0)

@@ -26,6 +26,8 @@ from directory.storage import create_db_engine
 
 DEMO_EXTRACT = Path(str(files("directory.data").joinpath("codepo_demo.zip")))
 DEMO_POSTCODE_COUNT = 4796
+# Tables tests write to; emptied after each test that uses the shared demo database.
+MUTABLE_TABLES = ("sites", "api_keys")
 TEST_DATA = Path(__file__).parent / "data"
 PG_SKIP_REASON = (
     "PostgreSQL leg skipped: set HYPERLOCAL_TEST_DATABASE_URL (for example "
@@ -122,12 +124,13 @@ def demo_url(databases: DatabaseFactory) -> str:
 
 @pytest.fixture
 def app(demo_url: str):
-    """The app on the demo database. API keys made by a test are removed after it."""
+    """The app on the demo database. What a test adds (keys, sites) is removed after it."""
     app = create_app({"DATABASE_URL": demo_url, "TESTING": True})
     yield app
     engine = app.extensions["hyperlocal_db"].engine
     with engine.begin() as connection:
-        connection.execute(text("DELETE FROM api_keys"))
+        for table in MUTABLE_TABLES:
+            connection.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
 
 

@@ -1,0 +1,57 @@
+"""Areas as people send them, turned into Areas: postcode sets are resolved against the data.
+
+{"type": "postcodes", "postcodes": ["WV11 1", "WV10 6AA"]}
+{"type": "circle", "center": {"lat": 52.61, "lng": -2.08}, "radius_m": 1500}
+{"type": "circle", "center": "WV11 1AA", "radius_m": 1500}     (any postcode form)
+{"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [...]}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from directory.areas import Area, AreaInvalid, circle_area, polygon_area, postcode_area
+from directory.locate import LocateError, locate
+from directory.postcodes import PostcodeNotFound, postcode_positions
+from directory.storage import Reader
+
+AREA_TYPES = ("postcodes", "circle", "polygon")
+
+
+def area_from_spec(db: Reader, spec: Any) -> Area:
+    """The Area a request describes; raises AreaInvalid saying what to change."""
+    if not isinstance(spec, Mapping):
+        raise AreaInvalid(f"an area is an object with 'type': one of {', '.join(AREA_TYPES)}")
+    kind = spec.get("type")
+    if kind == "postcodes":
+        codes = spec.get("postcodes")
+        if not isinstance(codes, list):
+            raise AreaInvalid("a postcodes area needs 'postcodes': a list such as ['WV11 1']")
+        return postcode_area(
+            codes, postcode_positions(db, [c for c in codes if isinstance(c, str)])
+        )
+    if kind == "circle":
+        radius = spec.get("radius_m")
+        if not isinstance(radius, int | float) or isinstance(radius, bool):
+            raise AreaInvalid("a circle needs 'radius_m': a number of metres")
+        lat, lng = _centre(db, spec.get("center"))
+        return circle_area(lat, lng, float(radius))
+    if kind == "polygon":
+        return polygon_area(spec.get("geometry"))  # type: ignore[arg-type]
+    raise AreaInvalid(f"unknown area type {kind!r}: use one of {', '.join(AREA_TYPES)}")
+
+
+def _centre(db: Reader, center: Any) -> tuple[float, float]:
+    if isinstance(center, Mapping):
+        lat, lng = center.get("lat"), center.get("lng")
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lng)):
+            return float(lat), float(lng)  # type: ignore[arg-type]
+        raise AreaInvalid("a circle's 'center' needs numbers 'lat' and 'lng'")
+    if isinstance(center, str):
+        try:
+            located = locate(lambda: db, center)
+        except (LocateError, PostcodeNotFound) as exc:
+            raise AreaInvalid(f"the circle's centre: {exc}") from None
+        return located.latitude, located.longitude
+    raise AreaInvalid("a circle needs 'center': {'lat': .., 'lng': ..} or a postcode")

@@ -1,0 +1,284 @@
+"""Hyperlocal sites: submit, moderate, edit, list, and find the ones around a place.
+
+Anyone may submit a site; it waits as ``pending`` until an admin approves or rejects it. Only
+approved sites are public. A site's coverage is an Area; its bounding box is copied into indexed
+columns, so finding the sites around a point starts with a range query and only then does
+geometry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from directory.accounts import Account
+from directory.areas import Area, area_from_json
+from directory.geo import bbox_around
+from directory.models import SITE_STATUSES, Site
+from directory.storage import Page, paginate, utcnow
+from directory.urls import UrlInvalid, normalise_url
+
+MAX_FEEDS = 10
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_PLATFORM_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+class SiteNotFound(LookupError):
+    """No site with that id (or not one the caller may see)."""
+
+
+class SiteConflict(ValueError):
+    """Another site already has that url."""
+
+
+class SiteInvalid(ValueError):
+    """A field that cannot be stored; the message names it."""
+
+
+@dataclass(frozen=True)
+class SiteMatch:
+    """A site found near a place: how far, and why it matched."""
+
+    site: Site
+    distance_m: float
+    reason: Literal["covers", "nearby"]
+
+
+def _clean_feeds(feed_urls: Sequence[str]) -> list[str]:
+    if len(feed_urls) > MAX_FEEDS:
+        raise SiteInvalid(f"a site may list at most {MAX_FEEDS} feeds")
+    feeds: list[str] = []
+    for index, url in enumerate(feed_urls, start=1):
+        try:
+            normal = normalise_url(url, f"feed {index}")
+        except UrlInvalid as exc:
+            raise SiteInvalid(str(exc)) from None
+        if normal not in feeds:
+            feeds.append(normal)
+    return feeds
+
+
+def _clean_email(email: str | None) -> str | None:
+    email = (email or "").strip()
+    if not email:
+        return None
+    if not _EMAIL_RE.match(email) or len(email) > 320:
+        raise SiteInvalid(f"'{email}' is not an email address")
+    return email
+
+
+def _clean_platform(platform: str | None) -> str | None:
+    platform = (platform or "").strip().lower()
+    if not platform:
+        return None
+    if not _PLATFORM_RE.match(platform):
+        raise SiteInvalid(
+            f"platform '{platform}' should be a short word such as wordpress, ghost or substack"
+        )
+    return platform
+
+
+def _clean_text(value: str, what: str, limit: int, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise SiteInvalid(f"{what} is required")
+    if len(value) > limit:
+        raise SiteInvalid(f"{what} is at most {limit:,} characters")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise SiteInvalid(f"{what} contains control characters")
+    return value
+
+
+def _set_area(site: Site, area: Area) -> None:
+    site.area = area.to_json()
+    site.area_kind = area.kind
+    box = area.bbox
+    site.min_lat, site.min_lng, site.max_lat, site.max_lng = (
+        box.min_lat, box.min_lng, box.max_lat, box.max_lng
+    )  # fmt: skip
+
+
+def _check_url_free(session: Session, url: str, site_id: int | None = None) -> None:
+    existing = session.scalar(select(Site).where(Site.url == url))
+    if existing is not None and existing.id != site_id:
+        raise SiteConflict(f"{url} is already listed (site {existing.id})")
+
+
+def create_site(
+    session: Session,
+    *,
+    name: str,
+    url: str,
+    area: Area,
+    feed_urls: Sequence[str] = (),
+    description: str = "",
+    platform: str | None = None,
+    social_accounts: Sequence[Account] = (),
+    contact_email: str | None = None,
+) -> Site:
+    """Submit a site; it is ``pending`` whatever the caller says, until an admin decides."""
+    try:
+        normal = normalise_url(url)
+    except UrlInvalid as exc:
+        raise SiteInvalid(str(exc)) from None
+    _check_url_free(session, normal)
+    now = utcnow()
+    site = Site(
+        name=_clean_text(name, "name", 200, required=True),
+        url=normal,
+        feed_urls=_clean_feeds(feed_urls),
+        description=_clean_text(description, "description", 5000),
+        platform=_clean_platform(platform),
+        social_accounts=[a.to_json() for a in social_accounts],
+        contact_email=_clean_email(contact_email),
+        status="pending",
+        created_at=now,
+        updated_at=now,
+    )
+    _set_area(site, area)
+    session.add(site)
+    session.flush()
+    return site
+
+
+UNSET = object()
+
+
+def update_site(
+    session: Session,
+    site: Site,
+    *,
+    name: str | None = None,
+    url: str | None = None,
+    area: Area | None = None,
+    feed_urls: Sequence[str] | None = None,
+    description: str | None = None,
+    platform: str | None | object = UNSET,
+    social_accounts: Sequence[Account] | None = None,
+    contact_email: str | None | object = UNSET,
+) -> Site:
+    """Change the given fields (None leaves a field as it is); the status is not touched."""
+    if name is not None:
+        site.name = _clean_text(name, "name", 200, required=True)
+    if url is not None:
+        try:
+            normal = normalise_url(url)
+        except UrlInvalid as exc:
+            raise SiteInvalid(str(exc)) from None
+        _check_url_free(session, normal, site.id)
+        site.url = normal
+    if area is not None:
+        _set_area(site, area)
+    if feed_urls is not None:
+        site.feed_urls = _clean_feeds(feed_urls)
+    if description is not None:
+        site.description = _clean_text(description, "description", 5000)
+    if platform is not UNSET:
+        site.platform = _clean_platform(platform)  # type: ignore[arg-type]
+    if social_accounts is not None:
+        site.social_accounts = [a.to_json() for a in social_accounts]
+    if contact_email is not UNSET:
+        site.contact_email = _clean_email(contact_email)  # type: ignore[arg-type]
+    site.updated_at = utcnow()
+    session.flush()
+    return site
+
+
+def set_site_status(session: Session, site: Site, status: str) -> Site:
+    """An admin's decision: approved or rejected (or back to pending)."""
+    if status not in SITE_STATUSES:
+        raise SiteInvalid(f"status '{status}' is not one of {', '.join(SITE_STATUSES)}")
+    if site.status != status:
+        site.status = status
+        site.reviewed_at = site.updated_at = utcnow()
+    session.flush()
+    return site
+
+
+def get_site(session: Session, site_id: int) -> Site:
+    """The site with this id, whatever its status; raises SiteNotFound."""
+    site = session.get(Site, site_id) if 0 < site_id < 2**31 else None
+    if site is None:
+        raise SiteNotFound(f"no site with id {site_id}")
+    return site
+
+
+def delete_site(session: Session, site: Site) -> None:
+    """Remove a site from the directory."""
+    session.delete(site)
+    session.flush()
+
+
+def list_sites(
+    session: Session,
+    *,
+    statuses: Sequence[str] = ("approved",),
+    platform: str | None = None,
+    text: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[Site]:
+    """Sites with these statuses, optionally of one platform or matching words, by name."""
+    query = select(Site).where(Site.status.in_(list(statuses)))
+    if platform:
+        query = query.where(Site.platform == platform.strip().lower())
+    if text:
+        for word in text.split()[:5]:
+            pattern = f"%{_escape_like(word.lower())}%"
+            query = query.where(
+                or_(
+                    Site.name.ilike(pattern, escape="\\"),
+                    Site.description.ilike(pattern, escape="\\"),
+                    Site.url.ilike(pattern, escape="\\"),
+                )
+            )
+    return paginate(session, query.order_by(Site.name, Site.id), page, per_page)
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def sites_near(
+    session: Session,
+    lat: float,
+    lng: float,
+    radius_m: float,
+    *,
+    postcode: str | None = None,
+    statuses: Sequence[str] = ("approved",),
+) -> list[SiteMatch]:
+    """Sites whose coverage holds the point first, then those within ``radius_m`` of it.
+
+    ``postcode`` (the point's own unit, when known) lets a postcode-set coverage decide by
+    membership rather than by its footprint. Ordered: covering sites by name, then nearby ones
+    by distance.
+    """
+    box = bbox_around(lat, lng, radius_m)
+    candidates = session.scalars(
+        select(Site).where(
+            Site.status.in_(list(statuses)),
+            Site.min_lat <= box.max_lat,
+            Site.max_lat >= box.min_lat,
+            Site.min_lng <= box.max_lng,
+            Site.max_lng >= box.min_lng,
+        )
+    ).all()
+    covering: list[SiteMatch] = []
+    nearby: list[SiteMatch] = []
+    for site in candidates:
+        area = area_from_json(site.area)
+        if area.contains(lat, lng, postcode):
+            covering.append(SiteMatch(site, 0.0, "covers"))
+            continue
+        distance = area.distance_m(lat, lng)
+        if distance <= radius_m:
+            nearby.append(SiteMatch(site, round(distance, 1), "nearby"))
+    covering.sort(key=lambda m: (m.site.name.lower(), m.site.id))
+    nearby.sort(key=lambda m: (m.distance_m, m.site.id))
+    return covering + nearby
