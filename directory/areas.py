@@ -37,6 +37,7 @@ CIRCLE_SEGMENTS = 64  # vertices of the polygon that stands in for a circle in i
 # A postcode set's footprint: the hull of each code's units, widened by about 100 m (in degrees
 # of latitude; longitude is scaled), since a unit's point is only the middle of its addresses.
 FOOTPRINT_MARGIN_DEG = 0.0009
+FOOTPRINT_GRID_DEG = 1e-6
 MAX_POSTCODES_PER_AREA = 500
 MAX_POLYGON_VERTICES = 20_000
 
@@ -138,21 +139,21 @@ class Area:
             return {
                 "type": "postcodes",
                 "postcodes": list(self.postcodes),
-                "footprint": _geojson(self.geometry, digits=6),
+                "footprint": _geojson(self.geometry),
             }
         return {"type": "polygon", "geometry": _geojson(self.geometry)}
 
 
-def _geojson(geometry: Polygon | MultiPolygon, digits: int | None = None) -> dict[str, Any]:
-    """GeoJSON with lists (as JSON has them); ``digits`` rounds computed outlines (6 ≈ 0.1 m)."""
+def _geojson(geometry: Polygon | MultiPolygon) -> dict[str, Any]:
+    """GeoJSON with lists, as JSON has them."""
     data = mapping(geometry)
-    return {"type": data["type"], "coordinates": _lists(data["coordinates"], digits)}
+    return {"type": data["type"], "coordinates": _lists(data["coordinates"])}
 
 
-def _lists(value: Any, digits: int | None) -> Any:
+def _lists(value: Any) -> Any:
     if isinstance(value, tuple | list):
-        return [_lists(v, digits) for v in value]
-    return round(value, digits) if digits is not None else value
+        return [_lists(v) for v in value]
+    return value
 
 
 def distance_to_geometry_m(point: tuple[float, float], geometry: Polygon | MultiPolygon) -> float:
@@ -299,7 +300,9 @@ def postcode_area(
         squashed = affinity.scale(hull, xfact=k, origin=(0, 0))
         widened = squashed.buffer(FOOTPRINT_MARGIN_DEG, quad_segs=4)
         parts.append(affinity.scale(widened, xfact=1 / k, origin=(0, 0)))
-    footprint = shapely.union_all(parts)
+    # Snapped to a 1e-6 degree grid (~0.1 m): shorter JSON, and the stored outline is exactly
+    # the one the bounding box was taken from.
+    footprint = shapely.set_precision(shapely.union_all(parts), FOOTPRINT_GRID_DEG)
     if isinstance(footprint, Polygon | MultiPolygon):
         geometry = footprint
     else:  # a union of polygons is one of the two; keep mypy and readers sure of it
