@@ -221,6 +221,28 @@ def polygon_area(geojson: Mapping[str, Any]) -> Area:
     return Area("polygon", geometry)
 
 
+def repaired_polygon_area(geojson: Mapping[str, Any]) -> Area:
+    """Like polygon_area, but a self-intersecting outline is repaired (shapely's make_valid)
+    instead of refused: for imported boundaries, where upstream data is not ours to fix.
+    Other problems (unclosed rings, positions outside the UK) are still refused."""
+    try:
+        return polygon_area(geojson)
+    except AreaInvalid as exc:
+        if "not valid" not in str(exc):
+            raise
+    repaired = shapely.make_valid(shape(dict(geojson)))
+    polygons = [g for g in getattr(repaired, "geoms", [repaired]) if isinstance(g, Polygon)]
+    polygons += [
+        p for g in getattr(repaired, "geoms", []) if isinstance(g, MultiPolygon) for p in g.geoms
+    ]
+    if not polygons:
+        raise AreaInvalid("the polygon cannot be repaired into an area")
+    geometry = polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
+    if geometry.area == 0:
+        raise AreaInvalid("the polygon encloses no area")
+    return Area("polygon", geometry)
+
+
 def _check_ring(ring: Any, name: str) -> int:
     if not isinstance(ring, list) or len(ring) < 4:
         raise AreaInvalid(f"{name} needs at least 4 positions (the first repeated last)")
@@ -311,13 +333,17 @@ def postcode_area(
 
 
 def area_from_json(data: Mapping[str, Any]) -> Area:
-    """Rebuild a stored area (the inverse of ``Area.to_json``)."""
+    """Rebuild a stored area (the inverse of ``Area.to_json``).
+
+    Stored areas were checked when they were made, so polygons are not checked again here: a
+    lookup rebuilds several boundaries of hundreds of vertices each.
+    """
     kind = data.get("type")
     if kind == "circle":
         center = data["center"]
         return circle_area(center["lat"], center["lng"], data["radius_m"])
     if kind == "polygon":
-        return polygon_area(data["geometry"])
+        return Area("polygon", shape(data["geometry"]))
     if kind == "postcodes":
         return Area("postcodes", shape(data["footprint"]), postcodes=tuple(data["postcodes"]))
     raise AreaInvalid(f"unknown area type {kind!r}: use postcodes, circle or polygon")

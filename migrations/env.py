@@ -3,7 +3,7 @@
 from alembic import context
 
 import directory.models  # noqa: F401  (registers every table on the metadata)
-from directory.storage import Base, create_db_engine
+from directory.storage import Base, UTCDateTime, create_db_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -31,6 +31,13 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
+def _render_item(type_, obj, autogen_context):
+    """Write our column types as the plain SQLAlchemy types they store as."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode copies the table instead.
     context.configure(
@@ -38,6 +45,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

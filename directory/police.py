@@ -1,0 +1,239 @@
+"""Police forces, neighbourhood teams and officers: stored, re-imported, and found by place.
+
+A re-import updates what it finds and marks what it no longer finds as inactive: a team or an
+officer never silently disappears (their posts and subscriptions may refer to them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.areas import Area, area_from_json
+from directory.geo import bbox_around, distance_m
+from directory.models import Neighbourhood, Officer, PoliceForce
+from directory.police_data import ForceData, NeighbourhoodData, OfficerData
+from directory.storage import utcnow
+
+
+class ForceNotFound(LookupError):
+    """No force with that id."""
+
+
+class NeighbourhoodNotFound(LookupError):
+    """No neighbourhood with that force and id."""
+
+
+@dataclass
+class PoliceImportCounts:
+    neighbourhoods_new: int = 0
+    neighbourhoods_updated: int = 0
+    neighbourhoods_inactive: int = 0
+    officers_new: int = 0
+    officers_updated: int = 0
+    officers_inactive: int = 0
+
+
+@dataclass(frozen=True)
+class NeighbourhoodMatch:
+    """A neighbourhood found for a place: contains it, or is within the radius of it."""
+
+    neighbourhood: Neighbourhood
+    distance_m: float
+    reason: Literal["covers", "nearby"]
+
+
+def save_police_import(
+    session: Session, force: ForceData, neighbourhoods: list[NeighbourhoodData]
+) -> PoliceImportCounts:
+    """Write one force's import: upsert what came, deactivate what did not (no commit)."""
+    now = utcnow()
+    counts = PoliceImportCounts()
+    row = session.get(PoliceForce, force.id) or PoliceForce(id=force.id)
+    row.name, row.url, row.description = force.name, force.url, force.description
+    row.telephone, row.engagement, row.updated_at = force.telephone, force.engagement, now
+    session.add(row)
+    existing = {
+        n.code: n
+        for n in session.scalars(select(Neighbourhood).where(Neighbourhood.force_id == force.id))
+    }
+    for data in neighbourhoods:
+        neighbourhood = existing.pop(data.code, None)
+        if neighbourhood is None:
+            neighbourhood = Neighbourhood(force_id=force.id, code=data.code)
+            session.add(neighbourhood)
+            counts.neighbourhoods_new += 1
+        else:
+            counts.neighbourhoods_updated += 1
+        _set_neighbourhood(neighbourhood, data, now)
+        session.flush()
+        new, updated, gone = _sync_officers(session, neighbourhood, data.officers, now)
+        counts.officers_new += new
+        counts.officers_updated += updated
+        counts.officers_inactive += gone
+    for neighbourhood in existing.values():
+        if neighbourhood.active:
+            neighbourhood.active = False
+            neighbourhood.updated_at = now
+            counts.neighbourhoods_inactive += 1
+        _, _, gone = _sync_officers(session, neighbourhood, [], now)
+        counts.officers_inactive += gone
+    session.flush()
+    return counts
+
+
+def _set_neighbourhood(row: Neighbourhood, data: NeighbourhoodData, now) -> None:  # type: ignore[no-untyped-def]
+    row.name, row.description, row.url_force = data.name, data.description, data.url_force
+    row.centre_lat, row.centre_lng = data.centre if data.centre else (None, None)
+    set_boundary(row, data.boundary)
+    row.contact_details = data.contact_details
+    row.accounts = [a.to_json() for a in data.accounts]
+    row.links = data.links
+    row.active = True
+    row.updated_at = now
+
+
+def set_boundary(row: Neighbourhood, area: Area | None) -> None:
+    """Store a neighbourhood's boundary and copy its bounding box into the indexed columns."""
+    if area is None:
+        row.boundary = None
+        row.min_lat = row.min_lng = row.max_lat = row.max_lng = None
+        return
+    row.boundary = area.to_json()
+    box = area.bbox
+    row.min_lat, row.min_lng, row.max_lat, row.max_lng = (
+        box.min_lat, box.min_lng, box.max_lat, box.max_lng
+    )  # fmt: skip
+
+
+def _sync_officers(
+    session: Session, neighbourhood: Neighbourhood, officers: list[OfficerData], now
+) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    existing = {
+        o.name: o
+        for o in session.scalars(
+            select(Officer).where(Officer.neighbourhood_id == neighbourhood.id)
+        )
+    }
+    new = updated = gone = 0
+    for data in officers:
+        officer = existing.pop(data.name, None)
+        if officer is None:
+            officer = Officer(neighbourhood_id=neighbourhood.id, name=data.name)
+            session.add(officer)
+            new += 1
+        else:
+            updated += 1
+        officer.rank, officer.bio = data.rank, data.bio
+        officer.accounts = [a.to_json() for a in data.accounts]
+        officer.active, officer.updated_at = True, now
+    for officer in existing.values():
+        if officer.active:
+            officer.active, officer.updated_at = False, now
+            gone += 1
+    return new, updated, gone
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def get_force(session: Session, force_id: str) -> PoliceForce:
+    force = session.get(PoliceForce, force_id)
+    if force is None:
+        raise ForceNotFound(f"no police force '{force_id}'")
+    return force
+
+
+def list_forces(session: Session) -> list[PoliceForce]:
+    return list(session.scalars(select(PoliceForce).order_by(PoliceForce.name)))
+
+
+def get_neighbourhood(session: Session, force_id: str, code: str) -> Neighbourhood:
+    neighbourhood = session.scalar(
+        select(Neighbourhood).where(Neighbourhood.force_id == force_id, Neighbourhood.code == code)
+    )
+    if neighbourhood is None:
+        raise NeighbourhoodNotFound(f"no neighbourhood '{code}' in force '{force_id}'")
+    return neighbourhood
+
+
+def active_officers(session: Session, neighbourhood_id: int) -> list[Officer]:
+    return list(
+        session.scalars(
+            select(Officer)
+            .where(Officer.neighbourhood_id == neighbourhood_id, Officer.active.is_(True))
+            .order_by(Officer.name)
+        )
+    )
+
+
+def neighbourhood_area(neighbourhood: Neighbourhood) -> Area | None:
+    """The stored boundary as an Area (None for a team without one)."""
+    return area_from_json(neighbourhood.boundary) if neighbourhood.boundary else None
+
+
+def neighbourhoods_near(
+    session: Session, lat: float, lng: float, radius_m: float = 0.0
+) -> list[NeighbourhoodMatch]:
+    """Active neighbourhoods whose boundary holds the point, then those within ``radius_m``.
+
+    Boundaries are prefiltered by their indexed bounding boxes; a team without a boundary is
+    'nearby' by its centre.
+    """
+    box = bbox_around(lat, lng, max(radius_m, 1.0))
+    candidates = session.scalars(
+        select(Neighbourhood).where(
+            Neighbourhood.active.is_(True),
+            Neighbourhood.min_lat <= box.max_lat,
+            Neighbourhood.max_lat >= box.min_lat,
+            Neighbourhood.min_lng <= box.max_lng,
+            Neighbourhood.max_lng >= box.min_lng,
+        )
+    ).all()
+    covering: list[NeighbourhoodMatch] = []
+    nearby: list[NeighbourhoodMatch] = []
+    for neighbourhood in candidates:
+        area = neighbourhood_area(neighbourhood)
+        if area is None:
+            continue
+        if area.contains(lat, lng):
+            covering.append(NeighbourhoodMatch(neighbourhood, 0.0, "covers"))
+        elif radius_m > 0 and (d := area.distance_m(lat, lng)) <= radius_m:
+            nearby.append(NeighbourhoodMatch(neighbourhood, round(d, 1), "nearby"))
+    if radius_m > 0:
+        nearby += _centres_near(session, lat, lng, radius_m)
+    covering.sort(key=lambda m: m.neighbourhood.id)
+    nearby.sort(key=lambda m: (m.distance_m, m.neighbourhood.id))
+    return covering + nearby
+
+
+def _centres_near(
+    session: Session, lat: float, lng: float, radius_m: float
+) -> list[NeighbourhoodMatch]:
+    box = bbox_around(lat, lng, radius_m)
+    rows = session.scalars(
+        select(Neighbourhood).where(
+            Neighbourhood.active.is_(True),
+            Neighbourhood.boundary.is_(None),
+            Neighbourhood.centre_lat.between(box.min_lat, box.max_lat),
+            Neighbourhood.centre_lng.between(box.min_lng, box.max_lng),
+        )
+    ).all()
+    found = []
+    for row in rows:
+        d = distance_m(lat, lng, row.centre_lat, row.centre_lng)  # type: ignore[arg-type]
+        if d <= radius_m:
+            found.append(NeighbourhoodMatch(row, round(d, 1), "nearby"))
+    return found
+
+
+def neighbourhood_at(session: Session, lat: float, lng: float) -> Neighbourhood | None:
+    """The active neighbourhood whose boundary holds the point (the smallest, if several
+    overlap, as neighbouring forces' boundaries sometimes do by a few metres)."""
+    covering = [m.neighbourhood for m in neighbourhoods_near(session, lat, lng)]
+    if not covering:
+        return None
+    return min(covering, key=lambda n: area_from_json(n.boundary).geometry.area)  # type: ignore[arg-type]
