@@ -58,11 +58,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     app.before_request(require_json_bodies)
 
-    from api import health, keys, postcodes, sites
+    from api import health, keys, police, postcodes, sites
 
     api.register_blueprint(health.blp)
     api.register_blueprint(postcodes.blp)
     api.register_blueprint(sites.blp)
+    api.register_blueprint(police.blp)
     api.register_blueprint(keys.blp)
     return app
 

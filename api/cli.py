@@ -26,6 +26,14 @@ from directory.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
+from directory.demo import load_demo_directory
+from directory.police_import import (
+    LIVE_API,
+    LivePoliceApi,
+    PoliceImportError,
+    SavedPoliceData,
+    import_police_force,
+)
 from directory.postcode_import import ImportFormatError, import_postcodes
 from directory.postcodes import POSTCODE_DATA_ATTRIBUTION, count_postcodes
 from directory.schema import DatabaseNotMigrated, schema_status, upgrade_database
@@ -63,11 +71,11 @@ def _database_problem(exc: BaseException) -> str:
     return f"cannot use the database ({type(cause).__name__}): {first_line}"
 
 
-def _progress_bar(description: str):  # type: ignore[no-untyped-def]
+def _progress_bar(description: str, unit: str = " rows"):  # type: ignore[no-untyped-def]
     """A tqdm progress callback on a terminal; nothing when output is not a terminal."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=description, unit=" rows", unit_scale=True, disable=None, file=sys.stderr)
+    bar = tqdm(desc=description, unit=unit, unit_scale=True, disable=None, file=sys.stderr)
 
     def update(done: int, total: int | None) -> None:
         if total and bar.total != total:
@@ -112,13 +120,23 @@ def _run(app: Flask, host: str | None, port: int | None) -> None:
 @click.option("--port", default=None, type=int, help="port")
 @click.option("--no-serve", is_flag=True, help="set up the demo database and exit")
 def demo(host: str | None, port: int | None, no_serve: bool) -> None:
-    """Create and migrate the SQLite database, load the demo postcodes, and serve."""
+    """Create and migrate the SQLite database, load the demo postcodes and directory, and serve.
+
+    The demo directory (police teams around WV11, WV1 and LE1, a few sites) is fictional and
+    marked '(demo)' everywhere.
+    """
     with _database(verify_schema=False) as database:
         upgrade_database(database.engine)
         extract = files("directory.data").joinpath(DEMO_EXTRACT)
         summary = import_postcodes(database.engine, Path(str(extract)))
-    click.echo(summary.describe())
-    click.echo(POSTCODE_DATA_ATTRIBUTION)
+        click.echo(summary.describe())
+        click.echo(POSTCODE_DATA_ATTRIBUTION)
+        with database.sessions() as session:
+            police_summaries, sites_added = load_demo_directory(session)
+        for police_summary in police_summaries:
+            click.echo(police_summary.describe())
+        click.echo(f"demo sites added: {sites_added} (all marked '(demo)')")
+    click.echo("try /postcodes/WV111AA/local and /sites?near=WV11%201AA")
     if not no_serve:
         _run(create_app(), host, port)
 
@@ -170,6 +188,51 @@ def postcodes_import(path: Path) -> None:
         click.echo(summary.describe())
         with database.sessions() as session:
             click.echo(f"{count_postcodes(session):,} postcodes now in the database")
+
+
+@main.group()
+def police() -> None:
+    """Police forces, neighbourhood teams and officers."""
+
+
+@police.command("import")
+@click.option(
+    "--force",
+    "forces",
+    multiple=True,
+    required=True,
+    help="data.police.uk force id, e.g. leicestershire (repeat for several)",
+)
+@click.option(
+    "--from",
+    "saved",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="read saved JSON (<dir>/forces/<force>.json, ...) instead of the live API",
+)
+@click.option(
+    "--api",
+    "api_url",
+    default=LIVE_API,
+    show_default=True,
+    help="the API to read (for a mirror or a test server)",
+)
+def police_import(forces: tuple[str, ...], saved: Path | None, api_url: str) -> None:
+    """Import forces' neighbourhoods, boundaries and teams; a re-import updates in place."""
+    try:
+        source = SavedPoliceData(saved) if saved else LivePoliceApi(api_url)
+    except PoliceImportError as exc:
+        raise click.ClickException(str(exc)) from None
+    with _database() as database:
+        for force in forces:
+            bar, update = _progress_bar(f"importing {force}", unit=" neighbourhoods")
+            try:
+                with database.sessions() as session:
+                    summary = import_police_force(session, source, force, on_progress=update)
+            except PoliceImportError as exc:
+                raise click.ClickException(f"{exc}; nothing was changed") from None
+            finally:
+                bar.close()
+            click.echo(summary.describe())
 
 
 @main.group()

@@ -18,6 +18,7 @@ from directory.api_keys import ApiKeyNotFound, InvalidLabel, InvalidScope
 from directory.areas import AreaInvalid
 from directory.geocoding import GeocoderUnavailable
 from directory.locate import LocateError, PlaceNotFound
+from directory.police import ForceNotFound, NeighbourhoodNotFound
 from directory.postcode_format import PostcodeInvalid
 from directory.postcodes import PostcodeNotFound
 from directory.sites import SiteConflict, SiteInvalid, SiteNotFound
@@ -35,6 +36,8 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     SiteInvalid: 422,
     SiteConflict: 409,
     SiteNotFound: 404,
+    ForceNotFound: 404,
+    NeighbourhoodNotFound: 404,
     PostcodeNotFound: 404,
     PlaceNotFound: 404,
     ApiKeyNotFound: 404,

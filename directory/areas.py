@@ -332,6 +332,16 @@ def postcode_area(
     return Area("postcodes", geometry, postcodes=display)
 
 
+def union_area(areas: Sequence[Area]) -> Area:
+    """One polygon area covering all of ``areas`` (a force made of its teams' patches)."""
+    if len(areas) == 1:
+        return areas[0]
+    merged = shapely.union_all([a.geometry for a in areas])
+    polygons = [g for g in getattr(merged, "geoms", [merged]) if isinstance(g, Polygon)]
+    geometry = merged if isinstance(merged, Polygon | MultiPolygon) else MultiPolygon(polygons)
+    return Area("polygon", geometry)
+
+
 def area_from_json(data: Mapping[str, Any]) -> Area:
     """Rebuild a stored area (the inverse of ``Area.to_json``).
 

@@ -16,7 +16,7 @@ from directory.areas import Area, area_from_json
 from directory.geo import bbox_around, distance_m
 from directory.models import Neighbourhood, Officer, PoliceForce
 from directory.police_data import ForceData, NeighbourhoodData, OfficerData
-from directory.storage import utcnow
+from directory.storage import Page, paginate, utcnow
 
 
 class ForceNotFound(LookupError):
@@ -158,6 +158,18 @@ def get_neighbourhood(session: Session, force_id: str, code: str) -> Neighbourho
     if neighbourhood is None:
         raise NeighbourhoodNotFound(f"no neighbourhood '{code}' in force '{force_id}'")
     return neighbourhood
+
+
+def neighbourhoods_of_force(
+    session: Session, force_id: str, page: int, per_page: int
+) -> Page[Neighbourhood]:
+    """A force's active teams, by name."""
+    query = (
+        select(Neighbourhood)
+        .where(Neighbourhood.force_id == force_id, Neighbourhood.active.is_(True))
+        .order_by(Neighbourhood.name, Neighbourhood.id)
+    )
+    return paginate(session, query, page, per_page)
 
 
 def active_officers(session: Session, neighbourhood_id: int) -> list[Officer]:

@@ -282,3 +282,19 @@ def sites_near(
     covering.sort(key=lambda m: (m.site.name.lower(), m.site.id))
     nearby.sort(key=lambda m: (m.distance_m, m.site.id))
     return covering + nearby
+
+
+def sites_intersecting(session: Session, area: Area) -> list[Site]:
+    """Approved sites whose coverage meets ``area`` (bounding boxes first, then geometry)."""
+    box = area.bbox
+    candidates = session.scalars(
+        select(Site).where(
+            Site.status == "approved",
+            Site.min_lat <= box.max_lat,
+            Site.max_lat >= box.min_lat,
+            Site.min_lng <= box.max_lng,
+            Site.max_lng >= box.min_lng,
+        )
+    ).all()
+    found = [site for site in candidates if area_from_json(site.area).intersects(area)]
+    return sorted(found, key=lambda site: (site.name.lower(), site.id))

@@ -27,7 +27,7 @@ from directory.storage import create_db_engine
 DEMO_EXTRACT = Path(str(files("directory.data").joinpath("codepo_demo.zip")))
 DEMO_POSTCODE_COUNT = 4796
 # Tables tests write to; emptied after each test that uses the shared demo database.
-MUTABLE_TABLES = ("sites", "api_keys")
+MUTABLE_TABLES = ("officers", "neighbourhoods", "police_forces", "sites", "api_keys")
 TEST_DATA = Path(__file__).parent / "data"
 PG_SKIP_REASON = (
     "PostgreSQL leg skipped: set HYPERLOCAL_TEST_DATABASE_URL (for example "
@@ -152,3 +152,13 @@ def engine_for() -> Iterator[Callable[[str], object]]:
     yield make
     for engine in engines:
         engine.dispose()
+
+
+@pytest.fixture
+def demo_directory(app):  # type: ignore[no-untyped-def]
+    """The demo police teams and sites (what `hyperlocal demo` loads) on the demo database."""
+    from directory.demo import load_demo_directory
+
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        load_demo_directory(session)
+    return app

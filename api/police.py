@@ -1,0 +1,406 @@
+"""Police forces and neighbourhood teams; the resident's lookup; the team's tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from api.database import db_session
+from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
+from api.sites import AccountSchema, SitePageSchema, SiteSchema, site_json
+from directory.areas import union_area
+from directory.coverage import coverage_gaps
+from directory.locate import Location, locate
+from directory.models import Neighbourhood, Officer, PoliceForce
+from directory.opml import FeedOutline, opml_document
+from directory.police import (
+    NeighbourhoodMatch,
+    active_officers,
+    get_force,
+    get_neighbourhood,
+    list_forces,
+    neighbourhood_area,
+    neighbourhood_at,
+    neighbourhoods_near,
+    neighbourhoods_of_force,
+)
+from directory.sites import sites_intersecting, sites_near
+from directory.storage import utcnow
+
+blp = Blueprint("police", __name__, description="Police forces, neighbourhood teams, officers")
+
+NEAR_RADIUS_DEFAULT_M = 0
+NEAR_RADIUS_MAX_M = 10_000
+LOCAL_SITES_RADIUS_M = 2_000  # sites this close count as "local" to a resident
+LOCAL_SITES_MAX = 20
+PRECISION_NOTES = {
+    "unit": "for this full postcode",
+    "sector": "for the middle of this postcode sector; a full postcode is more precise",
+    "district": "for the middle of this postcode district; a full postcode is more precise",
+    "area": "for the middle of this postcode area; a full postcode is more precise",
+}
+
+
+class EngagementSchema(Schema):
+    type = fields.String(metadata={"example": "rss"})
+    title = fields.String()
+    description = fields.String()
+    url = fields.String()
+
+
+class ForceSchema(Schema):
+    id = fields.String(metadata={"example": "leicestershire"})
+    name = fields.String(metadata={"example": "Leicestershire Police"})
+    url = fields.String(allow_none=True)
+    description = fields.String()
+    telephone = fields.String(allow_none=True)
+    engagement = fields.List(fields.Nested(EngagementSchema))
+
+
+class ForcePageSchema(Schema):
+    items = fields.List(fields.Nested(ForceSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class OfficerSchema(Schema):
+    id = fields.Integer()
+    name = fields.String(metadata={"example": "PC Jo Bloggs"})
+    rank = fields.String()
+    bio = fields.String()
+    accounts = fields.List(fields.Nested(AccountSchema))
+    active = fields.Boolean()
+
+
+class LinkSchema(Schema):
+    url = fields.String()
+    title = fields.String()
+    description = fields.String()
+
+
+class PointSchema(Schema):
+    lat = fields.Float()
+    lng = fields.Float()
+
+
+class NeighbourhoodSchema(Schema):
+    force = fields.String(metadata={"example": "leicestershire"})
+    id = fields.String(metadata={"description": "data.police.uk's id", "example": "NC04"})
+    name = fields.String(metadata={"example": "City Centre"})
+    description = fields.String()
+    url_force = fields.String(allow_none=True)
+    centre = fields.Nested(PointSchema, allow_none=True)
+    boundary = fields.Dict(
+        allow_none=True, metadata={"description": "GeoJSON Polygon or MultiPolygon"}
+    )
+    contact_details = fields.Dict(
+        keys=fields.String(), values=fields.String(),
+        metadata={"description": "email, telephone, mobile, fax, address: as published"},
+    )  # fmt: skip
+    accounts = fields.List(fields.Nested(AccountSchema))
+    links = fields.List(fields.Nested(LinkSchema))
+    active = fields.Boolean()
+    officers = fields.List(fields.Nested(OfficerSchema))
+    distance_m = fields.Float(metadata={"description": "with ?near=: metres from the place"})
+    reason = fields.String(metadata={"enum": ["covers", "nearby"]})
+
+
+class NeighbourhoodPageSchema(Schema):
+    items = fields.List(fields.Nested(NeighbourhoodSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class NeighbourhoodQuerySchema(PageQuerySchema):
+    near = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "a postcode (any precision) or 'lat,lng'", "example": "LE1 1AA"},
+    )
+    radius = fields.Float(
+        load_default=NEAR_RADIUS_DEFAULT_M,
+        validate=validate.Range(min=0),
+        metadata={
+            "description": f"with near: also teams within this many metres; default "
+            f"{NEAR_RADIUS_DEFAULT_M} (only the team whose patch holds the place), maximum "
+            f"{NEAR_RADIUS_MAX_M} (larger values are clamped to it)"
+        },
+    )
+    force = fields.String(metadata={"description": "without near: the teams of this force"})
+
+
+class ForceBriefSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    url = fields.String(allow_none=True)
+    telephone = fields.String(allow_none=True)
+
+
+class LocalSchema(Schema):
+    query = fields.String(metadata={"example": "WV11 1AA"})
+    precision = fields.String(metadata={"enum": ["unit", "sector", "district", "area"]})
+    note = fields.String(metadata={"description": "how precise the answer is"})
+    location = fields.Nested(PointSchema)
+    force = fields.Nested(ForceBriefSchema, allow_none=True)
+    neighbourhood = fields.Nested(NeighbourhoodSchema, allow_none=True)
+    officers = fields.List(fields.Nested(OfficerSchema))
+    sites = fields.List(fields.Nested(SiteSchema))
+
+
+class GapSchema(Schema):
+    code = fields.String(metadata={"example": "WV11 3"})
+    postcode_count = fields.Integer()
+    latitude = fields.Float()
+    longitude = fields.Float()
+
+
+class GapsQuerySchema(Schema):
+    force = fields.String(metadata={"example": "west-midlands"})
+    neighbourhood = fields.String(
+        metadata={"description": "force/id", "example": "west-midlands/WV11demo"}
+    )
+
+
+class GapsSchema(Schema):
+    area = fields.String(metadata={"description": "what was examined"})
+    postcode_count = fields.Integer(metadata={"description": "live units inside the area"})
+    covered_count = fields.Integer(metadata={"description": "of those, units some site covers"})
+    sectors = fields.List(fields.Nested(GapSchema))
+    districts = fields.List(
+        fields.Nested(GapSchema), metadata={"description": "districts with no covered unit"}
+    )
+
+
+# ------------------------------------------------------------------------ representation
+
+
+def force_json(force: PoliceForce) -> dict[str, Any]:
+    return {
+        "id": force.id,
+        "name": force.name,
+        "url": force.url,
+        "description": force.description,
+        "telephone": force.telephone,
+        "engagement": force.engagement,
+    }
+
+
+def officer_json(officer: Officer) -> dict[str, Any]:
+    return {
+        "id": officer.id,
+        "name": officer.name,
+        "rank": officer.rank,
+        "bio": officer.bio,
+        "accounts": officer.accounts,
+        "active": officer.active,
+    }
+
+
+def neighbourhood_json(
+    neighbourhood: Neighbourhood,
+    officers: list[Officer] | None = None,
+    match: NeighbourhoodMatch | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "force": neighbourhood.force_id,
+        "id": neighbourhood.code,
+        "name": neighbourhood.name,
+        "description": neighbourhood.description,
+        "url_force": neighbourhood.url_force,
+        "centre": (
+            {"lat": neighbourhood.centre_lat, "lng": neighbourhood.centre_lng}
+            if neighbourhood.centre_lat is not None
+            else None
+        ),
+        "boundary": neighbourhood.boundary["geometry"] if neighbourhood.boundary else None,
+        "contact_details": neighbourhood.contact_details,
+        "accounts": neighbourhood.accounts,
+        "links": neighbourhood.links,
+        "active": neighbourhood.active,
+    }
+    if officers is not None:
+        body["officers"] = [officer_json(o) for o in officers]
+    if match is not None:
+        body["distance_m"] = match.distance_m
+        body["reason"] = match.reason
+    return body
+
+
+def _place(text: str) -> Location:
+    session = db_session()
+    return locate(lambda: session, text, current_app.extensions.get("hyperlocal_geocoder"))
+
+
+# ----------------------------------------------------------------------------- routes
+
+
+@blp.route("/forces")
+class Forces(MethodView):
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, ForcePageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Police forces in the directory"""
+        page, per_page = page_args(args)
+        forces = list_forces(db_session())
+        chosen = forces[(page - 1) * per_page : page * per_page]
+        return page_body([force_json(f) for f in chosen], page, per_page, len(forces))
+
+
+@blp.route("/forces/<string:force_id>")
+class ForceItem(MethodView):
+    @blp.response(200, ForceSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such force")
+    def get(self, force_id: str) -> Any:
+        """One police force, with its engagement channels (RSS feeds included)"""
+        return force_json(get_force(db_session(), force_id))
+
+
+@blp.route("/neighbourhoods")
+class Neighbourhoods(MethodView):
+    @blp.arguments(NeighbourhoodQuerySchema, location="query")
+    @blp.response(200, NeighbourhoodPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Find neighbourhood teams by place, or list a force's teams
+
+        With `near`: the team whose patch holds the place (`reason: covers`), then, if
+        `radius` is given, teams within it; each with its active officers.
+        """
+        session = db_session()
+        page, per_page = page_args(args)
+        if args.get("near"):
+            place = _place(args["near"])
+            radius = min(args["radius"], NEAR_RADIUS_MAX_M)
+            matches = neighbourhoods_near(session, place.latitude, place.longitude, radius)
+            chosen = matches[(page - 1) * per_page : page * per_page]
+            items = [
+                neighbourhood_json(m.neighbourhood, active_officers(session, m.neighbourhood.id), m)
+                for m in chosen
+            ]
+            return page_body(items, page, per_page, len(matches))
+        if not args.get("force"):
+            abort(422, message="say where: ?near=<postcode or lat,lng>, or ?force=<force id>")
+        get_force(session, args["force"])
+        found = neighbourhoods_of_force(session, args["force"], page, per_page)
+        items = [neighbourhood_json(n) for n in found.items]
+        return page_body(items, found.page, found.per_page, found.total)
+
+
+@blp.route("/neighbourhoods/<string:force>/<string:code>")
+class NeighbourhoodItem(MethodView):
+    @blp.response(200, NeighbourhoodSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such neighbourhood")
+    def get(self, force: str, code: str) -> Any:
+        """One neighbourhood team: patch, contact channels, accounts and active officers"""
+        session = db_session()
+        neighbourhood = get_neighbourhood(session, force, code)
+        return neighbourhood_json(neighbourhood, active_officers(session, neighbourhood.id))
+
+
+def _team_sites(force: str, code: str) -> tuple[Neighbourhood, list]:
+    session = db_session()
+    neighbourhood = get_neighbourhood(session, force, code)
+    area = neighbourhood_area(neighbourhood)
+    if area is None:
+        abort(422, message=f"neighbourhood '{code}' has no boundary, so its sites are unknown")
+    return neighbourhood, sites_intersecting(session, area)
+
+
+@blp.route("/neighbourhoods/<string:force>/<string:code>/sites")
+class NeighbourhoodSites(MethodView):
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, SitePageSchema)
+    def get(self, args: dict[str, Any], force: str, code: str) -> Any:
+        """Approved sites covering or overlapping the team's patch (also as .opml)"""
+        _, sites = _team_sites(force, code)
+        page, per_page = page_args(args)
+        chosen = sites[(page - 1) * per_page : page * per_page]
+        return page_body([site_json(s, private=False) for s in chosen], page, per_page, len(sites))
+
+
+@blp.route("/neighbourhoods/<string:force>/<string:code>/sites.opml")
+class NeighbourhoodSitesOpml(MethodView):
+    @blp.response(200, content_type="text/x-opml")
+    def get(self, force: str, code: str) -> Response:
+        """The team's local sites as OPML 2.0, to load into a feed reader in one step"""
+        neighbourhood, sites = _team_sites(force, code)
+        outlines = [
+            FeedOutline(site.name, feed, site.url, site.description)
+            for site in sites
+            for feed in site.feed_urls
+        ]
+        document = opml_document(
+            f"Hyperlocal sites in {neighbourhood.name}", outlines, created=utcnow()
+        )
+        return Response(
+            document,
+            mimetype="text/x-opml",
+            headers={"Content-Disposition": f'inline; filename="{force}-{code}-sites.opml"'},
+        )
+
+
+@blp.route("/postcodes/<string:postcode>/local")
+class Local(MethodView):
+    @blp.response(200, LocalSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="postcode not found")
+    def get(self, postcode: str) -> Any:
+        """Who is local to this postcode
+
+        The neighbourhood team and force, the team's contact channels, its active officers
+        with their official accounts, and the local hyperlocal sites. Works for a full
+        postcode, a sector or a district; `precision` and `note` say how precise it is.
+        """
+        place = _place(postcode)
+        if place.precision not in PRECISION_NOTES:
+            abort(422, message=f"'{postcode}' is not a postcode; try /sites?near= for places")
+        session = db_session()
+        neighbourhood = neighbourhood_at(session, place.latitude, place.longitude)
+        unit = place.postcode if place.precision == "unit" else None
+        sites = sites_near(session, place.latitude, place.longitude, LOCAL_SITES_RADIUS_M,
+                           postcode=unit)[:LOCAL_SITES_MAX]  # fmt: skip
+        officers = active_officers(session, neighbourhood.id) if neighbourhood else []
+        force = get_force(session, neighbourhood.force_id) if neighbourhood else None
+        return {
+            "query": place.label,
+            "precision": place.precision,
+            "note": PRECISION_NOTES[place.precision],
+            "location": {"lat": place.latitude, "lng": place.longitude},
+            "force": force_json(force) if force else None,
+            "neighbourhood": neighbourhood_json(neighbourhood) if neighbourhood else None,
+            "officers": [officer_json(o) for o in officers],
+            "sites": [site_json(m.site, private=False, match=m) for m in sites],
+        }
+
+
+@blp.route("/coverage/gaps")
+class CoverageGaps(MethodView):
+    @blp.arguments(GapsQuerySchema, location="query")
+    @blp.response(200, GapsSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Postcode sectors and districts of a patch that no approved site covers
+
+        Give `neighbourhood=force/id` for one team's patch, or `force=` for every team of a
+        force: where a team could help a community start a site.
+        """
+        session = db_session()
+        if args.get("neighbourhood"):
+            force, _, code = args["neighbourhood"].partition("/")
+            teams = [get_neighbourhood(session, force, code)]
+            label = f"neighbourhood {force}/{code}"
+        elif args.get("force"):
+            get_force(session, args["force"])
+            teams = neighbourhoods_of_force(session, args["force"], 1, 10_000).items
+            label = f"force {args['force']}"
+        else:
+            abort(422, message="give ?neighbourhood=<force>/<id> or ?force=<force id>")
+        areas = [a for a in (neighbourhood_area(t) for t in teams) if a is not None]
+        if not areas:
+            abort(422, message=f"{label} has no neighbourhood boundaries to examine")
+        report = coverage_gaps(session, union_area(areas))
+        return {
+            "area": label,
+            "postcode_count": report.postcode_count,
+            "covered_count": report.covered_count,
+            "sectors": report.sectors,
+            "districts": report.districts,
+        }

@@ -1,0 +1,102 @@
+"""The demo directory loaded by ``hyperlocal demo``: clearly marked, fictional, idempotent.
+
+Police teams come from the packaged data.police.uk-shaped files through the normal importer;
+sites are submitted and approved through the normal store functions, so the demo exercises the
+same code a real deployment runs.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.accounts import check_account
+from directory.area_specs import area_from_spec
+from directory.models import Site
+from directory.police_import import PoliceImportSummary, SavedPoliceData, import_police_force
+from directory.sites import create_site, set_site_status
+
+DEMO_FORCES = ("west-midlands", "leicestershire")
+DEMO_NOTE = "DEMO DATA: a fictional site for the hyperlocal demo."
+DEMO_SITES = [
+    {
+        "name": "Wednesfield Community News (demo)",
+        "url": "https://wednesfield-news.example.org/",
+        "feeds": ["https://wednesfield-news.example.org/feed/"],
+        "platform": "wordpress",
+        "area": {"type": "postcodes", "postcodes": ["WV11 1", "WV11 2", "WV11 3"]},
+        "accounts": [("x", "https://x.com/demo_wednesfield_news")],
+        "status": "approved",
+    },
+    {
+        "name": "Heath Town Voice (demo)",
+        "url": "https://heathtown-voice.example.org/",
+        "feeds": ["https://heathtown-voice.example.org/rss.xml"],
+        "platform": "ghost",
+        "area": {"type": "circle", "center": "WV10 0", "radius_m": 1200},
+        "accounts": [],
+        "status": "approved",
+    },
+    {
+        "name": "Leicester Centre Chronicle (demo)",
+        "url": "https://le1-chronicle.example.org/",
+        "feeds": ["https://le1-chronicle.example.org/feed"],
+        "platform": "wordpress",
+        "area": {"type": "postcodes", "postcodes": ["LE1"]},
+        "accounts": [("facebook", "https://www.facebook.com/demo.le1chronicle")],
+        "status": "approved",
+    },
+    {
+        "name": "Fallowfield Forum (demo)",
+        "url": "https://fallowfield-forum.example.org/",
+        "feeds": ["https://fallowfield-forum.example.org/index.xml"],
+        "platform": "hugo",
+        "area": {"type": "postcodes", "postcodes": ["M14"]},
+        "accounts": [],
+        "status": "approved",
+    },
+    {
+        "name": "New WV11 blog, awaiting review (demo)",
+        "url": "https://new-wv11-blog.example.org/",
+        "feeds": [],
+        "platform": None,
+        "area": {"type": "postcodes", "postcodes": ["WV11 1"]},
+        "accounts": [],
+        "status": "pending",
+    },
+]
+
+
+def demo_police_dir() -> Path:
+    return Path(str(files("directory.data").joinpath("police")))
+
+
+def load_demo_directory(session: Session) -> tuple[list[PoliceImportSummary], int]:
+    """Import the demo police teams and add the demo sites that are not there yet.
+
+    Returns the police import summaries and how many sites were added.
+    """
+    source = SavedPoliceData(demo_police_dir())
+    summaries = [import_police_force(session, source, force) for force in DEMO_FORCES]
+    added = 0
+    for spec in DEMO_SITES:
+        if session.scalar(select(Site.id).where(Site.url == spec["url"])) is not None:
+            continue
+        site = create_site(
+            session,
+            name=spec["name"],  # type: ignore[arg-type]
+            url=spec["url"],  # type: ignore[arg-type]
+            area=area_from_spec(session, spec["area"]),
+            feed_urls=spec["feeds"],  # type: ignore[arg-type]
+            description=DEMO_NOTE,
+            platform=spec["platform"],  # type: ignore[arg-type]
+            social_accounts=[check_account(p, u) for p, u in spec["accounts"]],  # type: ignore[attr-defined]
+            contact_email="editor@example.org",
+        )
+        set_site_status(session, site, spec["status"])  # type: ignore[arg-type]
+        added += 1
+    session.commit()
+    return summaries, added

@@ -1,0 +1,147 @@
+"""Forces, teams, the resident's lookup and the team's tools, over HTTP on the demo directory."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from api.cli import main
+from directory.demo import demo_police_dir
+
+
+def test_forces(client, demo_directory):
+    body = client.get("/forces").get_json()
+    assert [f["id"] for f in body["items"]] == ["leicestershire", "west-midlands"]
+    assert body["pagination"]["total"] == 2
+    force = client.get("/forces/west-midlands").get_json()
+    assert force["engagement"][0]["type"] == "rss"
+    assert client.get("/forces/kent").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("postcode", "precision", "team", "officers", "first_site"),
+    [
+        ("wv111aa", "unit", "WV11demo", 3, "Wednesfield Community News (demo)"),
+        ("WV11 1", "sector", "WV11demo", 3, "Wednesfield Community News (demo)"),
+        ("WV11", "district", "WV11demo", 3, "Wednesfield Community News (demo)"),
+        ("LE1 1AA", "unit", "NC04demo", 1, "Leicester Centre Chronicle (demo)"),
+        ("M14", "district", None, 0, "Fallowfield Forum (demo)"),
+    ],
+)
+def test_resident_lookup(client, demo_directory, postcode, precision, team, officers, first_site):
+    response = client.get(f"/postcodes/{postcode}/local")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["precision"] == precision and body["note"]
+    assert (body["neighbourhood"]["id"] if body["neighbourhood"] else None) == team
+    assert len(body["officers"]) == officers
+    assert body["sites"][0]["name"] == first_site and body["sites"][0]["reason"] == "covers"
+    assert all("contact_email" not in s for s in body["sites"])
+    assert all(s["status"] == "approved" for s in body["sites"])
+    if team == "WV11demo":
+        assert body["force"]["name"] == "West Midlands Police"
+        assert body["neighbourhood"]["contact_details"]["telephone"] == "101"
+        sergeant = next(o for o in body["officers"] if o["rank"] == "Sergeant")
+        assert sergeant["accounts"][0]["platform"] == "x"
+
+
+def test_resident_lookup_errors(client, demo_directory):
+    assert client.get("/postcodes/WV99 9ZZ/local").status_code == 404
+    assert client.get("/postcodes/WV111/local").status_code == 422
+    assert "not a postcode" in client.get("/postcodes/52.6,-2.08/local").get_json()["message"]
+
+
+def test_neighbourhoods_near_and_by_force(client, demo_directory):
+    near = client.get("/neighbourhoods?near=WV11 1AA").get_json()
+    assert [(n["id"], n["reason"]) for n in near["items"]] == [("WV11demo", "covers")]
+    assert len(near["items"][0]["officers"]) == 3
+    assert near["items"][0]["boundary"]["type"] == "Polygon"
+    wider = client.get("/neighbourhoods?near=WV11 1AA&radius=10000").get_json()["items"]
+    assert [(n["id"], n["reason"]) for n in wider] == [
+        ("WV11demo", "covers"),
+        ("WV1demo", "nearby"),
+    ]
+    assert 0 < wider[1]["distance_m"] < 10_000
+    listed = client.get("/neighbourhoods?force=west-midlands").get_json()
+    assert [n["id"] for n in listed["items"]] == ["WV1demo", "WV11demo"] or listed["pagination"][
+        "total"
+    ] == 2
+    assert client.get("/neighbourhoods").status_code == 422
+    assert client.get("/neighbourhoods?force=kent").status_code == 404
+    team = client.get("/neighbourhoods/west-midlands/WV11demo").get_json()
+    assert team["name"] == "Wednesfield & Fallings Park (demo)" and len(team["officers"]) == 3
+    assert (
+        client.get("/neighbourhoods/west-midlands/wv11demo").status_code == 404
+    )  # ids are case-sensitive
+
+
+def test_team_sites_and_opml(client, demo_directory):
+    sites = client.get("/neighbourhoods/west-midlands/WV11demo/sites").get_json()
+    names = [s["name"] for s in sites["items"]]
+    assert "Wednesfield Community News (demo)" in names
+    assert "Leicester Centre Chronicle (demo)" not in names
+    assert "New WV11 blog, awaiting review (demo)" not in names  # pending
+    response = client.get("/neighbourhoods/west-midlands/WV11demo/sites.opml")
+    assert response.status_code == 200 and response.mimetype == "text/x-opml"
+    root = ET.fromstring(response.data)
+    assert root.tag == "opml" and root.get("version") == "2.0"
+    outlines = root.findall("./body/outline")
+    assert {o.get("xmlUrl") for o in outlines} == {
+        feed for s in sites["items"] for feed in s["feed_urls"]
+    }
+    assert all(o.get("type") == "rss" and o.get("htmlUrl") for o in outlines)
+    assert client.get("/neighbourhoods/west-midlands/NOPE/sites.opml").status_code == 404
+
+
+def test_coverage_gaps(client, demo_directory):
+    team = client.get("/coverage/gaps?neighbourhood=west-midlands/WV11demo").get_json()
+    assert team["postcode_count"] > team["covered_count"] > 0
+    gap_codes = [g["code"] for g in team["sectors"]]
+    # The demo sites cover WV11 1-3 and a circle in WV10; what they miss is a gap.
+    assert all(not code.startswith(("WV11 1", "WV11 2", "WV11 3")) for code in gap_codes)
+    assert gap_codes and all(g["postcode_count"] > 0 for g in team["sectors"])
+    force = client.get("/coverage/gaps?force=west-midlands").get_json()
+    assert force["postcode_count"] >= team["postcode_count"]
+    assert client.get("/coverage/gaps").status_code == 422
+    assert client.get("/coverage/gaps?neighbourhood=west-midlands/NOPE").status_code == 404
+
+
+def test_coverage_gap_closes_when_a_site_covers_it(client, demo_directory, app):
+    from directory.api_keys import create_api_key
+
+    before = client.get("/coverage/gaps?neighbourhood=west-midlands/WV11demo").get_json()
+    sector = before["sectors"][0]["code"]
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        admin = {"Authorization": f"Bearer {create_api_key(session, 'admin').secret}"}
+        session.commit()
+    created = client.post("/sites", json={
+        "name": "Gap filler", "url": "https://gap.example.org/",
+        "area": {"type": "postcodes", "postcodes": [sector]},
+    }).get_json()  # fmt: skip
+    client.patch(f"/sites/{created['id']}", json={"status": "approved"}, headers=admin)
+    after = client.get("/coverage/gaps?neighbourhood=west-midlands/WV11demo").get_json()
+    assert sector not in [g["code"] for g in after["sectors"]]
+    assert (
+        after["covered_count"] == before["covered_count"] + before["sectors"][0]["postcode_count"]
+    )
+
+
+def test_cli_police_import_from_saved(migrated_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", migrated_url)
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["police", "import", "--force", "leicestershire", "--from", str(demo_police_dir())]
+    )
+    assert result.exit_code == 0, result.output
+    assert "neighbourhoods 1 new" in result.output
+    unknown = runner.invoke(
+        main, ["police", "import", "--force", "kent", "--from", str(demo_police_dir())]
+    )
+    assert unknown.exit_code == 1 and "no force 'kent'" in unknown.output
+    assert "nothing was changed" in unknown.output
+    missing = runner.invoke(
+        main, ["police", "import", "--force", "kent", "--from", str(tmp_path / "nope")]
+    )
+    assert missing.exit_code == 1 and "is not a directory" in missing.output
