@@ -18,7 +18,12 @@ from directory.api_keys import ApiKeyNotFound, InvalidLabel, InvalidScope
 from directory.areas import AreaInvalid
 from directory.geocoding import GeocoderUnavailable
 from directory.locate import LocateError, PlaceNotFound
-from directory.police import ForceNotFound, NeighbourhoodNotFound
+from directory.police import (
+    ForceNotFound,
+    NeighbourhoodNotFound,
+    OfficerNotFound,
+    PoliceInvalid,
+)
 from directory.postcode_format import PostcodeInvalid
 from directory.postcodes import PostcodeNotFound
 from directory.sites import SiteConflict, SiteInvalid, SiteNotFound
@@ -38,6 +43,8 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     SiteNotFound: 404,
     ForceNotFound: 404,
     NeighbourhoodNotFound: 404,
+    OfficerNotFound: 404,
+    PoliceInvalid: 422,
     PostcodeNotFound: 404,
     PlaceNotFound: 404,
     ApiKeyNotFound: 404,

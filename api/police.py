@@ -9,10 +9,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
+from api.auth import require_scope
 from api.database import db_session
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
 from api.sites import AccountSchema, SitePageSchema, SiteSchema, site_json
-from directory.areas import union_area
+from directory.accounts import accounts_from_json
+from directory.areas import polygon_area, union_area
 from directory.coverage import coverage_gaps
 from directory.locate import Location, locate
 from directory.models import Neighbourhood, Officer, PoliceForce
@@ -20,13 +22,17 @@ from directory.opml import FeedOutline, opml_document
 from directory.police import (
     NeighbourhoodMatch,
     active_officers,
+    add_officer,
     get_force,
     get_neighbourhood,
+    get_officer,
     list_forces,
     neighbourhood_area,
     neighbourhood_at,
     neighbourhoods_near,
     neighbourhoods_of_force,
+    update_neighbourhood,
+    update_officer,
 )
 from directory.sites import sites_intersecting, sites_near
 from directory.storage import utcnow
@@ -128,6 +134,36 @@ class NeighbourhoodQuerySchema(PageQuerySchema):
         },
     )
     force = fields.String(metadata={"description": "without near: the teams of this force"})
+
+
+class NeighbourhoodUpdateSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(validate=validate.Length(max=10_000))
+    contact_details = fields.Dict(
+        keys=fields.String(), values=fields.String(allow_none=True),
+        metadata={"description": "email, telephone, mobile, fax, address"},
+    )  # fmt: skip
+    accounts = fields.List(fields.Dict(), metadata={"description": "[{platform, url, handle}]"})
+    boundary = fields.Dict(metadata={"description": "GeoJSON Polygon or MultiPolygon"})
+    active = fields.Boolean()
+
+
+class OfficerCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    rank = fields.String(load_default="", validate=validate.Length(max=120))
+    bio = fields.String(load_default="", validate=validate.Length(max=10_000))
+    accounts = fields.List(
+        fields.Dict(), load_default=list,
+        metadata={"description": "official accounts only: [{platform, url, handle}]",
+                  "example": [{"platform": "x", "url": "https://x.com/PCJoBloggs"}]},
+    )  # fmt: skip
+
+
+class OfficerUpdateSchema(Schema):
+    rank = fields.String(validate=validate.Length(max=120))
+    bio = fields.String(validate=validate.Length(max=10_000))
+    accounts = fields.List(fields.Dict())
+    active = fields.Boolean(metadata={"description": "false when they leave the team"})
 
 
 class ForceBriefSchema(Schema):
@@ -295,6 +331,59 @@ class NeighbourhoodItem(MethodView):
         session = db_session()
         neighbourhood = get_neighbourhood(session, force, code)
         return neighbourhood_json(neighbourhood, active_officers(session, neighbourhood.id))
+
+    @require_scope(blp, "police:{force}")
+    @blp.arguments(NeighbourhoodUpdateSchema)
+    @blp.response(200, NeighbourhoodSchema)
+    def patch(self, changes: dict[str, Any], force: str, code: str) -> Any:
+        """Correct a team (its force's key or an admin)
+
+        A later import from data.police.uk replaces what it publishes.
+        """
+        session = db_session()
+        neighbourhood = get_neighbourhood(session, force, code)
+        if "accounts" in changes:
+            changes["accounts"] = accounts_from_json(changes["accounts"])
+        if "boundary" in changes:
+            changes["boundary"] = polygon_area(changes["boundary"])
+        update_neighbourhood(session, neighbourhood, **changes)
+        session.commit()
+        return neighbourhood_json(neighbourhood, active_officers(session, neighbourhood.id))
+
+
+@blp.route("/neighbourhoods/<string:force>/<string:code>/officers")
+class NeighbourhoodOfficers(MethodView):
+    @require_scope(blp, "police:{force}")
+    @blp.arguments(OfficerCreateSchema)
+    @blp.response(201, OfficerSchema)
+    def post(self, body: dict[str, Any], force: str, code: str) -> Any:
+        """Add an officer to a team, with official accounts only (its force's key or an admin)"""
+        session = db_session()
+        neighbourhood = get_neighbourhood(session, force, code)
+        officer = add_officer(
+            session, neighbourhood, name=body["name"], rank=body["rank"], bio=body["bio"],
+            accounts=accounts_from_json(body["accounts"]),
+        )  # fmt: skip
+        session.commit()
+        return officer_json(officer)
+
+
+@blp.route(
+    f"/neighbourhoods/<string:force>/<string:code>/officers/<int(max={2**31 - 1}):officer_id>"
+)
+class NeighbourhoodOfficer(MethodView):
+    @require_scope(blp, "police:{force}")
+    @blp.arguments(OfficerUpdateSchema)
+    @blp.response(200, OfficerSchema)
+    def patch(self, changes: dict[str, Any], force: str, code: str, officer_id: int) -> Any:
+        """Change an officer's rank, bio, accounts, or mark them no longer in the team"""
+        session = db_session()
+        officer = get_officer(session, get_neighbourhood(session, force, code), officer_id)
+        if "accounts" in changes:
+            changes["accounts"] = accounts_from_json(changes["accounts"])
+        update_officer(session, officer, **changes)
+        session.commit()
+        return officer_json(officer)
 
 
 def _team_sites(force: str, code: str) -> tuple[Neighbourhood, list]:

@@ -6,17 +6,20 @@ officer never silently disappears (their posts and subscriptions may refer to th
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory.accounts import Account
 from directory.areas import Area, area_from_json
 from directory.geo import bbox_around, distance_m
 from directory.models import Neighbourhood, Officer, PoliceForce
-from directory.police_data import ForceData, NeighbourhoodData, OfficerData
+from directory.police_data import CONTACT_KEYS, ForceData, NeighbourhoodData, OfficerData
 from directory.storage import Page, paginate, utcnow
+from directory.text import plain_text
 
 
 class ForceNotFound(LookupError):
@@ -249,3 +252,117 @@ def neighbourhood_at(session: Session, lat: float, lng: float) -> Neighbourhood 
     if not covering:
         return None
     return min(covering, key=lambda n: area_from_json(n.boundary).geometry.area)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------- managing
+
+
+class PoliceInvalid(ValueError):
+    """A team or officer field that cannot be stored; the message names it."""
+
+
+class OfficerNotFound(LookupError):
+    """No officer with that id in that neighbourhood."""
+
+
+def _name(value: str, what: str = "name") -> str:
+    cleaned = plain_text(value, 200)
+    if not cleaned:
+        raise PoliceInvalid(f"{what} is required")
+    return cleaned
+
+
+def _contacts(details: Mapping[str, Any]) -> dict[str, str]:
+    unknown = sorted(set(details) - set(CONTACT_KEYS))
+    if unknown:
+        raise PoliceInvalid(
+            f"contact_details may hold {', '.join(CONTACT_KEYS)}; not {', '.join(unknown)} "
+            "(accounts go in 'accounts')"
+        )
+    return {k: plain_text(str(v), 500) for k, v in details.items() if v and plain_text(str(v))}
+
+
+def update_neighbourhood(
+    session: Session,
+    neighbourhood: Neighbourhood,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    contact_details: Mapping[str, Any] | None = None,
+    accounts: Sequence[Account] | None = None,
+    boundary: Area | None = None,
+    active: bool | None = None,
+) -> Neighbourhood:
+    """A force's own correction to its team (a later re-import from data.police.uk wins)."""
+    if name is not None:
+        neighbourhood.name = _name(name)
+    if description is not None:
+        neighbourhood.description = plain_text(description)
+    if contact_details is not None:
+        neighbourhood.contact_details = _contacts(contact_details)
+    if accounts is not None:
+        neighbourhood.accounts = [a.to_json() for a in accounts]
+    if boundary is not None:
+        set_boundary(neighbourhood, boundary)
+        neighbourhood.centre_lat, neighbourhood.centre_lng = boundary.centroid
+    if active is not None:
+        neighbourhood.active = active
+    neighbourhood.updated_at = utcnow()
+    session.flush()
+    return neighbourhood
+
+
+def add_officer(
+    session: Session,
+    neighbourhood: Neighbourhood,
+    *,
+    name: str,
+    rank: str = "",
+    bio: str = "",
+    accounts: Sequence[Account] = (),
+) -> Officer:
+    """Add an officer to a team; a name already in the team is a conflict."""
+    clean = _name(name)
+    existing = session.scalar(
+        select(Officer).where(Officer.neighbourhood_id == neighbourhood.id, Officer.name == clean)
+    )
+    if existing is not None:
+        raise PoliceInvalid(f"'{clean}' is already in this team (officer {existing.id})")
+    officer = Officer(
+        neighbourhood_id=neighbourhood.id, name=clean, rank=plain_text(rank, 120),
+        bio=plain_text(bio), accounts=[a.to_json() for a in accounts], active=True,
+        updated_at=utcnow(),
+    )  # fmt: skip
+    session.add(officer)
+    session.flush()
+    return officer
+
+
+def get_officer(session: Session, neighbourhood: Neighbourhood, officer_id: int) -> Officer:
+    officer = session.get(Officer, officer_id) if 0 < officer_id < 2**31 else None
+    if officer is None or officer.neighbourhood_id != neighbourhood.id:
+        raise OfficerNotFound(f"no officer {officer_id} in neighbourhood '{neighbourhood.code}'")
+    return officer
+
+
+def update_officer(
+    session: Session,
+    officer: Officer,
+    *,
+    rank: str | None = None,
+    bio: str | None = None,
+    accounts: Sequence[Account] | None = None,
+    active: bool | None = None,
+) -> Officer:
+    """Change an officer's rank, bio, accounts or whether they are active in the team."""
+    if rank is not None:
+        officer.rank = plain_text(rank, 120)
+    if bio is not None:
+        officer.bio = plain_text(bio)
+    if accounts is not None:
+        officer.accounts = [a.to_json() for a in accounts]
+    if active is not None:
+        officer.active = active
+    officer.updated_at = utcnow()
+    session.flush()
+    return officer

@@ -144,3 +144,62 @@ def test_cli_police_import_from_saved(migrated_url, monkeypatch, tmp_path):
         main, ["police", "import", "--force", "kent", "--from", str(tmp_path / "nope")]
     )
     assert missing.exit_code == 1 and "is not a directory" in missing.output
+
+
+def _key(app, scope: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from directory.api_keys import create_api_key
+
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        secret = create_api_key(session, scope).secret
+        session.commit()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_a_force_manages_its_own_teams_only(client, demo_directory):
+    app = demo_directory
+    wmp = _key(app, "police:west-midlands")
+    leics = _key(app, "police:leicestershire")
+    team = "/neighbourhoods/west-midlands/WV11demo"
+    changed = client.patch(team, json={
+        "contact_details": {"email": "new.demo@example.org", "telephone": "101"},
+        "accounts": [{"platform": "bluesky", "url": "https://bsky.app/profile/demo.bsky.social"}],
+    }, headers=wmp)  # fmt: skip
+    assert changed.status_code == 200
+    body = changed.get_json()
+    assert body["contact_details"]["email"] == "new.demo@example.org"
+    assert body["accounts"][0]["platform"] == "bluesky"
+    assert client.patch(team, json={"name": "x"}, headers=leics).status_code == 403
+    assert client.patch(team, json={"name": "x"}).status_code == 401
+    bad = client.patch(team, json={"contact_details": {"myspace": "x"}}, headers=wmp)
+    assert bad.status_code == 422 and "not myspace" in bad.get_json()["message"]
+    bad_account = client.patch(team, json={"accounts": [{"platform": "x", "url": "https://evil.example/"}]},
+                               headers=wmp)  # fmt: skip
+    assert (
+        bad_account.status_code == 422 and "is not a x address" in bad_account.get_json()["message"]
+    )
+
+
+def test_officers_are_added_changed_and_stood_down(client, demo_directory):
+    app = demo_directory
+    wmp = _key(app, "police:west-midlands")
+    admin = _key(app, "admin")
+    officers = "/neighbourhoods/west-midlands/WV11demo/officers"
+    added = client.post(officers, json={
+        "name": "PC Demo New Starter", "rank": "PC",
+        "accounts": [{"platform": "x", "url": "https://x.com/demo_new_starter"}],
+    }, headers=wmp)  # fmt: skip
+    assert added.status_code == 201
+    officer_id = added.get_json()["id"]
+    assert (
+        client.post(officers, json={"name": "PC Demo New Starter"}, headers=admin).status_code
+        == 422
+    )
+    local = client.get("/postcodes/WV111AA/local").get_json()
+    assert "PC Demo New Starter" in [o["name"] for o in local["officers"]]
+    stood_down = client.patch(f"{officers}/{officer_id}", json={"active": False}, headers=wmp)
+    assert stood_down.status_code == 200 and stood_down.get_json()["active"] is False
+    local = client.get("/postcodes/WV111AA/local").get_json()
+    assert "PC Demo New Starter" not in [o["name"] for o in local["officers"]]
+    assert client.patch(f"{officers}/999999", json={"rank": "x"}, headers=wmp).status_code == 404
+    other_team = "/neighbourhoods/leicestershire/NC04demo/officers"
+    assert client.post(other_team, json={"name": "x"}, headers=wmp).status_code == 403
