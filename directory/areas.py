@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import shapely
 from geopy.distance import great_circle
 from shapely import affinity, ops
@@ -51,13 +52,26 @@ class Area:
     """An area of one of the three shapes; build it with the ``*_area`` functions."""
 
     kind: AreaKind
-    geometry: Polygon | MultiPolygon
+    # None for a circle until its outline is first needed: its own questions are answered by
+    # distance, and building 64 geodesic vertices for every stored circle would dominate lookups.
+    _geometry: Polygon | MultiPolygon | None = field(default=None, repr=False)
     center: tuple[float, float] | None = None  # (lat, lng), circles only
     radius_m: float | None = None  # circles only
     postcodes: tuple[str, ...] = ()  # display forms, postcode sets only
 
     def __post_init__(self) -> None:
-        shapely.prepare(self.geometry)  # repeated contains/intersects tests get much faster
+        if self._geometry is not None:
+            shapely.prepare(self._geometry)  # repeated contains/intersects get much faster
+
+    @property
+    def geometry(self) -> Polygon | MultiPolygon:
+        """The outline (for a circle, a 64-gon through points on its edge)."""
+        if self._geometry is None:
+            assert self.center is not None and self.radius_m is not None
+            outline = _circle_outline(self.center[0], self.center[1], self.radius_m)
+            shapely.prepare(outline)
+            object.__setattr__(self, "_geometry", outline)
+        return self._geometry  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ questions
 
@@ -181,11 +195,30 @@ def circle_area(lat: float, lng: float, radius_m: float) -> Area:
             f"radius {radius_m:g} m is not allowed: it must be more than 0 and at most "
             f"{MAX_RADIUS_M:,.0f} m"
         )
+    return Area("circle", None, center=(lat, lng), radius_m=float(radius_m))
+
+
+def _circle_outline(lat: float, lng: float, radius_m: float) -> Polygon:
     ring = []
     for step in range(CIRCLE_SEGMENTS):
         edge = great_circle(meters=radius_m).destination((lat, lng), 360 * step / CIRCLE_SEGMENTS)
         ring.append((edge.longitude, edge.latitude))
-    return Area("circle", Polygon(ring), center=(lat, lng), radius_m=float(radius_m))
+    return Polygon(ring)
+
+
+def _shape(geojson: Mapping[str, Any]) -> Polygon | MultiPolygon:
+    """A (Multi)Polygon from GeoJSON, through numpy arrays: shapely's ``shape`` walks every
+    vertex in Python, which is most of the cost of reading a 500-vertex boundary."""
+    coordinates = geojson["coordinates"]
+    if geojson["type"] == "Polygon":
+        return _polygon(coordinates)
+    return MultiPolygon([_polygon(rings) for rings in coordinates])
+
+
+def _polygon(rings: Sequence[Any]) -> Polygon:
+    shell = np.asarray(rings[0], dtype=float)[:, :2]
+    holes = [np.asarray(ring, dtype=float)[:, :2] for ring in rings[1:]]
+    return shapely.polygons(shell, holes=holes or None)
 
 
 def polygon_area(geojson: Mapping[str, Any]) -> Area:
@@ -213,7 +246,7 @@ def polygon_area(geojson: Mapping[str, Any]) -> Area:
             )
     if vertices > MAX_POLYGON_VERTICES:
         raise AreaInvalid(f"a polygon may have at most {MAX_POLYGON_VERTICES:,} positions")
-    geometry = shape({"type": kind, "coordinates": coordinates})
+    geometry = _shape({"type": kind, "coordinates": coordinates})
     if not geometry.is_valid:
         raise AreaInvalid(f"the polygon is not valid: {_explain(geometry)}")
     if geometry.is_empty or geometry.area == 0:
@@ -353,7 +386,7 @@ def area_from_json(data: Mapping[str, Any]) -> Area:
         center = data["center"]
         return circle_area(center["lat"], center["lng"], data["radius_m"])
     if kind == "polygon":
-        return Area("polygon", shape(data["geometry"]))
+        return Area("polygon", _shape(data["geometry"]))
     if kind == "postcodes":
-        return Area("postcodes", shape(data["footprint"]), postcodes=tuple(data["postcodes"]))
+        return Area("postcodes", _shape(data["footprint"]), postcodes=tuple(data["postcodes"]))
     raise AreaInvalid(f"unknown area type {kind!r}: use postcodes, circle or polygon")

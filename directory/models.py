@@ -103,7 +103,9 @@ class Site(Base):
     __tablename__ = "sites"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status_known"),
-        Index("ix_sites_status_min_lat", "status", "min_lat"),
+        # Holds every bounding-box column, so "which boxes hold this point" is answered from the
+        # index alone, never reading the rows with their large coverage JSON.
+        Index("ix_sites_bbox", "status", "min_lat", "max_lat", "min_lng", "max_lng"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -152,7 +154,7 @@ class Neighbourhood(Base):
     __tablename__ = "neighbourhoods"
     __table_args__ = (
         UniqueConstraint("force_id", "code"),
-        Index("ix_neighbourhoods_active_min_lat", "active", "min_lat"),
+        Index("ix_neighbourhoods_bbox", "active", "min_lat", "max_lat", "min_lng", "max_lng"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
