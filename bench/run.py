@@ -31,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
 from pyproj import Transformer  # noqa: E402
@@ -260,21 +261,9 @@ def bench_http(db_file: Path, workdir: Path) -> None:
     if not shutil.which("wrk"):
         print("skipping HTTP figures: wrk is not installed (apt-get install wrk)")
         return
-    import sqlite3
-
-    connection = sqlite3.connect(db_file)
-    postcodes = [r[0] for r in connection.execute(
-        "SELECT postcode FROM postcodes ORDER BY random() LIMIT 10000")]  # fmt: skip
-    connection.close()
-    script = workdir / "random_postcodes.lua"
-    paths = ",\n".join(f'"/postcodes/{pc.replace(" ", "%20")}"' for pc in postcodes)
-    script.write_text(
-        f"local paths = {{\n{paths}\n}}\n"
-        "math.randomseed(7)\n"
-        "request = function()\n"
-        "  return wrk.format('GET', paths[math.random(#paths)])\n"
-        "end\n"
-    )
+    postcodes = _random_postcodes(db_file, 10_000)
+    paths = [f"/postcodes/{pc.replace(' ', '%20')}" for pc in postcodes]
+    script = _lua_script(workdir / "random_postcodes.lua", paths)
     env = dict(os.environ, HYPERLOCAL_DATABASE_URL=f"sqlite:///{db_file}")
     # Two rounds, alternating, best of each: wrk and the workers share two cores, so a single
     # run of either is at the mercy of whatever else the machine does for those 10 seconds.
@@ -295,10 +284,83 @@ def bench_http(db_file: Path, workdir: Path) -> None:
     )
 
 
+def _random_postcodes(db_file: Path, count: int, seed: int = 11) -> list[str]:
+    import sqlite3
+
+    connection = sqlite3.connect(db_file)
+    rows = [r[0] for r in connection.execute(
+        "SELECT postcode FROM postcodes WHERE lat_band IS NOT NULL")]  # fmt: skip
+    connection.close()
+    return random.Random(seed).sample(rows, count)
+
+
+def _lua_script(path: Path, urls: list[str]) -> Path:
+    listed = ",\n".join(f'"{url}"' for url in urls)
+    path.write_text(
+        f"local paths = {{\n{listed}\n}}\n"
+        "math.randomseed(7)\n"
+        "request = function()\n"
+        "  return wrk.format('GET', paths[math.random(#paths)])\n"
+        "end\n"
+    )
+    return path
+
+
+def bench_directory(db_file: Path, workdir: Path, sizes: tuple[int, ...] = (500, 5000)) -> None:
+    """GET /postcodes/{pc}/local with synthetic teams and 2,000 sites over the full data."""
+    from directory_load import load_directory
+
+    from api import create_app
+
+    postcodes = _random_postcodes(db_file, 10_000)
+    for size in sizes:
+        copy = workdir / f"directory-{size}.db"
+        shutil.copy(db_file, copy)
+        engine = create_db_engine(f"sqlite:///{copy}")
+        upgrade_database(engine)
+        engine.dispose()
+        load_directory(copy, size, 2000)
+        app = create_app({"DATABASE_URL": f"sqlite:///{copy}"})
+        client = app.test_client()
+        for postcode in postcodes[:300]:
+            client.get(f"/postcodes/{postcode}/local")
+        times = []
+        for postcode in postcodes:
+            start = time.perf_counter()
+            response = client.get(f"/postcodes/{postcode}/local")
+            times.append(time.perf_counter() - start)
+            assert response.status_code == 200, response.get_json()
+        app.extensions["hyperlocal_db"].engine.dispose()
+        times.sort()
+        report(
+            f"GET /postcodes/{{pc}}/local in-process, {size:,} teams",
+            f"median {statistics.median(times) * 1e3:.2f} ms (target <= 5), "
+            f"p99 {times[len(times) * 99 // 100] * 1e3:.2f} ms (target <= 20), "
+            f"over {len(times):,} random postcodes, 2,000 sites",
+        )
+        if size == sizes[-1] and shutil.which("wrk"):
+            paths = [pc.replace(" ", "%20") for pc in postcodes]
+            plain = _lua_script(workdir / "plain.lua", [f"/postcodes/{p}" for p in paths])
+            local = _lua_script(workdir / "local.lua", [f"/postcodes/{p}/local" for p in paths])
+            env = dict(os.environ, HYPERLOCAL_DATABASE_URL=f"sqlite:///{copy}")
+            base, ours = [], []
+            for _ in range(2):
+                base.append(_serve_and_measure("api.wsgi:app", _free_port(), env, plain, ROOT))
+                ours.append(_serve_and_measure("api.wsgi:app", _free_port(), env, local, ROOT))
+            base_rps = max(run[0] for run in base)
+            rps, p99, rss = max(ours, key=lambda run: run[0])
+            report(
+                f"GET /postcodes/{{pc}}/local, gunicorn, {size:,} teams",
+                f"{rps:,.0f} req/s vs GET /postcodes/{{pc}} {base_rps:,.0f} req/s: "
+                f"{rps / base_rps:.0%} (target >= 50%); p99 {p99:.1f} ms; worker RSS "
+                f"{', '.join(f'{m:.0f}' for m in rss)} MB",
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="hyperlocal foundation benchmarks")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--only", default="import,nearest,http")
+    parser.add_argument("--only", default="import,nearest,http,directory")
     parser.add_argument("--keep", type=Path, help="keep the imported SQLite file at this path")
     args = parser.parse_args()
     if not args.data.exists():
@@ -325,6 +387,8 @@ def main() -> None:
             bench_nearest(db_file)
         if "http" in only:
             bench_http(db_file, workdir)
+        if "directory" in only:
+            bench_directory(db_file, workdir)
     print("\nsummary")
     for name, line in RESULTS:
         print(f"  {name}: {line}")
