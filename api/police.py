@@ -100,7 +100,11 @@ class NeighbourhoodSchema(Schema):
     url_force = fields.String(allow_none=True)
     centre = fields.Nested(PointSchema, allow_none=True)
     boundary = fields.Dict(
-        allow_none=True, metadata={"description": "GeoJSON Polygon or MultiPolygon"}
+        allow_none=True,
+        metadata={
+            "description": "GeoJSON Polygon or MultiPolygon (left out of /postcodes/{pc}/local: "
+            "fetch the team for it)"
+        },
     )
     contact_details = fields.Dict(
         keys=fields.String(), values=fields.String(),
@@ -237,7 +241,9 @@ def neighbourhood_json(
     neighbourhood: Neighbourhood,
     officers: list[Officer] | None = None,
     match: NeighbourhoodMatch | None = None,
+    boundary: bool = True,
 ) -> dict[str, Any]:
+    """A team as the API shows it; ``boundary=False`` leaves out the (large) outline."""
     body: dict[str, Any] = {
         "force": neighbourhood.force_id,
         "id": neighbourhood.code,
@@ -249,12 +255,14 @@ def neighbourhood_json(
             if neighbourhood.centre_lat is not None
             else None
         ),
-        "boundary": neighbourhood.boundary["geometry"] if neighbourhood.boundary else None,
         "contact_details": neighbourhood.contact_details,
         "accounts": neighbourhood.accounts,
         "links": neighbourhood.links,
         "active": neighbourhood.active,
     }
+    if boundary:
+        stored = neighbourhood.boundary
+        body["boundary"] = stored["geometry"] if stored else None
     if officers is not None:
         body["officers"] = [officer_json(o) for o in officers]
     if match is not None:
@@ -389,7 +397,7 @@ class NeighbourhoodOfficer(MethodView):
 def _team_sites(force: str, code: str) -> tuple[Neighbourhood, list]:
     session = db_session()
     neighbourhood = get_neighbourhood(session, force, code)
-    area = neighbourhood_area(neighbourhood)
+    area = neighbourhood_area(session, neighbourhood)
     if area is None:
         abort(422, message=f"neighbourhood '{code}' has no boundary, so its sites are unknown")
     return neighbourhood, sites_intersecting(session, area)
@@ -455,7 +463,9 @@ class Local(MethodView):
             "note": PRECISION_NOTES[place.precision],
             "location": {"lat": place.latitude, "lng": place.longitude},
             "force": force_json(force) if force else None,
-            "neighbourhood": neighbourhood_json(neighbourhood) if neighbourhood else None,
+            "neighbourhood": (
+                neighbourhood_json(neighbourhood, boundary=False) if neighbourhood else None
+            ),
             "officers": [officer_json(o) for o in officers],
             "sites": [site_json(m.site, private=False, match=m) for m in sites],
         }
@@ -482,7 +492,7 @@ class CoverageGaps(MethodView):
             label = f"force {args['force']}"
         else:
             abort(422, message="give ?neighbourhood=<force>/<id> or ?force=<force id>")
-        areas = [a for a in (neighbourhood_area(t) for t in teams) if a is not None]
+        areas = [a for a in (neighbourhood_area(session, t) for t in teams) if a is not None]
         if not areas:
             abort(422, message=f"{label} has no neighbourhood boundaries to examine")
         report = coverage_gaps(session, union_area(areas))

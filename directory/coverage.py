@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory.areas import Area, area_from_json
-from directory.models import Site
+from directory.areas import Area
 from directory.postcodes import postcodes_in_box
+from directory.sites import site_areas_in_box
 
 
 @dataclass(frozen=True)
@@ -62,22 +61,10 @@ def coverage_gaps(session: Session, area: Area) -> CoverageReport:
     )
     keys, lats, lngs = keys[inside], lats[inside], lngs[inside]
     covered = np.zeros(len(keys), dtype=bool)
-    box = area.bbox
-    sites = session.scalars(
-        select(Site).where(
-            Site.status == "approved",
-            Site.min_lat <= box.max_lat,
-            Site.max_lat >= box.min_lat,
-            Site.min_lng <= box.max_lng,
-            Site.max_lng >= box.min_lng,
-        )
-    ).all()
-    for site in sites:
-        coverage = area_from_json(site.area)
+    for coverage in site_areas_in_box(session, area.bbox).values():
         if coverage.kind == "postcodes":
             covered |= np.array([coverage.covers_postcode(k) for k in keys], dtype=bool)
         elif coverage.kind == "circle":
-            assert coverage.center is not None and coverage.radius_m is not None
             covered |= np.array(
                 [coverage.contains(a, b) for a, b in zip(lats, lngs, strict=True)], dtype=bool
             )

@@ -105,7 +105,7 @@ class Site(Base):
         CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status_known"),
         # Holds every bounding-box column, so "which boxes hold this point" is answered from the
         # index alone, never reading the rows with their large coverage JSON.
-        Index("ix_sites_bbox", "status", "min_lat", "max_lat", "min_lng", "max_lng"),
+        Index("ix_sites_bbox", "status", "min_lat", "max_lat", "min_lng", "max_lng", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -114,7 +114,9 @@ class Site(Base):
     feed_urls: Mapped[list[str]] = mapped_column(JSON)
     description: Mapped[str] = mapped_column(Text)
     platform: Mapped[str | None] = mapped_column(String(40))
-    area: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Deferred: most queries only need the box columns; readers ask for it (undefer) or go
+    # through directory.area_cache.
+    area: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     area_kind: Mapped[str] = mapped_column(String(10))
     min_lat: Mapped[float] = mapped_column(Float)
     min_lng: Mapped[float] = mapped_column(Float)
@@ -154,7 +156,15 @@ class Neighbourhood(Base):
     __tablename__ = "neighbourhoods"
     __table_args__ = (
         UniqueConstraint("force_id", "code"),
-        Index("ix_neighbourhoods_bbox", "active", "min_lat", "max_lat", "min_lng", "max_lng"),
+        Index(
+            "ix_neighbourhoods_bbox",
+            "active",
+            "min_lat",
+            "max_lat",
+            "min_lng",
+            "max_lng",
+            "updated_at",
+        ),  # fmt: skip
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -165,7 +175,8 @@ class Neighbourhood(Base):
     url_force: Mapped[str | None] = mapped_column(String(2000))
     centre_lat: Mapped[float | None] = mapped_column(Float)
     centre_lng: Mapped[float | None] = mapped_column(Float)
-    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a polygon Area's JSON
+    # A polygon Area's JSON; deferred like Site.area.
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     min_lat: Mapped[float | None] = mapped_column(Float)
     min_lng: Mapped[float | None] = mapped_column(Float)
     max_lat: Mapped[float | None] = mapped_column(Float)

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.accounts import Account
-from directory.areas import Area, area_from_json
+from directory.area_cache import AREAS
+from directory.areas import Area
 from directory.geo import bbox_around, distance_m
 from directory.models import Neighbourhood, Officer, PoliceForce
 from directory.police_data import CONTACT_KEYS, ForceData, NeighbourhoodData, OfficerData
@@ -185,9 +186,20 @@ def active_officers(session: Session, neighbourhood_id: int) -> list[Officer]:
     )
 
 
-def neighbourhood_area(neighbourhood: Neighbourhood) -> Area | None:
-    """The stored boundary as an Area (None for a team without one)."""
-    return area_from_json(neighbourhood.boundary) if neighbourhood.boundary else None
+def _areas(session: Session, rows: Sequence[tuple[int, Any]]) -> dict[int, Area]:
+    """Boundaries of (id, updated_at) rows, parsed once per change (directory.area_cache)."""
+
+    def load(ids: list[int]) -> dict[int, Any]:
+        query = select(Neighbourhood.id, Neighbourhood.boundary).where(Neighbourhood.id.in_(ids))
+        return {row_id: boundary for row_id, boundary in session.execute(query)}
+
+    return AREAS.areas((str(session.get_bind().url), "neighbourhoods"), rows, load)
+
+
+def neighbourhood_area(session: Session, neighbourhood: Neighbourhood) -> Area | None:
+    """The team's boundary as an Area (None for a team without one)."""
+    found = _areas(session, [(neighbourhood.id, neighbourhood.updated_at)])
+    return found.get(neighbourhood.id)
 
 
 def neighbourhoods_near(
@@ -195,12 +207,12 @@ def neighbourhoods_near(
 ) -> list[NeighbourhoodMatch]:
     """Active neighbourhoods whose boundary holds the point, then those within ``radius_m``.
 
-    Boundaries are prefiltered by their indexed bounding boxes; a team without a boundary is
-    'nearby' by its centre.
+    The box index answers which boundaries might be involved; the boundaries themselves come
+    from the area cache. A team without a boundary is 'nearby' by its centre.
     """
     box = bbox_around(lat, lng, max(radius_m, 1.0))
-    candidates = session.scalars(
-        select(Neighbourhood).where(
+    rows = session.execute(
+        select(Neighbourhood.id, Neighbourhood.updated_at).where(
             Neighbourhood.active.is_(True),
             Neighbourhood.min_lat <= box.max_lat,
             Neighbourhood.max_lat >= box.min_lat,
@@ -208,21 +220,29 @@ def neighbourhoods_near(
             Neighbourhood.max_lng >= box.min_lng,
         )
     ).all()
-    covering: list[NeighbourhoodMatch] = []
-    nearby: list[NeighbourhoodMatch] = []
-    for neighbourhood in candidates:
-        area = neighbourhood_area(neighbourhood)
-        if area is None:
-            continue
+    areas = _areas(session, [(row_id, changed) for row_id, changed in rows])
+    covering: list[tuple[int, float]] = []
+    nearby: list[tuple[int, float]] = []
+    for row_id, area in areas.items():
         if area.contains(lat, lng):
-            covering.append(NeighbourhoodMatch(neighbourhood, 0.0, "covers"))
+            covering.append((row_id, 0.0))
         elif radius_m > 0 and (d := area.distance_m(lat, lng)) <= radius_m:
-            nearby.append(NeighbourhoodMatch(neighbourhood, round(d, 1), "nearby"))
+            nearby.append((row_id, round(d, 1)))
+    found = _by_id(session, [row_id for row_id, _ in covering + nearby])
+    matches = [NeighbourhoodMatch(found[i], d, "covers") for i, d in sorted(covering)]
+    near = [NeighbourhoodMatch(found[i], d, "nearby") for i, d in nearby]
     if radius_m > 0:
-        nearby += _centres_near(session, lat, lng, radius_m)
-    covering.sort(key=lambda m: m.neighbourhood.id)
-    nearby.sort(key=lambda m: (m.distance_m, m.neighbourhood.id))
-    return covering + nearby
+        near += _centres_near(session, lat, lng, radius_m)
+    near.sort(key=lambda m: (m.distance_m, m.neighbourhood.id))
+    return matches + near
+
+
+def _by_id(session: Session, ids: list[int]) -> dict[int, Neighbourhood]:
+    if not ids:
+        return {}
+    return {
+        n.id: n for n in session.scalars(select(Neighbourhood).where(Neighbourhood.id.in_(ids)))
+    }
 
 
 def _centres_near(
@@ -232,7 +252,7 @@ def _centres_near(
     rows = session.scalars(
         select(Neighbourhood).where(
             Neighbourhood.active.is_(True),
-            Neighbourhood.boundary.is_(None),
+            Neighbourhood.min_lat.is_(None),  # no boundary
             Neighbourhood.centre_lat.between(box.min_lat, box.max_lat),
             Neighbourhood.centre_lng.between(box.min_lng, box.max_lng),
         )
@@ -249,9 +269,10 @@ def neighbourhood_at(session: Session, lat: float, lng: float) -> Neighbourhood 
     """The active neighbourhood whose boundary holds the point (the smallest, if several
     overlap, as neighbouring forces' boundaries sometimes do by a few metres)."""
     covering = [m.neighbourhood for m in neighbourhoods_near(session, lat, lng)]
-    if not covering:
-        return None
-    return min(covering, key=lambda n: area_from_json(n.boundary).geometry.area)  # type: ignore[arg-type]
+    if len(covering) <= 1:
+        return covering[0] if covering else None
+    areas = _areas(session, [(n.id, n.updated_at) for n in covering])
+    return min(covering, key=lambda n: areas[n.id].geometry.area)
 
 
 # ---------------------------------------------------------------------------- managing

@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from directory.accounts import Account
-from directory.areas import Area, area_from_json
-from directory.geo import bbox_around
+from directory.area_cache import AREAS
+from directory.areas import Area
+from directory.geo import BoundingBox, bbox_around
 from directory.models import SITE_STATUSES, Site
 from directory.storage import Page, paginate, utcnow
 from directory.urls import UrlInvalid, normalise_url
@@ -202,7 +203,7 @@ def set_site_status(session: Session, site: Site, status: str) -> Site:
 
 def get_site(session: Session, site_id: int) -> Site:
     """The site with this id, whatever its status; raises SiteNotFound."""
-    site = session.get(Site, site_id) if 0 < site_id < 2**31 else None
+    site = session.get(Site, site_id, options=[undefer(Site.area)]) if 0 < site_id < 2**31 else None
     if site is None:
         raise SiteNotFound(f"no site with id {site_id}")
     return site
@@ -224,7 +225,7 @@ def list_sites(
     per_page: int = 20,
 ) -> Page[Site]:
     """Sites with these statuses, optionally of one platform or matching words, by name."""
-    query = select(Site).where(Site.status.in_(list(statuses)))
+    query = select(Site).where(Site.status.in_(list(statuses))).options(undefer(Site.area))
     if platform:
         query = query.where(Site.platform == platform.strip().lower())
     if text:
@@ -244,6 +245,35 @@ def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def site_areas_in_box(
+    session: Session, box: BoundingBox, statuses: Sequence[str] = ("approved",)
+) -> dict[int, Area]:
+    """Coverage of the sites whose box meets ``box``: from the box index and the area cache."""
+    rows = session.execute(
+        select(Site.id, Site.updated_at).where(
+            Site.status.in_(list(statuses)),
+            Site.min_lat <= box.max_lat,
+            Site.max_lat >= box.min_lat,
+            Site.min_lng <= box.max_lng,
+            Site.max_lng >= box.min_lng,
+        )
+    ).all()
+
+    def load(ids: list[int]) -> dict[int, Any]:
+        return dict(session.execute(select(Site.id, Site.area).where(Site.id.in_(ids))).all())
+
+    return AREAS.areas(
+        (str(session.get_bind().url), "sites"), [(i, changed) for i, changed in rows], load
+    )
+
+
+def _sites(session: Session, ids: Sequence[int]) -> dict[int, Site]:
+    if not ids:
+        return {}
+    query = select(Site).where(Site.id.in_(list(ids))).options(undefer(Site.area))
+    return {site.id: site for site in session.scalars(query)}
+
+
 def sites_near(
     session: Session,
     lat: float,
@@ -259,42 +289,24 @@ def sites_near(
     membership rather than by its footprint. Ordered: covering sites by name, then nearby ones
     by distance.
     """
-    box = bbox_around(lat, lng, radius_m)
-    candidates = session.scalars(
-        select(Site).where(
-            Site.status.in_(list(statuses)),
-            Site.min_lat <= box.max_lat,
-            Site.max_lat >= box.min_lat,
-            Site.min_lng <= box.max_lng,
-            Site.max_lng >= box.min_lng,
-        )
-    ).all()
-    covering: list[SiteMatch] = []
-    nearby: list[SiteMatch] = []
-    for site in candidates:
-        area = area_from_json(site.area)
+    areas = site_areas_in_box(session, bbox_around(lat, lng, radius_m), statuses)
+    covering: list[int] = []
+    nearby: dict[int, float] = {}
+    for site_id, area in areas.items():
         if area.contains(lat, lng, postcode):
-            covering.append(SiteMatch(site, 0.0, "covers"))
-            continue
-        distance = area.distance_m(lat, lng)
-        if distance <= radius_m:
-            nearby.append(SiteMatch(site, round(distance, 1), "nearby"))
-    covering.sort(key=lambda m: (m.site.name.lower(), m.site.id))
-    nearby.sort(key=lambda m: (m.distance_m, m.site.id))
-    return covering + nearby
+            covering.append(site_id)
+        elif (distance := area.distance_m(lat, lng)) <= radius_m:
+            nearby[site_id] = round(distance, 1)
+    found = _sites(session, covering + list(nearby))
+    matches = [SiteMatch(found[i], 0.0, "covers") for i in covering]
+    matches.sort(key=lambda m: (m.site.name.lower(), m.site.id))
+    near = [SiteMatch(found[i], d, "nearby") for i, d in nearby.items()]
+    near.sort(key=lambda m: (m.distance_m, m.site.id))
+    return matches + near
 
 
 def sites_intersecting(session: Session, area: Area) -> list[Site]:
     """Approved sites whose coverage meets ``area`` (bounding boxes first, then geometry)."""
-    box = area.bbox
-    candidates = session.scalars(
-        select(Site).where(
-            Site.status == "approved",
-            Site.min_lat <= box.max_lat,
-            Site.max_lat >= box.min_lat,
-            Site.min_lng <= box.max_lng,
-            Site.max_lng >= box.min_lng,
-        )
-    ).all()
-    found = [site for site in candidates if area_from_json(site.area).intersects(area)]
-    return sorted(found, key=lambda site: (site.name.lower(), site.id))
+    areas = site_areas_in_box(session, area.bbox)
+    found = _sites(session, [i for i, coverage in areas.items() if coverage.intersects(area)])
+    return sorted(found.values(), key=lambda site: (site.name.lower(), site.id))

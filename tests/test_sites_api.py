@@ -198,3 +198,16 @@ def test_search_by_place_covers_first_then_nearby(client, app):
     assert [s["name"] for s in leicester] == ["Leicester Live"]
     assert client.get("/sites?near=WV99 9ZZ").status_code == 404
     assert client.get("/sites?near=nowhere-at-all").status_code == 422
+
+
+def test_a_changed_coverage_is_searched_at_once(client, app):
+    """Areas are cached per process by row and last change: an edit must not serve stale."""
+    admin = _key(app, "admin")
+    site_id = _approved(client, admin)
+    assert [s["id"] for s in client.get("/sites?near=WV11 1AA&radius=100").get_json()["items"]] == [
+        site_id
+    ]
+    moved = client.patch(f"/sites/{site_id}", json={"area": LE1_CIRCLE}, headers=admin)
+    assert moved.status_code == 200
+    assert client.get("/sites?near=WV11 1AA&radius=100").get_json()["items"] == []
+    assert [s["id"] for s in client.get("/sites?near=LE1 1AA").get_json()["items"]] == [site_id]

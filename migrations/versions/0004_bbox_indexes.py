@@ -1,8 +1,8 @@
 """covering bounding-box indexes for sites and neighbourhoods
 
 Point lookups scanned the (status/active, min_lat) index and then read each candidate row,
-whose coverage JSON spans overflow pages; an index with all four box columns answers the
-prefilter alone.
+whose coverage JSON spans overflow pages; an index with all four box columns and updated_at
+answers the prefilter (and the area cache's freshness check) alone.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,7 +18,7 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-BOX = ["min_lat", "max_lat", "min_lng", "max_lng"]
+BOX = ["min_lat", "max_lat", "min_lng", "max_lng", "updated_at"]
 
 
 def upgrade() -> None:
