@@ -27,6 +27,7 @@ from directory.api_keys import (
     revoke_api_key,
 )
 from directory.demo import load_demo_directory
+from directory.police import assign_postcodes
 from directory.police_import import (
     LIVE_API,
     LivePoliceApi,
@@ -188,6 +189,10 @@ def postcodes_import(path: Path) -> None:
         click.echo(summary.describe())
         with database.sessions() as session:
             click.echo(f"{count_postcodes(session):,} postcodes now in the database")
+            changed = assign_postcodes(session)
+            session.commit()
+            if changed:
+                click.echo(f"{changed:,} postcodes placed in their neighbourhood team's patch")
 
 
 @main.group()

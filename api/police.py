@@ -29,6 +29,7 @@ from directory.police import (
     list_forces,
     neighbourhood_area,
     neighbourhood_at,
+    neighbourhood_for_postcode,
     neighbourhoods_near,
     neighbourhoods_of_force,
     update_neighbourhood,
@@ -451,8 +452,12 @@ class Local(MethodView):
         if place.precision not in PRECISION_NOTES:
             abort(422, message=f"'{postcode}' is not a postcode; try /sites?near= for places")
         session = db_session()
-        neighbourhood = neighbourhood_at(session, place.latitude, place.longitude)
         unit = place.postcode if place.precision == "unit" else None
+        # A unit's team was recorded when boundaries were loaded; anything else (or a unit
+        # imported since) is placed by geometry.
+        neighbourhood = neighbourhood_for_postcode(session, unit) if unit else None
+        if neighbourhood is None:
+            neighbourhood = neighbourhood_at(session, place.latitude, place.longitude)
         sites = sites_near(session, place.latitude, place.longitude, LOCAL_SITES_RADIUS_M,
                            postcode=unit)[:LOCAL_SITES_MAX]  # fmt: skip
         officers = active_officers(session, neighbourhood.id) if neighbourhood else []

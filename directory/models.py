@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,6 +58,14 @@ class Postcode(Base):
     __tablename__ = "postcodes"
     __table_args__ = (
         Index("ix_postcodes_lat_band_longitude", "lat_band", "longitude", "latitude"),
+        # Partial: most units of a fresh import have no team yet, and an index of NULLs would
+        # only slow the import down.
+        Index(
+            "ix_postcodes_neighbourhood_id",
+            "neighbourhood_id",
+            sqlite_where=text("neighbourhood_id IS NOT NULL"),
+            postgresql_where=text("neighbourhood_id IS NOT NULL"),
+        ),
         {"sqlite_with_rowid": False},
     )
 
@@ -73,6 +82,9 @@ class Postcode(Base):
     ward_code: Mapped[str | None] = mapped_column(String(9))
     police_force_code: Mapped[str | None] = mapped_column(String(9))  # ONSPD "pfa"
     terminated_on: Mapped[date | None] = mapped_column(Date)
+    # The neighbourhood team whose boundary holds this unit, worked out when boundaries or
+    # postcodes change (directory.police.assign_postcodes), so "who is my team" is one read.
+    neighbourhood_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiKey(Base):

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,12 @@ from directory.areas import Area
 from directory.geo import bbox_around, distance_m
 from directory.models import Neighbourhood, Officer, PoliceForce
 from directory.police_data import CONTACT_KEYS, ForceData, NeighbourhoodData, OfficerData
+from directory.postcodes import (
+    postcode_teams_in_box,
+    postcodes_of_teams,
+    set_postcode_teams,
+    team_of_postcode,
+)
 from directory.storage import Page, paginate, utcnow
 from directory.text import plain_text
 
@@ -86,6 +94,8 @@ def save_police_import(
         _, _, gone = _sync_officers(session, neighbourhood, [], now)
         counts.officers_inactive += gone
     session.flush()
+    force_teams = session.scalars(select(Neighbourhood).where(Neighbourhood.force_id == force.id))
+    assign_postcodes(session, list(force_teams))
     return counts
 
 
@@ -265,6 +275,53 @@ def _centres_near(
     return found
 
 
+def assign_postcodes(session: Session, teams: Sequence[Neighbourhood] | None = None) -> int:
+    """Record, on each postcode unit, the active team whose boundary holds it.
+
+    ``teams``: the teams whose boundary or state changed (default: every team). Their units
+    are worked out again (vectorised point-in-polygon over the units in each box), units that
+    left them are cleared, and only rows whose team changes are written. Where boundaries
+    overlap, the smaller patch wins. Returns how many units changed.
+    """
+    if teams is None:
+        teams = list(session.scalars(select(Neighbourhood)))
+    live = [t for t in teams if t.active and t.min_lat is not None]
+    areas = _areas(session, [(t.id, t.updated_at) for t in live])
+    desired: dict[str, int] = {}
+    current: dict[str, int | None] = {}
+    for team in sorted(live, key=lambda t: -areas[t.id].geometry.area if t.id in areas else 0):
+        area = areas.get(team.id)
+        if area is None:
+            continue
+        units = postcode_teams_in_box(session, area.bbox)
+        if not units:
+            continue
+        lats = np.array([u[1] for u in units])
+        lngs = np.array([u[2] for u in units])
+        inside = shapely.contains_xy(area.geometry, lngs, lats)
+        for (pc, _, _, team_now), is_inside in zip(units, inside.tolist(), strict=True):
+            current[pc] = team_now
+            if is_inside:
+                desired[pc] = team.id
+    for pc, team_now in postcodes_of_teams(session, [t.id for t in teams]):
+        current.setdefault(pc, team_now)
+    changes = [
+        (desired.get(pc), pc) for pc, team_now in current.items() if desired.get(pc) != team_now
+    ]
+    set_postcode_teams(session, changes)
+    session.flush()
+    return len(changes)
+
+
+def neighbourhood_for_postcode(session: Session, postcode: str) -> Neighbourhood | None:
+    """The active team recorded for a unit (display form): one read, no geometry."""
+    team_id = team_of_postcode(session, postcode)
+    if team_id is None:
+        return None
+    team = session.get(Neighbourhood, team_id)
+    return team if team is not None and team.active else None
+
+
 def neighbourhood_at(session: Session, lat: float, lng: float) -> Neighbourhood | None:
     """The active neighbourhood whose boundary holds the point (the smallest, if several
     overlap, as neighbouring forces' boundaries sometimes do by a few metres)."""
@@ -330,6 +387,8 @@ def update_neighbourhood(
         neighbourhood.active = active
     neighbourhood.updated_at = utcnow()
     session.flush()
+    if boundary is not None or active is not None:
+        assign_postcodes(session, [neighbourhood])
     return neighbourhood
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, case, func, select
+from sqlalchemy import Connection, Row, bindparam, case, func, select, update
 from sqlalchemy.orm import aliased
 
 from directory.geo import (
@@ -415,6 +415,59 @@ def postcodes_in_box(db: Reader, box: BoundingBox) -> list[tuple[str, float, flo
         .all()
     )
     return [(pc, lat, lng) for pc, lat, lng in rows]
+
+
+def postcode_teams_in_box(
+    db: Reader, box: BoundingBox
+) -> list[tuple[str, float, float, int | None]]:
+    """(postcode, lat, lng, neighbourhood_id) of the live, located units in a box."""
+    bands = list(range(lat_band(box.min_lat), lat_band(box.max_lat) + 1))
+    return [
+        (pc, lat, lng, team)
+        for pc, lat, lng, team in connection_of(db).execute(
+            select(Postcode.postcode, Postcode.latitude, Postcode.longitude,
+                   Postcode.neighbourhood_id).where(
+                Postcode.lat_band.in_(bands),
+                Postcode.longitude.between(box.min_lng, box.max_lng),
+                Postcode.latitude.between(box.min_lat, box.max_lat),
+            )
+        )
+    ]  # fmt: skip
+
+
+def postcodes_of_teams(db: Reader, team_ids: Sequence[int]) -> list[tuple[str, int]]:
+    """(postcode, neighbourhood_id) of every unit assigned to one of these teams."""
+    found: list[tuple[str, int]] = []
+    connection = connection_of(db)
+    for start in range(0, len(team_ids), 500):
+        chunk = list(team_ids[start : start + 500])
+        found += [
+            (pc, team)
+            for pc, team in connection.execute(
+                select(Postcode.postcode, Postcode.neighbourhood_id).where(
+                    Postcode.neighbourhood_id.in_(chunk)
+                )
+            )
+        ]
+    return found
+
+
+def set_postcode_teams(db: Reader, changes: Sequence[tuple[int | None, str]]) -> None:
+    """Record (neighbourhood_id or None, postcode) assignments, many at once."""
+    if changes:
+        connection_of(db).execute(
+            update(Postcode)
+            .where(Postcode.postcode == bindparam("pc"))
+            .values(neighbourhood_id=bindparam("team")),
+            [{"team": team, "pc": pc} for team, pc in changes],
+        )
+
+
+def team_of_postcode(db: Reader, postcode: str) -> int | None:
+    """The neighbourhood id recorded for a unit (display form), if any."""
+    return connection_of(db).scalar(
+        select(Postcode.neighbourhood_id).where(Postcode.postcode == postcode)
+    )
 
 
 def count_postcodes(db: Reader) -> int:

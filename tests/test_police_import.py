@@ -233,3 +233,34 @@ def test_live_api_unreachable(sessions):
                         timeout=2, sleep=lambda s: None)  # fmt: skip
     with sessions() as session, pytest.raises(PoliceImportError, match="unreachable"):
         import_police_force(session, api, "kent")
+
+
+def test_postcodes_remember_their_team_and_follow_changes(sessions, saved, migrated_url):
+    from directory.areas import polygon_area
+    from directory.police import neighbourhood_for_postcode, update_neighbourhood
+    from directory.postcode_import import import_postcodes
+    from directory.postcodes import get_postcode, postcodes_of_teams
+    from tests.conftest import DEMO_EXTRACT
+
+    with sessions() as session:
+        import_postcodes(session.get_bind(), DEMO_EXTRACT)
+        import_police_force(session, SavedPoliceData(saved), "west-midlands")
+        team = get_neighbourhood(session, "west-midlands", "WV11demo")
+        assert neighbourhood_for_postcode(session, "WV11 1AA").code == "WV11demo"
+        assert neighbourhood_for_postcode(session, "LE1 1AA") is None
+        assigned = {pc for pc, _ in postcodes_of_teams(session, [team.id])}
+        # Exactly the units the boundary holds, as the geometry says.
+        for pc in list(assigned)[:50]:
+            record = get_postcode(session, pc)
+            assert neighbourhood_at(session, record.latitude, record.longitude).id == team.id
+        # Shrink the patch to a small box around WV11 1AA: the others are released.
+        box = {"type": "Polygon", "coordinates": [[[-2.092, 52.614], [-2.087, 52.614],
+               [-2.087, 52.618], [-2.092, 52.618], [-2.092, 52.614]]]}  # fmt: skip
+        update_neighbourhood(session, team, boundary=polygon_area(box))
+        session.commit()
+        now = {pc for pc, _ in postcodes_of_teams(session, [team.id])}
+        assert "WV11 1AA" in now and len(now) < len(assigned) / 10
+        update_neighbourhood(session, team, active=False)
+        session.commit()
+        assert postcodes_of_teams(session, [team.id]) == []
+        assert neighbourhood_for_postcode(session, "WV11 1AA") is None
