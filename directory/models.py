@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.storage import Base, UTCDateTime
 
@@ -198,6 +198,8 @@ class Neighbourhood(Base):
     links: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Loaded with the team in the same query: every view of a team names its force.
+    force: Mapped[PoliceForce] = relationship(lazy="joined", innerjoin=True)
 
 
 class Officer(Base):

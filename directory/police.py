@@ -19,13 +19,12 @@ from directory.accounts import Account
 from directory.area_cache import AREAS
 from directory.areas import Area
 from directory.geo import bbox_around, distance_m
-from directory.models import Neighbourhood, Officer, PoliceForce
+from directory.models import Neighbourhood, Officer, PoliceForce, Postcode
 from directory.police_data import CONTACT_KEYS, ForceData, NeighbourhoodData, OfficerData
 from directory.postcodes import (
     postcode_teams_in_box,
     postcodes_of_teams,
     set_postcode_teams,
-    team_of_postcode,
 )
 from directory.storage import Page, paginate, utcnow
 from directory.text import plain_text
@@ -314,12 +313,12 @@ def assign_postcodes(session: Session, teams: Sequence[Neighbourhood] | None = N
 
 
 def neighbourhood_for_postcode(session: Session, postcode: str) -> Neighbourhood | None:
-    """The active team recorded for a unit (display form): one read, no geometry."""
-    team_id = team_of_postcode(session, postcode)
-    if team_id is None:
-        return None
-    team = session.get(Neighbourhood, team_id)
-    return team if team is not None and team.active else None
+    """The active team recorded for a unit (display form), with its force: one query."""
+    return session.scalar(
+        select(Neighbourhood)
+        .join(Postcode, Postcode.neighbourhood_id == Neighbourhood.id)
+        .where(Postcode.postcode == postcode, Neighbourhood.active.is_(True))
+    )
 
 
 def neighbourhood_at(session: Session, lat: float, lng: float) -> Neighbourhood | None:

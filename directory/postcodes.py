@@ -463,13 +463,6 @@ def set_postcode_teams(db: Reader, changes: Sequence[tuple[int | None, str]]) ->
         )
 
 
-def team_of_postcode(db: Reader, postcode: str) -> int | None:
-    """The neighbourhood id recorded for a unit (display form), if any."""
-    return connection_of(db).scalar(
-        select(Postcode.neighbourhood_id).where(Postcode.postcode == postcode)
-    )
-
-
 def count_postcodes(db: Reader) -> int:
     """How many postcode units are stored (for /health)."""
     return connection_of(db).scalar(select(func.count()).select_from(Postcode)) or 0

@@ -203,3 +203,17 @@ def test_officers_are_added_changed_and_stood_down(client, demo_directory):
     assert client.patch(f"{officers}/999999", json={"rank": "x"}, headers=wmp).status_code == 404
     other_team = "/neighbourhoods/leicestershire/NC04demo/officers"
     assert client.post(other_team, json={"name": "x"}, headers=wmp).status_code == 403
+
+
+def test_local_body_is_what_the_schema_documents(client, demo_directory):
+    """/postcodes/{pc}/local skips marshmallow at run time; its keys must match the schema."""
+    from api.police import ForceBriefSchema, LocalSchema, NeighbourhoodSchema, OfficerSchema
+    from api.sites import SiteSchema
+
+    body = client.get("/postcodes/WV111AA/local").get_json()
+    assert set(body) == set(LocalSchema().fields)
+    assert set(body["force"]) == set(ForceBriefSchema().fields)
+    assert set(body["neighbourhood"]) <= set(NeighbourhoodSchema().fields)
+    assert all(set(o) == set(OfficerSchema().fields) for o in body["officers"])
+    assert all(set(s) <= set(SiteSchema().fields) for s in body["sites"])
+    assert body["sites"][0]["created_at"].endswith("+00:00")  # ISO 8601, as marshmallow writes
