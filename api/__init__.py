@@ -11,7 +11,7 @@ from flask_smorest import Api
 from api.auth import BEARER_SCHEME, SECURITY_SCHEME
 from api.config import load_settings
 from api.database import init_database
-from api.errors import register_error_handlers, require_json_bodies
+from api.errors import refuse_nul_characters, register_error_handlers, require_json_bodies
 
 API_TITLE = "hyperlocal"
 API_VERSION = "0.1.0"
@@ -45,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             },
         },
         JSON_SORT_KEYS=False,
+        # The largest body is a site with a detailed polygon: 20,000 positions fit in 2 MB.
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     init_database(app)
@@ -57,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.spec.components.security_scheme(SECURITY_SCHEME, BEARER_SCHEME)
     register_error_handlers(app)
     app.before_request(require_json_bodies)
+    app.before_request(refuse_nul_characters)
 
     from api import health, keys, police, postcodes, sites
 

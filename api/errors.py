@@ -85,6 +85,18 @@ def require_json_bodies() -> None:
         abort(415, message="send the body as JSON with 'Content-Type: application/json'")
 
 
+def refuse_nul_characters() -> None:
+    """Refuse NUL characters anywhere in a request: PostgreSQL cannot store them in text, and
+    no postcode, name or URL contains one."""
+    raw_query = request.query_string
+    if "\x00" in request.path or b"%00" in raw_query or b"\x00" in raw_query:
+        abort(422, message="the request contains a NUL character")
+    if request.content_length and request.is_json:
+        body = request.get_data(cache=True)
+        if b"\x00" in body or b"\\u0000" in body.lower():
+            abort(422, message="the request body contains a NUL character")
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer every error (HTTP, domain, unexpected) in the one JSON shape."""
 

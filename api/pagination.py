@@ -8,11 +8,14 @@ from marshmallow import Schema, fields, validate
 
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100  # larger values are clamped to this
+PAGE_MAX = 100_000  # beyond this a listing is not being read, and offsets overflow
 
 
 class PageQuerySchema(Schema):
     page = fields.Integer(
-        load_default=1, validate=validate.Range(min=1), metadata={"description": "from 1"}
+        load_default=1,
+        validate=validate.Range(min=1, max=PAGE_MAX),
+        metadata={"description": f"from 1 to {PAGE_MAX:,}"},
     )
     per_page = fields.Integer(
         load_default=PER_PAGE_DEFAULT,

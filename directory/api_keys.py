@@ -123,6 +123,16 @@ def revoke_api_key(session: Session, key_id: int) -> ApiKey:
     return key
 
 
+def revoke_scope(session: Session, scope: str) -> int:
+    """Revoke every live key with exactly this scope (when what it names is deleted)."""
+    keys = session.scalars(
+        select(ApiKey).where(ApiKey.scope == scope, ApiKey.revoked_at.is_(None))
+    ).all()
+    for key in keys:
+        key.revoked_at = utcnow()
+    return len(keys)
+
+
 def authenticate(session: Session, secret: str) -> ApiKey | None:
     """The live key matching ``secret``, or None if it is unknown or revoked.
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from directory.areas import Area, AreaInvalid, circle_area, polygon_area, postcode_area
+from directory.areas import (
+    Area,
+    AreaInvalid,
+    as_number,
+    circle_area,
+    parse_postcode_set,
+    polygon_area,
+    postcode_area,
+)
 from directory.locate import LocateError, locate
 from directory.postcodes import PostcodeNotFound, postcode_positions
 from directory.storage import Reader
@@ -28,15 +36,16 @@ def area_from_spec(db: Reader, spec: Any) -> Area:
         codes = spec.get("postcodes")
         if not isinstance(codes, list):
             raise AreaInvalid("a postcodes area needs 'postcodes': a list such as ['WV11 1']")
+        parse_postcode_set(codes)  # refuse bad or too many entries before any lookup
         return postcode_area(
             codes, postcode_positions(db, [c for c in codes if isinstance(c, str)])
         )
     if kind == "circle":
-        radius = spec.get("radius_m")
-        if not isinstance(radius, int | float) or isinstance(radius, bool):
+        if "radius_m" not in spec:
             raise AreaInvalid("a circle needs 'radius_m': a number of metres")
+        radius = as_number(spec["radius_m"], "the circle's 'radius_m'")
         lat, lng = _centre(db, spec.get("center"))
-        return circle_area(lat, lng, float(radius))
+        return circle_area(lat, lng, radius)
     if kind == "polygon":
         return polygon_area(spec.get("geometry"))  # type: ignore[arg-type]
     raise AreaInvalid(f"unknown area type {kind!r}: use one of {', '.join(AREA_TYPES)}")
@@ -44,10 +53,10 @@ def area_from_spec(db: Reader, spec: Any) -> Area:
 
 def _centre(db: Reader, center: Any) -> tuple[float, float]:
     if isinstance(center, Mapping):
-        lat, lng = center.get("lat"), center.get("lng")
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lng)):
-            return float(lat), float(lng)  # type: ignore[arg-type]
-        raise AreaInvalid("a circle's 'center' needs numbers 'lat' and 'lng'")
+        return (
+            as_number(center.get("lat"), "the circle's centre 'lat'"),
+            as_number(center.get("lng"), "the circle's centre 'lng'"),
+        )
     if isinstance(center, str):
         try:
             located = locate(lambda: db, center)

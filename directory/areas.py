@@ -180,6 +180,19 @@ def distance_to_geometry_m(point: tuple[float, float], geometry: Polygon | Multi
 # ---------------------------------------------------------------------- building
 
 
+def as_number(value: Any, what: str) -> float:
+    """A finite float from a JSON number; AreaInvalid for anything else (huge integers too)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AreaInvalid(f"{what} must be a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise AreaInvalid(f"{what} is out of range") from None
+    if not math.isfinite(number):
+        raise AreaInvalid(f"{what} must be a finite number")
+    return number
+
+
 def _check_point(lat: float, lng: float, what: str) -> None:
     if not (math.isfinite(lat) and math.isfinite(lng)):
         raise AreaInvalid(f"{what} must be finite numbers")
@@ -216,8 +229,8 @@ def _shape(geojson: Mapping[str, Any]) -> Polygon | MultiPolygon:
 
 
 def _polygon(rings: Sequence[Any]) -> Polygon:
-    shell = np.asarray(rings[0], dtype=float)[:, :2]
-    holes = [np.asarray(ring, dtype=float)[:, :2] for ring in rings[1:]]
+    shell = np.asarray([p[:2] for p in rings[0]], dtype=float)
+    holes = [np.asarray([p[:2] for p in ring], dtype=float) for ring in rings[1:]]
     return shapely.polygons(shell, holes=holes or None)
 
 
@@ -280,15 +293,14 @@ def _check_ring(ring: Any, name: str) -> int:
     if not isinstance(ring, list) or len(ring) < 4:
         raise AreaInvalid(f"{name} needs at least 4 positions (the first repeated last)")
     for position in ring:
-        if (
-            not isinstance(position, list | tuple)
-            or len(position) < 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in position[:2])
-        ):
+        if not isinstance(position, list | tuple) or len(position) not in (2, 3):
             raise AreaInvalid(
-                f"{name} has a position that is not [longitude, latitude]: {position!r}"
+                f"{name} has a position that is not [longitude, latitude]: {str(position)[:80]}"
             )
-        _check_point(float(position[1]), float(position[0]), f"{name} position")
+        lng, lat = (as_number(v, f"{name} position") for v in position[:2])
+        if len(position) == 3:
+            as_number(position[2], f"{name} position's altitude")
+        _check_point(lat, lng, f"{name} position")
     if list(ring[0][:2]) != list(ring[-1][:2]):
         raise AreaInvalid(
             f"{name} is not closed: it starts at {list(ring[0][:2])} and ends at "

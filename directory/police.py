@@ -277,32 +277,38 @@ def _centres_near(
 def assign_postcodes(session: Session, teams: Sequence[Neighbourhood] | None = None) -> int:
     """Record, on each postcode unit, the active team whose boundary holds it.
 
-    ``teams``: the teams whose boundary or state changed (default: every team). Their units
-    are worked out again (vectorised point-in-polygon over the units in each box), units that
-    left them are cleared, and only rows whose team changes are written. Where boundaries
-    overlap, the smaller patch wins. Returns how many units changed.
+    ``teams``: the teams whose boundary or state changed (default: every team). Units inside
+    them are worked out again (vectorised point-in-polygon over the units in each box) and units
+    that left them are cleared; units of other teams are left alone. Where patches overlap the
+    smaller one wins (ties: the lower id), also against teams outside ``teams``, so one force
+    redrawing a boundary cannot take another force's units by drawing a larger one. Only rows
+    whose team changes are written. Returns how many units changed.
     """
     if teams is None:
         teams = list(session.scalars(select(Neighbourhood)))
+    changed_ids = {t.id for t in teams}
     live = [t for t in teams if t.active and t.min_lat is not None]
     areas = _areas(session, [(t.id, t.updated_at) for t in live])
     desired: dict[str, int] = {}
     current: dict[str, int | None] = {}
-    for team in sorted(live, key=lambda t: -areas[t.id].geometry.area if t.id in areas else 0):
+    holders: dict[str, int] = {}  # units inside a changed team but recorded for another team
+    for team in sorted(live, key=lambda t: (-areas[t.id].geometry.area, -t.id) if t.id in areas
+                       else (0, 0)):  # fmt: skip
         area = areas.get(team.id)
-        if area is None:
-            continue
-        units = postcode_teams_in_box(session, area.bbox)
+        units = postcode_teams_in_box(session, area.bbox) if area is not None else []
         if not units:
             continue
         lats = np.array([u[1] for u in units])
         lngs = np.array([u[2] for u in units])
-        inside = shapely.contains_xy(area.geometry, lngs, lats)
+        inside = shapely.intersects_xy(area.geometry, lngs, lats)  # type: ignore[union-attr]
         for (pc, _, _, team_now), is_inside in zip(units, inside.tolist(), strict=True):
-            current[pc] = team_now
             if is_inside:
                 desired[pc] = team.id
-    for pc, team_now in postcodes_of_teams(session, [t.id for t in teams]):
+                current[pc] = team_now
+                if team_now is not None and team_now not in changed_ids:
+                    holders[pc] = team_now
+    _keep_smaller_holders(session, desired, holders, areas)
+    for pc, team_now in postcodes_of_teams(session, list(changed_ids)):
         current.setdefault(pc, team_now)
     changes = [
         (desired.get(pc), pc) for pc, team_now in current.items() if desired.get(pc) != team_now
@@ -310,6 +316,25 @@ def assign_postcodes(session: Session, teams: Sequence[Neighbourhood] | None = N
     set_postcode_teams(session, changes)
     session.flush()
     return len(changes)
+
+
+def _keep_smaller_holders(
+    session: Session, desired: dict[str, int], holders: dict[str, int], areas: dict[int, Area]
+) -> None:
+    """Give units back to the other active team that holds them when its patch is smaller."""
+    if not holders:
+        return
+    others = session.execute(
+        select(Neighbourhood.id, Neighbourhood.updated_at).where(
+            Neighbourhood.id.in_(set(holders.values())), Neighbourhood.active.is_(True)
+        )
+    ).all()
+    other_areas = _areas(session, [(i, changed) for i, changed in others])
+    for pc, holder in holders.items():
+        mine = areas[desired[pc]].geometry.area
+        theirs = other_areas.get(holder)
+        if theirs is not None and (theirs.geometry.area, holder) < (mine, desired[pc]):
+            desired[pc] = holder
 
 
 def neighbourhood_for_postcode(session: Session, postcode: str) -> Neighbourhood | None:

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, undefer
 
 from directory.accounts import Account
+from directory.api_keys import revoke_scope
 from directory.area_cache import AREAS
 from directory.areas import Area
 from directory.geo import BoundingBox, bbox_around
@@ -210,7 +211,8 @@ def get_site(session: Session, site_id: int) -> Site:
 
 
 def delete_site(session: Session, site: Site) -> None:
-    """Remove a site from the directory."""
+    """Remove a site from the directory, and revoke its editors' keys: ids may be reused."""
+    revoke_scope(session, f"editor:{site.id}")
     session.delete(site)
     session.flush()
 

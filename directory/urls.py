@@ -44,4 +44,7 @@ def normalise_url(text: str, what: str = "url") -> str:
     except UnicodeError:
         raise UrlInvalid(f"{what} '{raw[:80]}' has an invalid host name") from None
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    normal = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    if len(normal) > MAX_URL_LENGTH:  # IDNA can lengthen a host several times over
+        raise UrlInvalid(f"{what} is longer than {MAX_URL_LENGTH} characters once normalised")
+    return normal

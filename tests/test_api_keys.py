@@ -118,7 +118,9 @@ def test_create_over_http_shows_the_key_once_and_it_works(client, app):
     assert bad.status_code == 422
     assert "is not a scope" in bad.get_json()["errors"]["json"]["scope"][0]
     nul = client.post("/keys", json={"scope": "editor:1", "label": "a\u0000b"}, headers=admin)
-    assert nul.status_code == 422 and "control characters" in nul.get_json()["message"]
+    assert nul.status_code == 422 and "NUL character" in nul.get_json()["message"]
+    ctrl = client.post("/keys", json={"scope": "editor:1", "label": "a\u0007b"}, headers=admin)
+    assert ctrl.status_code == 422 and "control characters" in ctrl.get_json()["message"]
     assert response.headers["Cache-Control"] == "no-store"
     for huge in ("2147483648", "99999999999999999999"):
         gone = client.delete(f"/keys/{huge}", headers=admin)

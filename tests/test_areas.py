@@ -127,7 +127,7 @@ def test_polygon_bbox_centroid_and_distance():
         ({"type": "Polygon", "coordinates": [[[2.35, 48.85], [2.36, 48.85], [2.36, 48.86],
                                               [2.35, 48.85]]]}, "outside the UK"),
         ({"type": "Polygon", "coordinates": [[["a", 52.6], [-2.0, 52.6], [-2.0, 52.7],
-                                              ["a", 52.6]]]}, "not [longitude, latitude]"),
+                                              ["a", 52.6]]]}, "position must be a number"),
         ({"type": "Polygon", "coordinates": [[[-2.1, 52.6], [-2.0, 52.6], [-2.05, 52.6],
                                               [-2.1, 52.6]]]}, "the polygon is not valid"),
         ("not an object", "must be a GeoJSON object"),

@@ -217,3 +217,32 @@ def test_local_body_is_what_the_schema_documents(client, demo_directory):
     assert all(set(o) == set(OfficerSchema().fields) for o in body["officers"])
     assert all(set(s) <= set(SiteSchema().fields) for s in body["sites"])
     assert body["sites"][0]["created_at"].endswith("+00:00")  # ISO 8601, as marshmallow writes
+
+
+def test_redrawing_one_team_leaves_other_teams_units_alone(client, demo_directory):
+    """A force redraws a boundary: neighbouring teams keep their units, and a larger patch
+    from another force cannot take units a smaller team already holds."""
+    from directory.models import Neighbourhood
+    from directory.postcodes import postcodes_of_teams
+
+    app = demo_directory
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        wv1 = session.query(Neighbourhood).filter_by(code="WV1demo").one().id
+        before = len(postcodes_of_teams(session, [wv1]))
+    assert before > 100
+    wmp = _key(app, "police:west-midlands")
+    leics = _key(app, "police:leicestershire")
+    # WV11demo grows a little square next to WV1demo's patch: WV1demo keeps every unit.
+    square = {"type": "Polygon", "coordinates": [[[-2.06, 52.60], [-2.05, 52.60], [-2.05, 52.61],
+              [-2.06, 52.61], [-2.06, 52.60]]]}  # fmt: skip
+    assert client.patch("/neighbourhoods/west-midlands/WV11demo", json={"boundary": square},
+                        headers=wmp).status_code == 200  # fmt: skip
+    # Leicestershire draws a huge box over Wolverhampton: smaller local patches keep their units.
+    huge = {"type": "Polygon", "coordinates": [[[-2.3, 52.5], [-1.9, 52.5], [-1.9, 52.7],
+            [-2.3, 52.7], [-2.3, 52.5]]]}  # fmt: skip
+    assert client.patch("/neighbourhoods/leicestershire/NC04demo", json={"boundary": huge},
+                        headers=leics).status_code == 200  # fmt: skip
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        assert len(postcodes_of_teams(session, [wv1])) == before
+    local = client.get("/postcodes/WV1 1AA/local").get_json()
+    assert local["neighbourhood"]["id"] == "WV1demo"

@@ -211,3 +211,50 @@ def test_a_changed_coverage_is_searched_at_once(client, app):
     assert moved.status_code == 200
     assert client.get("/sites?near=WV11 1AA&radius=100").get_json()["items"] == []
     assert [s["id"] for s in client.get("/sites?near=LE1 1AA").get_json()["items"]] == [site_id]
+
+
+def test_deleting_a_site_revokes_its_editors_keys(client, app):
+    admin = _key(app, "admin")
+    first = _approved(client, admin)
+    editor = _key(app, f"editor:{first}")
+    assert client.delete(f"/sites/{first}", headers=admin).status_code == 204
+    # Whatever id the next site gets, the old editor key no longer works at all.
+    _approved(client, admin, url="https://next.example.org/", name="Next")
+    assert client.patch(f"/sites/{first}", json={"name": "mine"}, headers=editor).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("area", "message"),
+    [
+        ({"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [[[-2.1, 52.6],
+          [-2.0, 52.6, 10], [-2.0, 52.7], [-2.1, 52.6]]]}}, None),  # mixed 2 and 3 numbers: fine
+        ({"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [[[-2.1, 52.6, "x"],
+          [-2.0, 52.6], [-2.0, 52.7], [-2.1, 52.6, "x"]]]}}, "altitude must be a number"),
+        ({"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [[[-2.1, 52.6, 1, 2],
+          [-2.0, 52.6], [-2.0, 52.7], [-2.1, 52.6]]]}}, "not [longitude, latitude]"),
+        ({"type": "circle", "center": "WV11 1AA", "radius_m": 10**400}, "out of range"),
+        ({"type": "circle", "center": {"lat": 10**400, "lng": -2}, "radius_m": 100},
+         "out of range"),
+        ({"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [[[10**400, 52.6],
+          [-2.0, 52.6], [-2.0, 52.7], [10**400, 52.6]]]}}, "out of range"),
+        ({"type": "postcodes", "postcodes": [f"B{n} {d}" for n in range(1, 61)
+                                             for d in range(10)]}, "at most 500 entries"),
+    ],
+)  # fmt: skip
+def test_odd_numbers_and_shapes_are_422_not_500(client, area, message):
+    response = _submit(client, area=area)
+    if message is None:
+        assert response.status_code == 201
+    else:
+        assert response.status_code == 422, response.get_json()
+        assert message in response.get_json()["message"]
+
+
+def test_nul_characters_huge_pages_and_long_urls_are_refused(client):
+    assert client.get("/sites?q=a%00b").status_code == 422
+    assert client.get("/forces/a%00b").status_code == 422
+    assert _submit(client, contact_email="a\u0000b@example.org").status_code == 422
+    assert client.get("/sites?page=99999999999999999999").status_code == 422
+    long_host = ".".join(["ä"] * 900) + ".org"
+    response = _submit(client, url=f"https://{long_host}/")
+    assert response.status_code == 422 and "once normalised" in response.get_json()["message"]
