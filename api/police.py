@@ -468,7 +468,7 @@ class Local(MethodView):
         if neighbourhood is None:
             neighbourhood = neighbourhood_at(session, place.latitude, place.longitude)
         sites = sites_near(session, place.latitude, place.longitude, LOCAL_SITES_RADIUS_M,
-                           postcode=unit)[:LOCAL_SITES_MAX]  # fmt: skip
+                           postcode=unit, with_area=False)[:LOCAL_SITES_MAX]  # fmt: skip
         officers = active_officers(session, neighbourhood.id) if neighbourhood else []
         force = neighbourhood.force if neighbourhood else None
         body = {
@@ -485,7 +485,7 @@ class Local(MethodView):
                 neighbourhood_json(neighbourhood, boundary=False) if neighbourhood else None
             ),
             "officers": [officer_json(o) for o in officers],
-            "sites": [site_json(m.site, private=False, match=m) for m in sites],
+            "sites": [site_json(m.site, private=False, match=m, area=False) for m in sites],
         }
         # Every value is already in LocalSchema's shape (a test holds them together); the
         # busiest directory endpoint skips the second pass through marshmallow.

@@ -60,7 +60,12 @@ class SiteSchema(Schema):
     )
     description = fields.String()
     platform = fields.String(allow_none=True, metadata={"example": "wordpress"})
-    area = fields.Dict(metadata={"description": "the coverage, as stored", "example": AREA_EXAMPLE})
+    area = fields.Dict(
+        metadata={
+            "description": "the coverage, as stored (left out of /postcodes/{pc}/local)",
+            "example": AREA_EXAMPLE,
+        }
+    )
     social_accounts = fields.List(fields.Nested(AccountSchema))
     status = fields.String(metadata={"enum": list(SITE_STATUSES)})
     created_at = fields.DateTime()
@@ -140,8 +145,11 @@ class SiteListQuerySchema(PageQuerySchema):
     )
 
 
-def site_json(site: Site, private: bool, match: SiteMatch | None = None) -> dict[str, Any]:
-    """A site as the API shows it; contact details only when ``private``."""
+def site_json(
+    site: Site, private: bool, match: SiteMatch | None = None, area: bool = True
+) -> dict[str, Any]:
+    """A site as the API shows it; contact details only when ``private``; ``area=False``
+    leaves out the coverage (the resident lookup does)."""
     body: dict[str, Any] = {
         "id": site.id,
         "name": site.name,
@@ -149,12 +157,13 @@ def site_json(site: Site, private: bool, match: SiteMatch | None = None) -> dict
         "feed_urls": site.feed_urls,
         "description": site.description,
         "platform": site.platform,
-        "area": site.area,
         "social_accounts": site.social_accounts,
         "status": site.status,
         "created_at": site.created_at,
         "updated_at": site.updated_at,
     }
+    if area:
+        body["area"] = site.area
     if private:
         body["contact_email"] = site.contact_email
         body["reviewed_at"] = site.reviewed_at

@@ -269,10 +269,12 @@ def site_areas_in_box(
     )
 
 
-def _sites(session: Session, ids: Sequence[int]) -> dict[int, Site]:
+def _sites(session: Session, ids: Sequence[int], with_area: bool = True) -> dict[int, Site]:
     if not ids:
         return {}
-    query = select(Site).where(Site.id.in_(list(ids))).options(undefer(Site.area))
+    query = select(Site).where(Site.id.in_(list(ids)))
+    if with_area:
+        query = query.options(undefer(Site.area))
     return {site.id: site for site in session.scalars(query)}
 
 
@@ -284,12 +286,13 @@ def sites_near(
     *,
     postcode: str | None = None,
     statuses: Sequence[str] = ("approved",),
+    with_area: bool = True,
 ) -> list[SiteMatch]:
     """Sites whose coverage holds the point first, then those within ``radius_m`` of it.
 
     ``postcode`` (the point's own unit, when known) lets a postcode-set coverage decide by
     membership rather than by its footprint. Ordered: covering sites by name, then nearby ones
-    by distance.
+    by distance. ``with_area=False`` leaves the sites' coverage JSON unread.
     """
     areas = site_areas_in_box(session, bbox_around(lat, lng, radius_m), statuses)
     covering: list[int] = []
@@ -299,7 +302,7 @@ def sites_near(
             covering.append(site_id)
         elif (distance := area.distance_m(lat, lng)) <= radius_m:
             nearby[site_id] = round(distance, 1)
-    found = _sites(session, covering + list(nearby))
+    found = _sites(session, covering + list(nearby), with_area)
     matches = [SiteMatch(found[i], 0.0, "covers") for i in covering]
     matches.sort(key=lambda m: (m.site.name.lower(), m.site.id))
     near = [SiteMatch(found[i], d, "nearby") for i, d in nearby.items()]
