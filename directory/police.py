@@ -200,7 +200,7 @@ def _areas(session: Session, rows: Sequence[tuple[int, Any]]) -> dict[int, Area]
 
     def load(ids: list[int]) -> dict[int, Any]:
         query = select(Neighbourhood.id, Neighbourhood.boundary).where(Neighbourhood.id.in_(ids))
-        return {row_id: boundary for row_id, boundary in session.execute(query)}
+        return {row_id: boundary for row_id, boundary in session.connection().execute(query)}
 
     return AREAS.areas((str(session.get_bind().url), "neighbourhoods"), rows, load)
 
@@ -220,15 +220,19 @@ def neighbourhoods_near(
     from the area cache. A team without a boundary is 'nearby' by its centre.
     """
     box = bbox_around(lat, lng, max(radius_m, 1.0))
-    rows = session.execute(
-        select(Neighbourhood.id, Neighbourhood.updated_at).where(
-            Neighbourhood.active.is_(True),
-            Neighbourhood.min_lat <= box.max_lat,
-            Neighbourhood.max_lat >= box.min_lat,
-            Neighbourhood.min_lng <= box.max_lng,
-            Neighbourhood.max_lng >= box.min_lng,
+    rows = (
+        session.connection()
+        .execute(
+            select(Neighbourhood.id, Neighbourhood.updated_at).where(
+                Neighbourhood.active.is_(True),
+                Neighbourhood.min_lat <= box.max_lat,
+                Neighbourhood.max_lat >= box.min_lat,
+                Neighbourhood.min_lng <= box.max_lng,
+                Neighbourhood.max_lng >= box.min_lng,
+            )
         )
-    ).all()
+        .all()
+    )
     areas = _areas(session, [(row_id, changed) for row_id, changed in rows])
     covering: list[tuple[int, float]] = []
     nearby: list[tuple[int, float]] = []
@@ -324,11 +328,15 @@ def _keep_smaller_holders(
     """Give units back to the other active team that holds them when its patch is smaller."""
     if not holders:
         return
-    others = session.execute(
-        select(Neighbourhood.id, Neighbourhood.updated_at).where(
-            Neighbourhood.id.in_(set(holders.values())), Neighbourhood.active.is_(True)
+    others = (
+        session.connection()
+        .execute(
+            select(Neighbourhood.id, Neighbourhood.updated_at).where(
+                Neighbourhood.id.in_(set(holders.values())), Neighbourhood.active.is_(True)
+            )
         )
-    ).all()
+        .all()
+    )
     other_areas = _areas(session, [(i, changed) for i, changed in others])
     for pc, holder in holders.items():
         mine = areas[desired[pc]].geometry.area

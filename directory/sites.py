@@ -251,18 +251,24 @@ def site_areas_in_box(
     session: Session, box: BoundingBox, statuses: Sequence[str] = ("approved",)
 ) -> dict[int, Area]:
     """Coverage of the sites whose box meets ``box``: from the box index and the area cache."""
-    rows = session.execute(
-        select(Site.id, Site.updated_at).where(
-            Site.status.in_(list(statuses)),
-            Site.min_lat <= box.max_lat,
-            Site.max_lat >= box.min_lat,
-            Site.min_lng <= box.max_lng,
-            Site.max_lng >= box.min_lng,
+    rows = (
+        session.connection()
+        .execute(
+            select(Site.id, Site.updated_at).where(
+                Site.status.in_(list(statuses)),
+                Site.min_lat <= box.max_lat,
+                Site.max_lat >= box.min_lat,
+                Site.min_lng <= box.max_lng,
+                Site.max_lng >= box.min_lng,
+            )
         )
-    ).all()
+        .all()
+    )
 
     def load(ids: list[int]) -> dict[int, Any]:
-        return dict(session.execute(select(Site.id, Site.area).where(Site.id.in_(ids))).all())
+        return dict(
+            session.connection().execute(select(Site.id, Site.area).where(Site.id.in_(ids))).all()
+        )
 
     return AREAS.areas(
         (str(session.get_bind().url), "sites"), [(i, changed) for i, changed in rows], load
