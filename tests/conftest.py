@@ -162,3 +162,13 @@ def demo_directory(app):  # type: ignore[no-untyped-def]
     with app.extensions["hyperlocal_db"].sessions() as session:
         load_demo_directory(session)
     return app
+
+
+def bearer(app, scope: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Authorization headers for a new key with ``scope`` on the app's database."""
+    from directory.api_keys import create_api_key
+
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        secret = create_api_key(session, scope).secret
+        session.commit()
+    return {"Authorization": f"Bearer {secret}"}

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from api.cli import main
 from directory.demo import demo_police_dir
+from tests.conftest import bearer
 
 
 def test_forces(client, demo_directory):
@@ -108,13 +109,9 @@ def test_coverage_gaps(client, demo_directory):
 
 
 def test_coverage_gap_closes_when_a_site_covers_it(client, demo_directory, app):
-    from directory.api_keys import create_api_key
-
     before = client.get("/coverage/gaps?neighbourhood=west-midlands/WV11demo").get_json()
     sector = before["sectors"][0]["code"]
-    with app.extensions["hyperlocal_db"].sessions() as session:
-        admin = {"Authorization": f"Bearer {create_api_key(session, 'admin').secret}"}
-        session.commit()
+    admin = bearer(app, "admin")
     created = client.post("/sites", json={
         "name": "Gap filler", "url": "https://gap.example.org/",
         "area": {"type": "postcodes", "postcodes": [sector]},
@@ -146,19 +143,10 @@ def test_cli_police_import_from_saved(migrated_url, monkeypatch, tmp_path):
     assert missing.exit_code == 1 and "is not a directory" in missing.output
 
 
-def _key(app, scope: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from directory.api_keys import create_api_key
-
-    with app.extensions["hyperlocal_db"].sessions() as session:
-        secret = create_api_key(session, scope).secret
-        session.commit()
-    return {"Authorization": f"Bearer {secret}"}
-
-
 def test_a_force_manages_its_own_teams_only(client, demo_directory):
     app = demo_directory
-    wmp = _key(app, "police:west-midlands")
-    leics = _key(app, "police:leicestershire")
+    wmp = bearer(app, "police:west-midlands")
+    leics = bearer(app, "police:leicestershire")
     team = "/neighbourhoods/west-midlands/WV11demo"
     changed = client.patch(team, json={
         "contact_details": {"email": "new.demo@example.org", "telephone": "101"},
@@ -181,8 +169,8 @@ def test_a_force_manages_its_own_teams_only(client, demo_directory):
 
 def test_officers_are_added_changed_and_stood_down(client, demo_directory):
     app = demo_directory
-    wmp = _key(app, "police:west-midlands")
-    admin = _key(app, "admin")
+    wmp = bearer(app, "police:west-midlands")
+    admin = bearer(app, "admin")
     officers = "/neighbourhoods/west-midlands/WV11demo/officers"
     added = client.post(officers, json={
         "name": "PC Demo New Starter", "rank": "PC",
@@ -230,8 +218,8 @@ def test_redrawing_one_team_leaves_other_teams_units_alone(client, demo_director
         wv1 = session.query(Neighbourhood).filter_by(code="WV1demo").one().id
         before = len(postcodes_of_teams(session, [wv1]))
     assert before > 100
-    wmp = _key(app, "police:west-midlands")
-    leics = _key(app, "police:leicestershire")
+    wmp = bearer(app, "police:west-midlands")
+    leics = bearer(app, "police:leicestershire")
     # WV11demo grows a little square next to WV1demo's patch: WV1demo keeps every unit.
     square = {"type": "Polygon", "coordinates": [[[-2.06, 52.60], [-2.05, 52.60], [-2.05, 52.61],
               [-2.06, 52.61], [-2.06, 52.60]]]}  # fmt: skip

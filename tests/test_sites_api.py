@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from directory.api_keys import create_api_key
 from directory.models import Site
+from tests.conftest import bearer
 
 WV11_SECTORS = {"type": "postcodes", "postcodes": ["WV11 1", "WV11 2"]}
 LE1_CIRCLE = {"type": "circle", "center": "LE1 1AA", "radius_m": 800}
@@ -18,13 +18,6 @@ M14_BOX = {
                          [-2.24, 53.44]]],
     },
 }  # fmt: skip
-
-
-def _key(app, scope: str) -> dict[str, str]:
-    with app.extensions["hyperlocal_db"].sessions() as session:
-        secret = create_api_key(session, scope).secret
-        session.commit()
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def _submit(client, **fields):  # type: ignore[no-untyped-def]
@@ -75,7 +68,7 @@ def test_anyone_submits_a_pending_site_and_cannot_approve_it(client, app):
 
 
 def test_admin_moderates_and_the_public_never_sees_the_email(client, app):
-    admin = _key(app, "admin")
+    admin = bearer(app, "admin")
     site_id = _submit(client, contact_email="ed@example.org").get_json()["id"]
     pending = client.get("/sites?status=pending", headers=admin).get_json()
     assert [s["id"] for s in pending["items"]] == [site_id]
@@ -94,10 +87,10 @@ def test_admin_moderates_and_the_public_never_sees_the_email(client, app):
 
 
 def test_editors_edit_their_own_site_only(client, app):
-    admin = _key(app, "admin")
+    admin = bearer(app, "admin")
     mine = _approved(client, admin)
     theirs = _approved(client, admin, url="https://other.example.org/", name="Other")
-    editor = _key(app, f"editor:{mine}")
+    editor = bearer(app, f"editor:{mine}")
     renamed = client.patch(f"/sites/{mine}", json={"name": "WV11 Voice"}, headers=editor)
     assert renamed.status_code == 200 and renamed.get_json()["name"] == "WV11 Voice"
     assert renamed.get_json()["status"] == "approved"
@@ -111,7 +104,7 @@ def test_editors_edit_their_own_site_only(client, app):
 
 
 def test_admin_deletes(client, app):
-    admin = _key(app, "admin")
+    admin = bearer(app, "admin")
     site_id = _approved(client, admin)
     assert client.delete(f"/sites/{site_id}", headers=admin).status_code == 204
     assert client.get(f"/sites/{site_id}", headers=admin).status_code == 404
@@ -158,7 +151,7 @@ def test_missing_fields_are_field_errors(client):
 
 
 def test_filters_and_pagination(client, app):
-    admin = _key(app, "admin")
+    admin = bearer(app, "admin")
     for n in range(25):
         _approved(client, admin, url=f"https://site{n:02}.example.org/", name=f"Site {n:02}",
                   platform="ghost" if n % 5 == 0 else "wordpress",
@@ -177,7 +170,7 @@ def test_filters_and_pagination(client, app):
 
 
 def test_search_by_place_covers_first_then_nearby(client, app):
-    admin = _key(app, "admin")
+    admin = bearer(app, "admin")
     covering = _approved(client, admin, name="WV11 News")
     circle = _approved(client, admin, name="Wednesfield Ring", url="https://ring.example.org/",
                        area={"type": "circle", "center": {"lat": 52.6158, "lng": -2.0700},
@@ -202,7 +195,7 @@ def test_search_by_place_covers_first_then_nearby(client, app):
 
 def test_a_changed_coverage_is_searched_at_once(client, app):
     """Areas are cached per process by row and last change: an edit must not serve stale."""
-    admin = _key(app, "admin")
+    admin = bearer(app, "admin")
     site_id = _approved(client, admin)
     assert [s["id"] for s in client.get("/sites?near=WV11 1AA&radius=100").get_json()["items"]] == [
         site_id
@@ -214,9 +207,9 @@ def test_a_changed_coverage_is_searched_at_once(client, app):
 
 
 def test_deleting_a_site_revokes_its_editors_keys(client, app):
-    admin = _key(app, "admin")
+    admin = bearer(app, "admin")
     first = _approved(client, admin)
-    editor = _key(app, f"editor:{first}")
+    editor = bearer(app, f"editor:{first}")
     assert client.delete(f"/sites/{first}", headers=admin).status_code == 204
     # Whatever id the next site gets, the old editor key no longer works at all.
     _approved(client, admin, url="https://next.example.org/", name="Next")
