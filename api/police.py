@@ -23,6 +23,7 @@ from directory.models import Neighbourhood, Officer, PoliceForce
 from directory.opml import FeedOutline, opml_document
 from directory.police import (
     NeighbourhoodMatch,
+    active_officer_rows,
     active_officers,
     add_officer,
     get_force,
@@ -464,23 +465,26 @@ class Local(MethodView):
         unit = place.postcode if place.precision == "unit" else None
         # A unit's team was recorded when boundaries were loaded; anything else (or a unit
         # imported since) is placed by geometry.
-        neighbourhood = neighbourhood_for_postcode(session, unit) if unit else None
-        if neighbourhood is None:
+        neighbourhood: Any = neighbourhood_for_postcode(session, unit) if unit else None
+        force: dict[str, Any] | None = None
+        if neighbourhood is not None:
+            team = neighbourhood
+            force = {"id": team.force_id, "name": team.force_name, "url": team.force_url,
+                     "telephone": team.force_telephone}  # fmt: skip
+        else:
             neighbourhood = neighbourhood_at(session, place.latitude, place.longitude)
+            if neighbourhood is not None:
+                f = neighbourhood.force
+                force = {"id": f.id, "name": f.name, "url": f.url, "telephone": f.telephone}
         sites = sites_near(session, place.latitude, place.longitude, LOCAL_SITES_RADIUS_M,
                            postcode=unit, with_area=False)[:LOCAL_SITES_MAX]  # fmt: skip
-        officers = active_officers(session, neighbourhood.id) if neighbourhood else []
-        force = neighbourhood.force if neighbourhood else None
+        officers = active_officer_rows(session, neighbourhood.id) if neighbourhood else []
         body = {
             "query": place.label,
             "precision": place.precision,
             "note": PRECISION_NOTES[place.precision],
             "location": {"lat": place.latitude, "lng": place.longitude},
-            "force": (
-                {"id": force.id, "name": force.name, "url": force.url, "telephone": force.telephone}
-                if force
-                else None
-            ),  # fmt: skip
+            "force": force,
             "neighbourhood": (
                 neighbourhood_json(neighbourhood, boundary=False) if neighbourhood else None
             ),

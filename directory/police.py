@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import shapely
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from directory.accounts import Account
@@ -26,7 +26,7 @@ from directory.postcodes import (
     postcodes_of_teams,
     set_postcode_teams,
 )
-from directory.storage import Page, paginate, utcnow
+from directory.storage import Page, Reader, connection_of, paginate, utcnow
 from directory.text import plain_text
 
 
@@ -345,13 +345,41 @@ def _keep_smaller_holders(
             desired[pc] = holder
 
 
-def neighbourhood_for_postcode(session: Session, postcode: str) -> Neighbourhood | None:
-    """The active team recorded for a unit (display form), with its force: one query."""
-    return session.scalar(
-        select(Neighbourhood)
-        .join(Postcode, Postcode.neighbourhood_id == Neighbourhood.id)
-        .where(Postcode.postcode == postcode, Neighbourhood.active.is_(True))
+# The resident lookup's reads run as Core queries returning rows with the same attribute
+# names as the models (plus the force's, prefixed): the ORM's loading costs several times the
+# queries themselves, and these rows are only read.
+_TEAM = Neighbourhood.__table__
+_FORCE = PoliceForce.__table__
+_TEAM_OF_POSTCODE = (
+    select(
+        *[column for column in _TEAM.c if column.name != "boundary"],
+        _FORCE.c.name.label("force_name"),
+        _FORCE.c.url.label("force_url"),
+        _FORCE.c.telephone.label("force_telephone"),
     )
+    .join(Postcode.__table__, Postcode.__table__.c.neighbourhood_id == _TEAM.c.id)
+    .join(_FORCE, _FORCE.c.id == _TEAM.c.force_id)
+    .where(Postcode.__table__.c.postcode == bindparam("postcode"), _TEAM.c.active.is_(True))
+)
+_ACTIVE_OFFICERS = (
+    select(Officer.__table__)
+    .where(
+        Officer.__table__.c.neighbourhood_id == bindparam("team"),
+        Officer.__table__.c.active.is_(True),
+    )
+    .order_by(Officer.__table__.c.name)
+)
+
+
+def neighbourhood_for_postcode(db: Reader, postcode: str) -> Row | None:
+    """The active team recorded for a unit (display form) and its force's name, url and
+    telephone (``force_name``, ``force_url``, ``force_telephone``): one query, a plain row."""
+    return connection_of(db).execute(_TEAM_OF_POSTCODE, {"postcode": postcode}).first()
+
+
+def active_officer_rows(db: Reader, neighbourhood_id: int) -> list[Row]:
+    """A team's active officers as plain rows, by name."""
+    return list(connection_of(db).execute(_ACTIVE_OFFICERS, {"team": neighbourhood_id}))
 
 
 def neighbourhood_at(session: Session, lat: float, lng: float) -> Neighbourhood | None:
