@@ -8,6 +8,7 @@ geometry.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,12 +21,17 @@ from directory.accounts import Account
 from directory.api_keys import revoke_scope
 from directory.area_cache import AREAS
 from directory.areas import Area
-from directory.geo import BoundingBox, bbox_around
+from directory.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_around
 from directory.models import SITE_STATUSES, Site
 from directory.storage import Page, paginate, utcnow
 from directory.urls import UrlInvalid, normalise_url
 
 MAX_FEEDS = 10
+# A hyperlocal site's coverage fits in a box this many metres across. Besides being what
+# "hyperlocal" means, the bound lets point searches scan only boxes that start within this
+# distance south of the point, not every box that starts anywhere south of it.
+MAX_SITE_EXTENT_M = 100_000.0
+_MAX_SITE_HEIGHT_DEG = MAX_SITE_EXTENT_M / METRES_PER_DEGREE_LAT
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _PLATFORM_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
@@ -97,6 +103,18 @@ def _clean_text(value: str, what: str, limit: int, required: bool = False) -> st
 
 
 def _set_area(site: Site, area: Area) -> None:
+    box = area.bbox
+    height = (box.max_lat - box.min_lat) * METRES_PER_DEGREE_LAT
+    width = (
+        (box.max_lng - box.min_lng)
+        * METRES_PER_DEGREE_LAT
+        * math.cos(math.radians((box.min_lat + box.max_lat) / 2))
+    )
+    if max(height, width) > MAX_SITE_EXTENT_M:
+        raise SiteInvalid(
+            f"the area is {max(height, width) / 1000:,.0f} km across; a hyperlocal site covers "
+            f"at most {MAX_SITE_EXTENT_M / 1000:,.0f} km"
+        )
     site.area = area.to_json()
     site.area_kind = area.kind
     box = area.bbox
@@ -256,7 +274,7 @@ def site_areas_in_box(
         .execute(
             select(Site.id, Site.updated_at).where(
                 Site.status.in_(list(statuses)),
-                Site.min_lat <= box.max_lat,
+                Site.min_lat.between(box.min_lat - _MAX_SITE_HEIGHT_DEG, box.max_lat),
                 Site.max_lat >= box.min_lat,
                 Site.min_lng <= box.max_lng,
                 Site.max_lng >= box.min_lng,

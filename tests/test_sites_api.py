@@ -251,3 +251,17 @@ def test_nul_characters_huge_pages_and_long_urls_are_refused(client):
     long_host = ".".join(["ä"] * 900) + ".org"
     response = _submit(client, url=f"https://{long_host}/")
     assert response.status_code == 422 and "once normalised" in response.get_json()["message"]
+
+
+def test_a_site_covers_at_most_100_km(client):
+    wide = {"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [[
+        [-3.0, 52.0], [-1.0, 52.0], [-1.0, 52.5], [-3.0, 52.5], [-3.0, 52.0]]]}}  # fmt: skip
+    response = _submit(client, area=wide)
+    assert response.status_code == 422
+    assert "km across; a hyperlocal site covers at most 100 km" in response.get_json()["message"]
+    assert (
+        _submit(
+            client, area={"type": "circle", "center": "WV11 1AA", "radius_m": 49_000}
+        ).status_code
+        == 201
+    )
