@@ -26,7 +26,7 @@ from directory.postcodes import (
     postcodes_of_teams,
     set_postcode_teams,
 )
-from directory.storage import Page, Reader, connection_of, paginate, utcnow
+from directory.storage import Page, Reader, connection_of, database_key, paginate, utcnow
 from directory.text import plain_text
 
 
@@ -202,7 +202,7 @@ def _areas(session: Session, rows: Sequence[tuple[int, Any]]) -> dict[int, Area]
         query = select(Neighbourhood.id, Neighbourhood.boundary).where(Neighbourhood.id.in_(ids))
         return {row_id: boundary for row_id, boundary in session.connection().execute(query)}
 
-    return AREAS.areas((str(session.get_bind().url), "neighbourhoods"), rows, load)
+    return AREAS.areas((database_key(session), "neighbourhoods"), rows, load)
 
 
 def neighbourhood_area(session: Session, neighbourhood: Neighbourhood) -> Area | None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, undefer
 
 from directory.accounts import Account
@@ -23,7 +23,7 @@ from directory.area_cache import AREAS
 from directory.areas import Area
 from directory.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_around
 from directory.models import SITE_STATUSES, Site
-from directory.storage import Page, paginate, utcnow
+from directory.storage import Page, database_key, paginate, utcnow
 from directory.urls import UrlInvalid, normalise_url
 
 MAX_FEEDS = 10
@@ -265,35 +265,43 @@ def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# Built once: constructing a select() costs more than SQLite spends answering it.
+_SITE_BOXES = select(Site.id, Site.updated_at).where(
+    Site.status == bindparam("status"),
+    Site.min_lat.between(bindparam("lowest_min_lat"), bindparam("max_lat")),
+    Site.max_lat >= bindparam("min_lat"),
+    Site.min_lng <= bindparam("max_lng"),
+    Site.max_lng >= bindparam("min_lng"),
+)
+_SITE_AREAS = select(Site.id, Site.area).where(Site.id.in_(bindparam("ids", expanding=True)))
+_SITE_WITHOUT_AREA = select(*[c for c in Site.__table__.c if c.name != "area"]).where(
+    Site.__table__.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def site_areas_in_box(
     session: Session, box: BoundingBox, statuses: Sequence[str] = ("approved",)
 ) -> dict[int, Area]:
     """Coverage of the sites whose box meets ``box``: from the box index and the area cache."""
-    rows = (
-        session.connection()
-        .execute(
-            select(Site.id, Site.updated_at).where(
-                Site.status.in_(list(statuses)),
-                Site.min_lat.between(box.min_lat - _MAX_SITE_HEIGHT_DEG, box.max_lat),
-                Site.max_lat >= box.min_lat,
-                Site.min_lng <= box.max_lng,
-                Site.max_lng >= box.min_lng,
-            )
-        )
-        .all()
-    )
+    connection = session.connection()
+    rows: list[tuple[int, Any]] = []
+    for status in statuses:
+        rows += connection.execute(
+            _SITE_BOXES,
+            {
+                "status": status,
+                "lowest_min_lat": box.min_lat - _MAX_SITE_HEIGHT_DEG,
+                "max_lat": box.max_lat,
+                "min_lat": box.min_lat,
+                "max_lng": box.max_lng,
+                "min_lng": box.min_lng,
+            },
+        ).all()
 
     def load(ids: list[int]) -> dict[int, Any]:
-        return dict(
-            session.connection().execute(select(Site.id, Site.area).where(Site.id.in_(ids))).all()
-        )
+        return dict(connection.execute(_SITE_AREAS, {"ids": ids}).all())
 
-    return AREAS.areas(
-        (str(session.get_bind().url), "sites"), [(i, changed) for i, changed in rows], load
-    )
-
-
-_SITE_WITHOUT_AREA = [column for column in Site.__table__.c if column.name != "area"]
+    return AREAS.areas((database_key(session), "sites"), rows, load)
 
 
 def _sites(session: Session, ids: Sequence[int], with_area: bool = True) -> dict[int, Any]:
@@ -302,8 +310,8 @@ def _sites(session: Session, ids: Sequence[int], with_area: bool = True) -> dict
     if not ids:
         return {}
     if not with_area:
-        query = select(*_SITE_WITHOUT_AREA).where(Site.__table__.c.id.in_(list(ids)))
-        return {row.id: row for row in session.connection().execute(query)}
+        rows = session.connection().execute(_SITE_WITHOUT_AREA, {"ids": list(ids)})
+        return {row.id: row for row in rows}
     query = select(Site).where(Site.id.in_(list(ids))).options(undefer(Site.area))
     return {site.id: site for site in session.scalars(query)}
 

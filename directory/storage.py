@@ -69,6 +69,11 @@ def connection_of(db: Reader) -> Connection:
     return db.connection() if isinstance(db, Session) else db
 
 
+def database_key(session: Session) -> str:
+    """Which database a session works on (its URL without password): a cache namespace."""
+    return session.get_bind().url.render_as_string(hide_password=True)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded values after commit, so results can be returned and serialised."""
     return sessionmaker(bind=engine, expire_on_commit=False)
