@@ -379,6 +379,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hyperlocal-bench-") as tmp:
         workdir = Path(tmp)
         db_file = args.keep if args.keep and args.keep.exists() else None
+        if db_file is not None:  # a kept database may predate the newest migrations
+            kept = create_db_engine(f"sqlite:///{db_file}")
+            upgrade_database(kept)
+            kept.dispose()
         if db_file is None or "import" in only:
             db_file = bench_import(args.data, workdir, pg_url if "import" in only else None)
             if args.keep:
