@@ -1,0 +1,178 @@
+"""Turn a fetched feed (bytes plus response headers) into clean items. Pure: no I/O.
+
+feedparser only ever sees the bytes and the headers, never a URL or a path, so it cannot
+fetch anything itself. Every item leaves with:
+
+- a dedupe key, unique within its feed: the guid, else the link, else a hash of title and
+  content (so a feed without guids and links still does not repeat itself);
+- a plain-text title, HTML content sanitised by nh3 (no scripts, event handlers or
+  ``javascript:`` links), an http(s) link or none;
+- a UTC publication time, or None (the store uses "first seen");
+- tags from RSS/Atom categories and #hashtags in the text, lower-cased;
+- a point from GeoRSS or geo:lat/geo:long when the feed gives one inside the UK.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+import nh3
+
+from directory.geo import in_uk
+from directory.text import plain_text
+from directory.urls import UrlInvalid, normalise_url
+
+MAX_ITEMS = 500
+MAX_CONTENT_CHARS = 100_000
+_HASHTAG = re.compile(r"(?<![\w&#])#([A-Za-z][A-Za-z0-9_]{1,60})")
+_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.I | re.S)
+# Publication times this far in the future are publisher mistakes; treat them as unknown.
+FUTURE_SLACK = timedelta(days=1)
+
+
+class FeedInvalid(ValueError):
+    """The document is not a feed we can read (an HTML page, empty, or broken beyond repair)."""
+
+
+@dataclass(frozen=True)
+class ParsedItem:
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    content_html: str
+    author: str
+    published_at: datetime | None
+    tags: tuple[str, ...]
+    point: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    link: str | None
+    ttl_minutes: int | None
+    items: list[ParsedItem]
+    problem: str | None  # set when the feed was read despite being malformed
+
+
+def _http_link(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return normalise_url(value)
+    except UrlInvalid:
+        return None
+
+
+def _utc(parsed: Any, now: datetime) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        moment = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return None if moment > now + FUTURE_SLACK else moment
+
+
+def _point(entry: Any) -> tuple[float, float] | None:
+    candidates = []
+    where = entry.get("where")
+    if isinstance(where, Mapping) and where.get("type") == "Point":
+        coordinates = where.get("coordinates") or ()
+        if len(coordinates) >= 2:
+            candidates.append((coordinates[1], coordinates[0]))
+    if entry.get("geo_lat") and entry.get("geo_long"):
+        candidates.append((entry["geo_lat"], entry["geo_long"]))
+    for lat, lng in candidates:
+        try:
+            lat, lng = float(lat), float(lng)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(lat) and math.isfinite(lng) and in_uk(lat, lng):
+            return (round(lat, 6), round(lng, 6))
+    return None
+
+
+def _content(entry: Any) -> str:
+    for part in entry.get("content") or []:
+        if isinstance(part, Mapping) and part.get("value"):
+            return str(part["value"])
+    return str(entry.get("summary") or entry.get("description") or "")
+
+
+def _tags(entry: Any, text: str) -> tuple[str, ...]:
+    tags: list[str] = []
+    for tag in entry.get("tags") or []:
+        term = plain_text(str(tag.get("term") or ""), 60).lower().lstrip("#")
+        if term and term not in tags:
+            tags.append(term)
+    for match in _HASHTAG.finditer(text):
+        term = match.group(1).lower()
+        if term not in tags:
+            tags.append(term)
+    return tuple(tags[:30])
+
+
+def _key(guid: str | None, link: str | None, title: str, content: str) -> str:
+    if guid:
+        return "guid:" + guid[:500]
+    if link:
+        return "link:" + link[:500]
+    digest = hashlib.sha256(f"{title}\n{content}".encode()).hexdigest()
+    return "hash:" + digest
+
+
+def parse_feed(body: bytes, headers: Mapping[str, str], now: datetime | None = None) -> ParsedFeed:
+    """Items of an RSS/Atom document; raises FeedInvalid when it is not a usable feed."""
+    now = now or datetime.now(UTC)
+    if not body.strip():
+        raise FeedInvalid("the response is empty")
+    content_type = (headers.get("content-type") or "").lower()
+    looks_html = _HTML_START.match(body[:4096]) or content_type.startswith("text/html")
+    if looks_html and b"<rss" not in body[:4096] and b"<feed" not in body[:4096]:
+        raise FeedInvalid("the address serves a web page, not a feed")
+    parsed = feedparser.parse(body, response_headers=dict(headers))
+    problem = None
+    if parsed.get("bozo"):
+        problem = f"malformed feed: {parsed.get('bozo_exception')}"[:300]
+    if not parsed.get("version") and not parsed.entries:
+        raise FeedInvalid("not an RSS or Atom feed" + (f" ({problem})" if problem else ""))
+    items: list[ParsedItem] = []
+    seen: set[str] = set()
+    for entry in parsed.entries[:MAX_ITEMS]:
+        title = plain_text(str(entry.get("title") or ""), 500)
+        raw = _content(entry)[:MAX_CONTENT_CHARS]
+        content_html = nh3.clean(raw, link_rel="noopener noreferrer nofollow")
+        link = _http_link(entry.get("link"))
+        if not (title or plain_text(raw) or link):
+            continue  # nothing to show (a truncated feed's last, empty item)
+        guid = str(entry.get("id") or "").strip() or None
+        key = _key(guid, link, title, content_html)
+        if key in seen:
+            continue  # a feed repeating a guid: the first wins
+        seen.add(key)
+        text = f"{title}\n{plain_text(raw)}"
+        items.append(ParsedItem(
+            key=key, guid=guid, link=link, title=title, content_html=content_html,
+            author=plain_text(str(entry.get("author") or ""), 200),
+            published_at=_utc(entry.get("published_parsed") or entry.get("updated_parsed"), now),
+            tags=_tags(entry, text), point=_point(entry),
+        ))  # fmt: skip
+    feed = parsed.get("feed", {})
+    ttl = feed.get("ttl")
+    return ParsedFeed(
+        title=plain_text(str(feed.get("title") or ""), 300),
+        link=_http_link(feed.get("link")),
+        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
+        items=items,
+        problem=problem,
+    )
