@@ -18,7 +18,7 @@ import shapely
 from sqlalchemy.orm import Session
 
 from directory.areas import Area
-from directory.postcodes import postcodes_in_box
+from directory.postcodes import postcode_teams_in_box
 from directory.sites import site_areas_in_box
 
 
@@ -48,7 +48,7 @@ def _inside(area: Area, lats: np.ndarray, lngs: np.ndarray) -> np.ndarray:
 
 def coverage_gaps(session: Session, area: Area) -> CoverageReport:
     """The sectors and districts of ``area`` that no approved site covers, with unit counts."""
-    units = postcodes_in_box(session, area.bbox)
+    units = postcode_teams_in_box(session, area.bbox)
     if not units:
         return CoverageReport(0, 0, [], [])
     keys = np.array([u[0] for u in units])

@@ -17,7 +17,7 @@ from directory.accounts import Account, AccountInvalid, check_account
 from directory.areas import Area, AreaInvalid, polygon_area, repaired_polygon_area
 from directory.geo import in_uk
 from directory.text import plain_text
-from directory.urls import UrlInvalid, normalise_url
+from directory.urls import url_or_none
 
 # contact_details keys that are accounts on a platform we list, and which platform.
 ACCOUNT_KEYS = {
@@ -89,15 +89,6 @@ def _text(value: Any, limit: int = 10_000) -> str:
     return plain_text(value if isinstance(value, str) else "", limit)
 
 
-def _url(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return normalise_url(value)
-    except UrlInvalid:
-        return None
-
-
 def parse_force(body: Any) -> ForceData:
     """GET /api/forces/{force}."""
     if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
@@ -109,7 +100,7 @@ def parse_force(body: Any) -> ForceData:
     for method in body.get("engagement_methods") or []:
         if not isinstance(method, dict):
             continue
-        url = _url(method.get("url"))
+        url = url_or_none(method.get("url"))
         if url is None:
             continue
         engagement.append({
@@ -121,7 +112,7 @@ def parse_force(body: Any) -> ForceData:
     return ForceData(
         id=body["id"],
         name=name,
-        url=_url(body.get("url")),
+        url=url_or_none(body.get("url")),
         description=_text(body.get("description")),
         telephone=_text(body.get("telephone"), 60) or None,
         engagement=engagement,
@@ -240,7 +231,7 @@ def parse_neighbourhood(
     contacts, accounts = contact_channels(body.get("contact_details"), report, where)
     links = []
     for link in body.get("links") or []:
-        url = _url(link.get("url")) if isinstance(link, dict) else None
+        url = url_or_none(link.get("url")) if isinstance(link, dict) else None
         if url:
             links.append({"url": url, "title": _text(link.get("title"), 200),
                           "description": _text(link.get("description"), 2000)})  # fmt: skip
@@ -248,7 +239,7 @@ def parse_neighbourhood(
         code=code,
         name=name,
         description=_text(body.get("description")),
-        url_force=_url(body.get("url_force")),
+        url_force=url_or_none(body.get("url_force")),
         centre=centre,
         boundary=area,
         contact_details=contacts,

@@ -398,25 +398,6 @@ def postcode_positions(db: Reader, codes: Sequence[str]) -> dict[str, list[tuple
     return positions
 
 
-def postcodes_in_box(db: Reader, box: BoundingBox) -> list[tuple[str, float, float]]:
-    """(postcode, lat, lng) of every live, located unit inside a bounding box, by key."""
-    bands = list(range(lat_band(box.min_lat), lat_band(box.max_lat) + 1))
-    rows = (
-        connection_of(db)
-        .execute(
-            select(Postcode.postcode, Postcode.latitude, Postcode.longitude)
-            .where(
-                Postcode.lat_band.in_(bands),
-                Postcode.longitude.between(box.min_lng, box.max_lng),
-                Postcode.latitude.between(box.min_lat, box.max_lat),
-            )
-            .order_by(Postcode.postcode)
-        )
-        .all()
-    )
-    return [(pc, lat, lng) for pc, lat, lng in rows]
-
-
 def postcode_teams_in_box(
     db: Reader, box: BoundingBox
 ) -> list[tuple[str, float, float, int | None]]:

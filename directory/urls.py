@@ -17,6 +17,17 @@ class UrlInvalid(ValueError):
     """Not an http(s) URL we can store; the message says why."""
 
 
+def url_or_none(value: object) -> str | None:
+    """The normal form of ``value`` when it is a usable http(s) URL, else None: for upstream
+    data (feeds, data.police.uk) where a bad link is dropped rather than refused."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return normalise_url(value)
+    except UrlInvalid:
+        return None
+
+
 def normalise_url(text: str, what: str = "url") -> str:
     """The normal form of an http(s) URL; raises UrlInvalid naming ``what`` and the problem."""
     raw = (text or "").strip()

@@ -28,7 +28,7 @@ import nh3
 
 from directory.geo import in_uk
 from directory.text import plain_text
-from directory.urls import UrlInvalid, normalise_url
+from directory.urls import url_or_none
 
 MAX_ITEMS = 500
 MAX_CONTENT_CHARS = 100_000
@@ -62,15 +62,6 @@ class ParsedFeed:
     ttl_minutes: int | None
     items: list[ParsedItem]
     problem: str | None  # set when the feed was read despite being malformed
-
-
-def _http_link(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return normalise_url(value)
-    except UrlInvalid:
-        return None
 
 
 def _utc(parsed: Any, now: datetime) -> datetime | None:
@@ -152,7 +143,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], now: datetime | None = N
         title = plain_text(str(entry.get("title") or ""), 500)
         raw = _content(entry)[:MAX_CONTENT_CHARS]
         content_html = nh3.clean(raw, link_rel="noopener noreferrer nofollow")
-        link = _http_link(entry.get("link"))
+        link = url_or_none(entry.get("link"))
         if not (title or plain_text(raw) or link):
             continue  # nothing to show (a truncated feed's last, empty item)
         guid = str(entry.get("id") or "").strip() or None
@@ -171,7 +162,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], now: datetime | None = N
     ttl = feed.get("ttl")
     return ParsedFeed(
         title=plain_text(str(feed.get("title") or ""), 300),
-        link=_http_link(feed.get("link")),
+        link=url_or_none(feed.get("link")),
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
         items=items,
         problem=problem,

@@ -39,3 +39,14 @@ def test_normal_form(given, normal):
 def test_refusals(given, message):
     with pytest.raises(UrlInvalid, match=message):
         normalise_url(given)
+
+
+@pytest.mark.parametrize(
+    ("given", "normal"),
+    [("HTTPS://A.example/x", "https://a.example/x"), ("javascript:alert(1)", None), ("", None),
+     (None, None), (42, None), ("  ", None)],
+)  # fmt: skip
+def test_url_or_none_drops_what_it_cannot_use(given, normal):
+    from directory.urls import url_or_none
+
+    assert url_or_none(given) == normal
