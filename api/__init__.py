@@ -12,6 +12,7 @@ from api.auth import BEARER_SCHEME, SECURITY_SCHEME
 from api.config import load_settings
 from api.database import init_database
 from api.errors import refuse_nul_characters, register_error_handlers, require_json_bodies
+from feeds.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient
 
 API_TITLE = "hyperlocal"
 API_VERSION = "0.1.0"
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     init_database(app)
     _init_geocoder(app)
+    app.extensions["hyperlocal_http"] = http_client(app.config)
 
     # One Api per app (flask-smorest keeps its spec on the Api object, so a module-level one
     # shared by the test suite's many apps would mix their specs).
@@ -69,6 +71,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(police.blp)
     api.register_blueprint(keys.blp)
     return app
+
+
+def http_client(settings: Mapping[str, Any]) -> HttpClient:
+    """The one outbound HTTP client, with the deployment's limits."""
+    return HttpClient(
+        FetchPolicy(
+            user_agent=settings["HTTP_USER_AGENT"],
+            total_timeout=settings["HTTP_TIMEOUT_SECONDS"],
+            max_bytes=settings["HTTP_MAX_BYTES"],
+            allowed_networks=LOOPBACK_NETWORKS if settings["HTTP_ALLOW_LOOPBACK"] else (),
+        )
+    )
 
 
 def _init_geocoder(app: Flask) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -27,6 +29,7 @@ from directory.api_keys import (
     revoke_api_key,
 )
 from directory.demo import load_demo_directory
+from directory.feed_registry import sync_all_feeds
 from directory.police import assign_postcodes
 from directory.police_import import (
     LIVE_API,
@@ -38,6 +41,7 @@ from directory.police_import import (
 from directory.postcode_import import ImportFormatError, import_postcodes
 from directory.postcodes import POSTCODE_DATA_ATTRIBUTION, count_postcodes
 from directory.schema import DatabaseNotMigrated, schema_status, upgrade_database
+from feeds.poll import poll_due, run_worker
 
 DEMO_EXTRACT = "codepo_demo.zip"
 
@@ -113,7 +117,25 @@ def _run(app: Flask, host: str | None, port: int | None) -> None:
     port = port or app.config["PORT"]
     click.echo(f"hyperlocal serving {database_url(app)} on http://{host}:{port}/")
     click.echo(f"  try http://{host}:{port}/postcodes/WV111AA and /openapi.json")
+    if app.config["WORKER"] == "embedded":
+        _start_embedded_worker(app)
     app.run(host=host, port=port, threaded=True)
+
+
+def _start_embedded_worker(app: Flask) -> None:
+    """Poll feeds in a background thread of this process (the embedded default)."""
+    database = get_database(app)
+    client, concurrency = _poller(database)
+    thread = threading.Thread(
+        target=run_worker,
+        args=(database.sessions, client, threading.Event()),
+        kwargs={"concurrency": concurrency},
+        name="feed-worker",
+        daemon=True,
+    )
+    thread.start()
+    click.echo("  polling feeds in-process (HYPERLOCAL_WORKER=off to run `hyperlocal worker` "
+               "separately)")  # fmt: skip
 
 
 @main.command()
@@ -238,6 +260,55 @@ def police_import(forces: tuple[str, ...], saved: Path | None, api_url: str) -> 
             finally:
                 bar.close()
             click.echo(summary.describe())
+
+
+@main.group()
+def feeds() -> None:
+    """Feed polling: one pass, or continuously."""
+
+
+def _poller(database: Database):  # type: ignore[no-untyped-def]
+    """The configured HTTP client and concurrency, after bringing the feed list up to date."""
+    with database.sessions() as session:
+        sync_all_feeds(session)
+    return database.app.extensions["hyperlocal_http"], database.app.config["POLL_CONCURRENCY"]
+
+
+@feeds.command("poll")
+@click.option("--once", is_flag=True, help="one pass over the feeds due now, then exit")
+def feeds_poll(once: bool) -> None:
+    """Poll the feeds that are due (with --once: one pass and a summary; else like `worker`)."""
+    if not once:
+        _work()
+        return
+    with _database() as database:
+        client, concurrency = _poller(database)
+        bar, update = _progress_bar("polling feeds", unit=" feeds")
+        try:
+            summary = poll_due(database.sessions, client, concurrency=concurrency,
+                               progress=update)  # fmt: skip
+        finally:
+            bar.close()
+        click.echo(summary.line())
+
+
+@main.command()
+def worker() -> None:
+    """Poll feeds continuously on their schedule until interrupted (Ctrl-C or SIGTERM)."""
+    _work()
+
+
+def _work() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with _database() as database:
+        client, concurrency = _poller(database)
+        click.echo(f"hyperlocal worker polling feeds in {database_url(database.app)} "
+                   f"({concurrency} at a time); Ctrl-C stops it")  # fmt: skip
+        run_worker(database.sessions, client, stop, concurrency=concurrency,
+                   on_pass=lambda summary: click.echo(summary.line()))  # fmt: skip
+    click.echo("worker stopped")
 
 
 @main.group()

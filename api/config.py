@@ -40,6 +40,17 @@ DEFAULTS: dict[str, Any] = {
     "PORT": 5000,
     # Cache-Control max-age on postcode reads (the data changes a few times a year).
     "POSTCODE_CACHE_SECONDS": 3600,
+    # Outbound HTTP (feeds, discovery). Sites see this agent: say who runs the deployment.
+    "HTTP_USER_AGENT": "hyperlocal/0.1 (+https://github.com/hyperlocal/hyperlocal; feed reader)",
+    "HTTP_TIMEOUT_SECONDS": 30.0,  # total deadline of one fetch, redirects included
+    "HTTP_MAX_BYTES": 5 * 1024 * 1024,  # after decompression
+    # Let fetches reach 127.0.0.0/8 and ::1 (tests, local deployments); other internal
+    # ranges are always refused.
+    "HTTP_ALLOW_LOOPBACK": False,
+    # Feed polling: fetches at a time, and whether `hyperlocal serve` polls in-process
+    # ("embedded", the default) or leaves it to a separate `hyperlocal worker` ("off").
+    "POLL_CONCURRENCY": 8,
+    "WORKER": "embedded",
 }
 
 
@@ -73,6 +84,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name)
         if raw is not None and raw != "":
             settings[name] = _coerce(name, raw, default)
+    if settings["WORKER"] not in ("embedded", "off"):
+        raise ValueError(f"{ENV_PREFIX}WORKER={settings['WORKER']!r}: use 'embedded' or 'off'")
     if settings["GEOCODER"] not in ("", "nominatim"):
         raise ValueError(
             f"{ENV_PREFIX}GEOCODER={settings['GEOCODER']!r}: use 'nominatim' or leave it empty"

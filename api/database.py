@@ -21,6 +21,7 @@ class Database:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    app: Flask
 
 
 def database_url(app: Flask) -> str:
@@ -43,7 +44,7 @@ def init_database(app: Flask) -> Database:
         except Exception:
             engine.dispose()
             raise
-    database = Database(engine=engine, sessions=make_session_factory(engine))
+    database = Database(engine=engine, sessions=make_session_factory(engine), app=app)
     app.extensions[EXTENSION] = database
     app.teardown_appcontext(_close_session)
     return database

@@ -18,6 +18,11 @@ from sqlalchemy.orm import Session
 from directory.accounts import Account
 from directory.area_cache import AREAS
 from directory.areas import Area
+from directory.feed_registry import (
+    sync_force_feeds,
+    sync_neighbourhood_feeds,
+    sync_officer_feeds,
+)
 from directory.geo import bbox_around, distance_m
 from directory.models import Neighbourhood, Officer, PoliceForce, Postcode
 from directory.police_data import CONTACT_KEYS, ForceData, NeighbourhoodData, OfficerData
@@ -95,6 +100,7 @@ def save_police_import(
     session.flush()
     force_teams = session.scalars(select(Neighbourhood).where(Neighbourhood.force_id == force.id))
     assign_postcodes(session, list(force_teams))
+    sync_force_feeds(session, row)
     return counts
 
 
@@ -449,6 +455,7 @@ def update_neighbourhood(
     session.flush()
     if boundary is not None or active is not None:
         assign_postcodes(session, [neighbourhood])
+    sync_neighbourhood_feeds(session, neighbourhood)
     return neighbourhood
 
 
@@ -474,7 +481,7 @@ def add_officer(
         updated_at=utcnow(),
     )  # fmt: skip
     session.add(officer)
-    session.flush()
+    sync_officer_feeds(session, officer)
     return officer
 
 
@@ -504,5 +511,5 @@ def update_officer(
     if active is not None:
         officer.active = active
     officer.updated_at = utcnow()
-    session.flush()
+    sync_officer_feeds(session, officer)
     return officer

@@ -21,6 +21,7 @@ from directory.accounts import Account
 from directory.api_keys import revoke_scope
 from directory.area_cache import AREAS
 from directory.areas import Area
+from directory.feed_registry import sync_site_feeds
 from directory.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_around
 from directory.models import SITE_STATUSES, Site
 from directory.storage import Page, database_key, paginate, utcnow
@@ -163,6 +164,7 @@ def create_site(
     _set_area(site, area)
     session.add(site)
     session.flush()
+    sync_site_feeds(session, site)
     return site
 
 
@@ -205,7 +207,7 @@ def update_site(
     if contact_email is not UNSET:
         site.contact_email = _clean_email(contact_email)  # type: ignore[arg-type]
     site.updated_at = utcnow()
-    session.flush()
+    sync_site_feeds(session, site)
     return site
 
 
@@ -216,7 +218,7 @@ def set_site_status(session: Session, site: Site, status: str) -> Site:
     if site.status != status:
         site.status = status
         site.reviewed_at = site.updated_at = utcnow()
-    session.flush()
+    sync_site_feeds(session, site)
     return site
 
 

@@ -127,6 +127,9 @@ class FetchResponse:
     headers: dict[str, str]
     body: bytes
     redirects: list[str] = field(default_factory=list)
+    # Every hop was a 301 or 308: the publisher moved the resource for good, so the caller
+    # should remember ``url`` instead of the address it asked for.
+    moved_permanently: bool = False
 
 
 class _Refused(NewConnectionError):
@@ -191,6 +194,7 @@ class HttpClient:
         """
         deadline = time.monotonic() + self.policy.total_timeout
         redirects: list[str] = []
+        permanent = True
         current = url
         while True:
             self._check_url(current)
@@ -199,7 +203,8 @@ class HttpClient:
             if response.status not in REDIRECT_STATUSES or not location:
                 body = self._read_body(response, deadline)
                 return FetchResponse(current, response.status, _lower(response.headers), body,
-                                     redirects)  # fmt: skip
+                                     redirects, bool(redirects) and permanent)  # fmt: skip
+            permanent = permanent and response.status in (301, 308)
             response.drain_conn()
             response.release_conn()
             if len(redirects) >= self.policy.max_redirects:

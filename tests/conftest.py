@@ -27,7 +27,16 @@ from directory.storage import create_db_engine
 DEMO_EXTRACT = Path(str(files("directory.data").joinpath("codepo_demo.zip")))
 DEMO_POSTCODE_COUNT = 4796
 # Tables tests write to; emptied after each test that uses the shared demo database.
-MUTABLE_TABLES = ("officers", "neighbourhoods", "police_forces", "sites", "api_keys")
+MUTABLE_TABLES = (
+    "post_tags",
+    "posts",
+    "feeds",
+    "officers",
+    "neighbourhoods",
+    "police_forces",
+    "sites",
+    "api_keys",
+)
 TEST_DATA = Path(__file__).parent / "data"
 PG_SKIP_REASON = (
     "PostgreSQL leg skipped: set HYPERLOCAL_TEST_DATABASE_URL (for example "

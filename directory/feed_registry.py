@@ -1,0 +1,167 @@
+"""Which feeds the service polls, derived from the directory: sites, forces, teams, officers.
+
+A site's listed feed urls, a force's data.police.uk engagement methods of type RSS, and the
+per-account feeds of official accounts (Mastodon ``https://host/@name.rss``, Bluesky
+``https://bsky.app/profile/<handle>/rss``, or an account of platform ``rss``) each become a
+feed of their owner. An approved site that lists no feed at all gets its home page, and the
+poller discovers the feed from the page's ``<link rel="alternate">``.
+
+``sync_*`` reconcile an owner's feeds with what the directory says now: new ones are added,
+ones no longer wanted are retired (never deleted: their posts stay readable), retired ones that
+come back are reactivated. Only approved sites and active teams and officers are polled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.models import Feed, Neighbourhood, Officer, PoliceForce, Site
+from directory.storage import utcnow
+
+DEFAULT_INTERVAL_SECONDS = 3600
+NO_LONGER_LISTED = "no longer listed by its owner"
+
+
+@dataclass(frozen=True)
+class WantedFeed:
+    url: str
+    kind: str  # news, officer, police
+    source: str  # listed, account, home_page
+
+
+def account_feed_url(account: dict[str, Any]) -> str | None:
+    """The per-account feed of an official account, when its platform publishes one."""
+    platform, url = account.get("platform"), str(account.get("url") or "")
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if platform == "rss":
+        return url or None
+    if platform == "mastodon" and path.startswith("/@") and "/" not in path[2:]:
+        return f"https://{parts.netloc}{path}.rss"
+    if platform == "bluesky" and path.startswith("/profile/") and path.count("/") == 2:
+        return f"https://bsky.app{path}/rss"
+    return None
+
+
+def _account_feeds(accounts: Iterable[dict[str, Any]], kind: str) -> list[WantedFeed]:
+    feeds = []
+    for account in accounts or ():
+        url = account_feed_url(account)
+        if url:
+            feeds.append(WantedFeed(url, kind, "account"))
+    return feeds
+
+
+def site_feeds_wanted(site: Site) -> list[WantedFeed]:
+    if site.status != "approved":
+        return []
+    wanted = [WantedFeed(url, "news", "listed") for url in site.feed_urls or ()]
+    wanted += _account_feeds(site.social_accounts, "news")
+    if not wanted:
+        wanted.append(WantedFeed(site.url, "news", "home_page"))
+    return wanted
+
+
+def force_feeds_wanted(force: PoliceForce) -> list[WantedFeed]:
+    wanted = []
+    for method in force.engagement or ():
+        if method.get("type") == "rss" and method.get("url"):
+            wanted.append(WantedFeed(method["url"], "police", "listed"))
+    return wanted
+
+
+def neighbourhood_feeds_wanted(team: Neighbourhood) -> list[WantedFeed]:
+    return _account_feeds(team.accounts, "police") if team.active else []
+
+
+def officer_feeds_wanted(officer: Officer) -> list[WantedFeed]:
+    return _account_feeds(officer.accounts, "officer") if officer.active else []
+
+
+def _sync(
+    session: Session, owner: str, columns: dict[str, Any], wanted: Sequence[WantedFeed]
+) -> None:
+    now = utcnow()
+    existing = {f.url: f for f in session.scalars(select(Feed).where(Feed.owner == owner))}
+    seen: set[str] = set()
+    home_page_found = {f.source for f in existing.values()} == {"home_page"}
+    for want in wanted:
+        if want.url in seen:
+            continue
+        seen.add(want.url)
+        feed = existing.get(want.url)
+        if feed is None and want.source == "home_page" and home_page_found:
+            # The home page's feed was already discovered (the row now has the feed's url).
+            seen.update(existing)
+            for found in existing.values():
+                _reactivate(found, now)
+            continue
+        if feed is None:
+            session.add(new_feed(owner, columns, want, now))
+        else:
+            feed.kind = want.kind
+            _reactivate(feed, now)
+    for url, feed in existing.items():
+        if url not in seen and feed.status != "retired":
+            feed.status, feed.last_error, feed.next_check_at = "retired", NO_LONGER_LISTED, None
+            feed.updated_at = now
+
+
+def _reactivate(feed: Feed, now: datetime) -> None:
+    if feed.status == "retired" and feed.last_error == NO_LONGER_LISTED:
+        feed.status, feed.last_error, feed.error_count = "active", None, 0
+        feed.next_check_at, feed.updated_at = now, now
+
+
+def new_feed(owner: str, columns: dict[str, Any], want: WantedFeed, now: datetime) -> Feed:
+    """A feed row due at once."""
+    return Feed(
+        url=want.url, owner=owner, kind=want.kind, source=want.source, title="",
+        status="active", error_count=0, interval_seconds=DEFAULT_INTERVAL_SECONDS,
+        next_check_at=now, item_count=0, created_at=now, updated_at=now, **columns,
+    )  # fmt: skip
+
+
+def sync_site_feeds(session: Session, site: Site) -> None:
+    """Bring the site's feeds in line with the site (call after any change to it; no commit)."""
+    session.flush()
+    _sync(session, f"site:{site.id}", {"site_id": site.id}, site_feeds_wanted(site))
+
+
+def sync_officer_feeds(session: Session, officer: Officer) -> None:
+    session.flush()
+    _sync(session, f"officer:{officer.id}", {"officer_id": officer.id},
+          officer_feeds_wanted(officer))  # fmt: skip
+
+
+def sync_neighbourhood_feeds(session: Session, team: Neighbourhood) -> None:
+    """The team's own feeds and its officers'."""
+    session.flush()
+    _sync(session, f"neighbourhood:{team.id}", {"neighbourhood_id": team.id},
+          neighbourhood_feeds_wanted(team))  # fmt: skip
+    for officer in session.scalars(select(Officer).where(Officer.neighbourhood_id == team.id)):
+        sync_officer_feeds(session, officer)
+
+
+def sync_force_feeds(session: Session, force: PoliceForce) -> None:
+    """The force's feeds, and those of all its teams and officers (after an import)."""
+    session.flush()
+    _sync(session, f"force:{force.id}", {"force_id": force.id}, force_feeds_wanted(force))
+    for team in session.scalars(select(Neighbourhood).where(Neighbourhood.force_id == force.id)):
+        sync_neighbourhood_feeds(session, team)
+
+
+def sync_all_feeds(session: Session) -> None:
+    """Reconcile every owner's feeds (after an upgrade, or when in doubt); commits."""
+    for site in session.scalars(select(Site)):
+        sync_site_feeds(session, site)
+    for force in session.scalars(select(PoliceForce)):
+        sync_force_feeds(session, force)
+    session.commit()

@@ -1,0 +1,107 @@
+"""Polling passes and the continuous worker, over ids and a session factory.
+
+``poll_due`` claims the feeds that are due (a lease, committed first), refreshes them on a
+bounded thread pool, and returns a summary. ``run_worker`` repeats that until told to stop,
+sleeping until the next feed is due. A queue worker can call ``refresh_feed`` per id instead:
+nothing here holds state between passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from directory.storage import utcnow
+from feeds.http import HttpClient
+from feeds.refresh import RefreshResult, SessionFactory, refresh_feed
+from feeds.store import claim_due_feeds, next_due_at
+
+log = logging.getLogger(__name__)
+# How long a claimed feed is reserved for its poller: longer than any fetch can take (the
+# client's total deadline), so only a poller that died leaves the lease to expire.
+LEASE = timedelta(minutes=10)
+BATCH = 500
+
+
+@dataclass
+class PollSummary:
+    feeds: int = 0
+    new_posts: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failing: list[int] = field(default_factory=list)  # feeds parked as failing in this pass
+    results: list[RefreshResult] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in
+                          sorted(self.outcomes.items()))  # fmt: skip
+        text = f"polled {self.feeds} feeds: {self.new_posts} new posts"
+        if parts:
+            text += f" ({parts})"
+        if self.failing:
+            text += f"; failing: feeds {', '.join(map(str, self.failing[:20]))}"
+        return text
+
+
+def poll_due(
+    sessions: SessionFactory,
+    client: HttpClient,
+    *,
+    concurrency: int = 8,
+    now: datetime | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    keep_results: bool = False,
+) -> PollSummary:
+    """One pass over every feed due at ``now``, ``concurrency`` fetches at a time.
+
+    Each refresh uses its own clock unless ``now`` is given (tests pin it).
+    """
+    claim_time = now or utcnow()
+    summary = PollSummary()
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        while True:
+            with sessions() as session:
+                ids = claim_due_feeds(session, claim_time, BATCH, LEASE)
+            if not ids:
+                break
+            for result in pool.map(lambda i: refresh_feed(sessions, i, client, now), ids):
+                summary.feeds += 1
+                summary.outcomes[result.outcome] += 1
+                summary.new_posts += len(result.new_posts)
+                if result.status == "failing" and result.outcome == "error":
+                    summary.failing.append(result.feed_id)
+                if keep_results:
+                    summary.results.append(result)
+                if progress:
+                    progress(summary.feeds, None)
+    return summary
+
+
+def run_worker(
+    sessions: SessionFactory,
+    client: HttpClient,
+    stop: threading.Event,
+    *,
+    concurrency: int = 8,
+    max_sleep: float = 60.0,
+    on_pass: Callable[[PollSummary], None] | None = None,
+) -> None:
+    """Poll due feeds until ``stop`` is set; sleeps until the next feed is due (<= max_sleep)."""
+    while not stop.is_set():
+        try:
+            summary = poll_due(sessions, client, concurrency=concurrency)
+            if summary.feeds and on_pass:
+                on_pass(summary)
+            with sessions() as session:
+                due = next_due_at(session)
+        except Exception:  # a database outage must not end the worker; retry shortly
+            log.exception("polling pass failed")
+            due = None
+        wait = max_sleep
+        if due is not None:
+            wait = min(max_sleep, max(0.5, (due - utcnow()).total_seconds()))
+        stop.wait(wait)

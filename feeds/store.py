@@ -1,0 +1,262 @@
+"""Feeds and posts in the database: claiming due feeds, storing items, recording outcomes.
+
+Every function takes a Session and leaves committing to the caller, except where noted;
+``refresh_feed`` sequences them so that a feed's items, its validators (ETag, Last-Modified)
+and its schedule are committed together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from directory.models import Feed, Post, PostTag
+from directory.storage import Page, paginate
+from feeds.parse import ParsedItem
+from feeds.schedule import Decision
+
+MAX_ERROR_CHARS = 500
+
+
+class FeedNotFound(LookupError):
+    """No feed with that id."""
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What a poller needs to know about a feed before fetching it (no session held)."""
+
+    id: int
+    url: str
+    owner: str
+    etag: str | None
+    last_modified: str | None
+    interval: timedelta
+    error_count: int
+    status: str
+
+
+@dataclass(frozen=True)
+class NewPost:
+    """A post stored for the first time (what syndication consumes)."""
+
+    id: int
+    feed_id: int
+    key: str
+    title: str
+    link: str | None
+    published_at: datetime
+    point: tuple[float, float] | None
+
+
+def get_feed(session: Session, feed_id: int) -> Feed:
+    feed = session.get(Feed, feed_id) if 0 < feed_id < 2**31 else None
+    if feed is None:
+        raise FeedNotFound(f"no feed with id {feed_id}")
+    return feed
+
+
+def feed_state(session: Session, feed_id: int) -> FeedState:
+    feed = get_feed(session, feed_id)
+    return FeedState(
+        feed.id, feed.url, feed.owner, feed.etag, feed.last_modified,
+        timedelta(seconds=feed.interval_seconds), feed.error_count, feed.status,
+    )  # fmt: skip
+
+
+def claim_due_feeds(session: Session, now: datetime, limit: int, lease: timedelta) -> list[int]:
+    """Ids of up to ``limit`` feeds due now, leased to the caller until ``now + lease``.
+
+    The lease (moving ``next_check_at`` forward) is committed here, so a second poller does not
+    take the same feeds, and a poller killed mid-fetch leaves them due again when it expires.
+    PostgreSQL skips rows another poller is claiming; SQLite serialises writers anyway.
+    """
+    ids = list(
+        session.scalars(
+            select(Feed.id)
+            .where(Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
+            .order_by(Feed.next_check_at, Feed.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        session.execute(update(Feed).where(Feed.id.in_(ids)).values(next_check_at=now + lease))
+    session.commit()
+    return ids
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Post)
+
+
+def store_items(
+    session: Session, feed_id: int, items: Sequence[ParsedItem], now: datetime
+) -> list[NewPost]:
+    """Insert the items not stored yet for this feed; return only those (no commit).
+
+    Uniqueness per (feed, dedupe key) is the database's: ``ON CONFLICT DO NOTHING`` means two
+    pollers storing the same items at once, or a rerun after a crash, never duplicate a post.
+    """
+    if not items:
+        return []
+    keys = [item.key for item in items]
+    known = set(session.scalars(select(Post.key).where(Post.feed_id == feed_id,
+                                                       Post.key.in_(keys))))  # fmt: skip
+    fresh = [item for item in items if item.key not in known]
+    if not fresh:
+        return []
+    rows = [
+        {
+            "feed_id": feed_id,
+            "key": item.key,
+            "guid": item.guid and item.guid[:500],
+            "link": item.link,
+            "title": item.title,
+            "content_html": item.content_html,
+            "author": item.author,
+            "published_at": item.published_at or now,
+            "first_seen_at": now,
+            "tags": list(item.tags),
+            "latitude": item.point[0] if item.point else None,
+            "longitude": item.point[1] if item.point else None,
+        }  # fmt: skip
+        for item in fresh
+    ]
+    statement = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["feed_id", "key"])
+        .returning(Post.id, Post.key)
+    )
+    inserted = {key: post_id for post_id, key in session.execute(statement, rows)}
+    tags = [
+        {"post_id": inserted[item.key], "tag": tag}
+        for item in fresh
+        if item.key in inserted
+        for tag in item.tags
+    ]
+    if tags:
+        session.execute(insert(PostTag), tags)
+    return [
+        NewPost(
+            inserted[row["key"]],
+            feed_id,
+            row["key"],
+            row["title"],
+            row["link"],
+            row["published_at"],
+            item.point,
+        )  # fmt: skip
+        for row, item in zip(rows, fresh, strict=True)
+        if row["key"] in inserted
+    ]
+
+
+def recent_publication_times(session: Session, feed_id: int, limit: int = 10) -> list[datetime]:
+    return list(
+        session.scalars(
+            select(Post.published_at)
+            .where(Post.feed_id == feed_id)
+            .order_by(Post.published_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def record_outcome(
+    session: Session,
+    feed_id: int,
+    now: datetime,
+    decision: Decision,
+    *,
+    http_status: int | None = None,
+    error: str | None = None,
+    success: bool = False,
+    new_items: int = 0,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    url: str | None = None,
+    title: str | None = None,
+    problem: str | None = None,
+) -> None:
+    """Write a fetch's outcome and the next check onto the feed (no commit).
+
+    On success the validators are replaced (with what this response sent, possibly nothing);
+    on failure they are kept, as are the items.
+    """
+    values: dict[str, object] = {
+        "last_fetch_at": now,
+        "status": decision.status,
+        "next_check_at": decision.next_check_at,
+        "interval_seconds": int(decision.interval.total_seconds()),
+        "error_count": decision.error_count,
+        "last_http_status": http_status,
+        "updated_at": now,
+    }
+    if error is not None:
+        values["last_error"] = error[:MAX_ERROR_CHARS]
+    if success:
+        values.update(last_success_at=now, last_error=None, etag=etag and etag[:500],
+                      last_modified=last_modified and last_modified[:100],
+                      problem=problem and problem[:300])  # fmt: skip
+        if new_items:
+            values["item_count"] = Feed.item_count + new_items
+    if title:
+        values["title"] = title[:300]
+    if url is not None:
+        values["url"] = url
+    session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+
+
+def url_taken(session: Session, owner: str, url: str, feed_id: int) -> bool:
+    """Whether another feed of the same owner already has ``url``."""
+    return (
+        session.scalar(
+            select(Feed.id).where(Feed.owner == owner, Feed.url == url, Feed.id != feed_id)
+        )
+        is not None
+    )
+
+
+def list_feeds(
+    session: Session,
+    *,
+    owner: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[Feed]:
+    query = select(Feed).order_by(Feed.id)
+    if owner:
+        query = query.where(Feed.owner == owner)
+    if status:
+        query = query.where(Feed.status == status)
+    if kind:
+        query = query.where(Feed.kind == kind)
+    return paginate(session, query, page, per_page)
+
+
+def count_due(session: Session, now: datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Feed)
+            .where(Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
+        )
+        or 0
+    )
+
+
+def next_due_at(session: Session) -> datetime | None:
+    return session.scalar(
+        select(func.min(Feed.next_check_at)).where(
+            or_(Feed.status == "active", Feed.status == "failing")
+        )
+    )
