@@ -63,12 +63,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(require_json_bodies)
     app.before_request(refuse_nul_characters)
 
-    from api import health, keys, police, postcodes, sites
+    from api import feeds, health, keys, police, postcodes, sites
 
     api.register_blueprint(health.blp)
     api.register_blueprint(postcodes.blp)
     api.register_blueprint(sites.blp)
     api.register_blueprint(police.blp)
+    api.register_blueprint(feeds.blp)
     api.register_blueprint(keys.blp)
     return app
 

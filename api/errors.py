@@ -27,6 +27,7 @@ from directory.police import (
 from directory.postcode_format import PostcodeInvalid
 from directory.postcodes import PostcodeNotFound
 from directory.sites import SiteConflict, SiteInvalid, SiteNotFound
+from feeds.store import FeedNotFound
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     PostcodeNotFound: 404,
     PlaceNotFound: 404,
     ApiKeyNotFound: 404,
+    FeedNotFound: 404,
     GeocoderUnavailable: 503,
 }
 

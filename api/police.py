@@ -282,7 +282,7 @@ def _isoformat(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _place(text: str) -> Location:
+def place_of(text: str) -> Location:
     session = db_session()
     return locate(lambda: session, text, current_app.extensions.get("hyperlocal_geocoder"))
 
@@ -324,7 +324,7 @@ class Neighbourhoods(MethodView):
         session = db_session()
         page, per_page = page_args(args)
         if args.get("near"):
-            place = _place(args["near"])
+            place = place_of(args["near"])
             radius = min(args["radius"], NEAR_RADIUS_MAX_M)
             matches = neighbourhoods_near(session, place.latitude, place.longitude, radius)
             chosen = matches[(page - 1) * per_page : page * per_page]
@@ -405,7 +405,7 @@ class NeighbourhoodOfficer(MethodView):
         return officer_json(officer)
 
 
-def _team_sites(force: str, code: str) -> tuple[Neighbourhood, list]:
+def team_sites(force: str, code: str) -> tuple[Neighbourhood, list]:
     session = db_session()
     neighbourhood = get_neighbourhood(session, force, code)
     area = neighbourhood_area(session, neighbourhood)
@@ -420,7 +420,7 @@ class NeighbourhoodSites(MethodView):
     @blp.response(200, SitePageSchema)
     def get(self, args: dict[str, Any], force: str, code: str) -> Any:
         """Approved sites covering or overlapping the team's patch (also as .opml)"""
-        _, sites = _team_sites(force, code)
+        _, sites = team_sites(force, code)
         page, per_page = page_args(args)
         chosen = sites[(page - 1) * per_page : page * per_page]
         return page_body([site_json(s, private=False) for s in chosen], page, per_page, len(sites))
@@ -431,7 +431,7 @@ class NeighbourhoodSitesOpml(MethodView):
     @blp.response(200, content_type="text/x-opml")
     def get(self, force: str, code: str) -> Response:
         """The team's local sites as OPML 2.0, to load into a feed reader in one step"""
-        neighbourhood, sites = _team_sites(force, code)
+        neighbourhood, sites = team_sites(force, code)
         outlines = [
             FeedOutline(site.name, feed, site.url, site.description)
             for site in sites
@@ -458,7 +458,7 @@ class Local(MethodView):
         with their official accounts, and the local hyperlocal sites. Works for a full
         postcode, a sector or a district; `precision` and `note` say how precise it is.
         """
-        place = _place(postcode)
+        place = place_of(postcode)
         if place.precision not in PRECISION_NOTES:
             abort(422, message=f"'{postcode}' is not a postcode; try /sites?near= for places")
         session = db_session()

@@ -485,6 +485,14 @@ def add_officer(
     return officer
 
 
+def find_officer(session: Session, officer_id: int) -> Officer:
+    """An officer by id alone, in whichever team."""
+    officer = session.get(Officer, officer_id) if 0 < officer_id < 2**31 else None
+    if officer is None:
+        raise OfficerNotFound(f"no officer with id {officer_id}")
+    return officer
+
+
 def get_officer(session: Session, neighbourhood: Neighbourhood, officer_id: int) -> Officer:
     officer = session.get(Officer, officer_id) if 0 < officer_id < 2**31 else None
     if officer is None or officer.neighbourhood_id != neighbourhood.id:

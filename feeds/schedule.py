@@ -24,7 +24,7 @@ MAX_INTERVAL = timedelta(hours=24)
 RETRY_BASE = timedelta(minutes=5)
 MAX_FAILURES = 8
 RECENT_ITEMS = 10
-_MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*\"?(\d+)", re.I)
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def clamp(interval: timedelta) -> timedelta:
 
 
 def max_age(headers: Mapping[str, str]) -> timedelta | None:
-    """``Cache-Control: max-age`` (or s-maxage) of a response, if any."""
+    """``Cache-Control: max-age`` of a response, if any (s-maxage is for shared caches)."""
     match = _MAX_AGE.search(headers.get("cache-control") or "")
     return timedelta(seconds=int(match.group(1))) if match else None
 

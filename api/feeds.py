@@ -1,0 +1,274 @@
+"""Feeds the service polls, and the posts read from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from api.auth import key_allows, optional_key, require_scope
+from api.database import db_session, get_database
+from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
+from api.police import place_of, team_sites
+from directory.models import FEED_KINDS, FEED_STATUSES, Feed, Post
+from directory.police import find_officer, neighbourhoods_near
+from directory.sites import get_site
+from directory.storage import Page
+from feeds.posts import all_police, list_posts, of_officer, of_police, of_sites
+from feeds.refresh import refresh_feed
+from feeds.store import get_feed, list_feeds
+
+blp = Blueprint("feeds", __name__, description="Feeds the service polls, and their posts")
+
+POSTS_RADIUS_DEFAULT_M = 2_000
+POSTS_RADIUS_MAX_M = 25_000  # larger values are clamped to this
+OWNER_PATTERN = r"^(site|neighbourhood|officer):[1-9][0-9]{0,9}$|^force:[a-z0-9-]{1,60}$"
+
+
+class FeedSchema(Schema):
+    id = fields.Integer()
+    url = fields.String(metadata={"example": "https://wv11.example.org/feed/"})
+    owner = fields.String(
+        metadata={
+            "description": "site:<id>, neighbourhood:<id>, officer:<id> or force:<id>",
+            "example": "site:12",
+        }  # fmt: skip
+    )
+    kind = fields.String(metadata={"enum": list(FEED_KINDS)})
+    source = fields.String(
+        metadata={
+            "enum": ["listed", "account", "home_page"],
+            "description": "listed by its owner, an official account's feed, or found on the "
+            "owner's home page",
+        }
+    )
+    title = fields.String()
+    status = fields.String(
+        metadata={
+            "enum": list(FEED_STATUSES),
+            "description": "failing: many failures in a row, now tried daily; retired: gone "
+            "(410) or no longer listed",
+        }
+    )
+    last_fetch_at = fields.DateTime(allow_none=True)
+    last_success_at = fields.DateTime(allow_none=True)
+    last_http_status = fields.Integer(allow_none=True)
+    error_count = fields.Integer(metadata={"description": "failures in a row"})
+    last_error = fields.String(allow_none=True)
+    problem = fields.String(
+        allow_none=True, metadata={"description": "read, but malformed (what the parser said)"}
+    )
+    next_check_at = fields.DateTime(allow_none=True)
+    interval_seconds = fields.Integer()
+    item_count = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class FeedPageSchema(Schema):
+    items = fields.List(fields.Nested(FeedSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class FeedQuerySchema(PageQuerySchema):
+    owner = fields.String(
+        validate=validate.Regexp(OWNER_PATTERN, error="owner is site:<id>, neighbourhood:<id>, "
+                                 "officer:<id> or force:<force-id>"),
+        metadata={"example": "site:12"},
+    )  # fmt: skip
+    status = fields.String(validate=validate.OneOf(FEED_STATUSES))
+    kind = fields.String(validate=validate.OneOf(FEED_KINDS))
+
+
+class RefreshSchema(Schema):
+    outcome = fields.String(
+        metadata={"enum": ["new_items", "unchanged", "not_modified", "error", "gone", "skipped"]}
+    )
+    new_posts = fields.Integer()
+    error = fields.String(allow_none=True)
+    feed = fields.Nested(FeedSchema)
+
+
+class PostPointSchema(Schema):
+    lat = fields.Float()
+    lng = fields.Float()
+
+
+class PostSchema(Schema):
+    id = fields.Integer()
+    feed_id = fields.Integer()
+    owner = fields.String(metadata={"example": "officer:7"})
+    kind = fields.String(metadata={"enum": list(FEED_KINDS)})
+    title = fields.String()
+    link = fields.String(allow_none=True)
+    content_html = fields.String(metadata={"description": "sanitised HTML"})
+    author = fields.String()
+    published_at = fields.DateTime(
+        metadata={"description": "the item's date (UTC), or when it was first seen"}
+    )
+    first_seen_at = fields.DateTime()
+    tags = fields.List(fields.String(), metadata={"example": ["truepicture", "policing"]})
+    point = fields.Nested(PostPointSchema, allow_none=True)
+
+
+class PostPageSchema(Schema):
+    items = fields.List(fields.Nested(PostSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class TaggedPostQuerySchema(PageQuerySchema):
+    tag = fields.String(
+        validate=validate.Length(min=1, max=60),
+        metadata={"description": "an RSS category or #hashtag", "example": "truepicture"},
+    )
+    near = fields.String(
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "a postcode (any precision) or 'lat,lng': posts of the teams "
+            "around it, their officers and their forces",
+            "example": "WV11 1AA",
+        },
+    )
+    radius = fields.Float(
+        load_default=POSTS_RADIUS_DEFAULT_M,
+        validate=validate.Range(min=0),
+        metadata={"description": f"with near: metres; default {POSTS_RADIUS_DEFAULT_M}, "
+                  f"maximum {POSTS_RADIUS_MAX_M} (larger values are clamped to it)"},
+    )  # fmt: skip
+    kind = fields.String(validate=validate.OneOf(("officer", "police")))
+
+
+def feed_json(feed: Feed) -> dict[str, Any]:
+    return {name: getattr(feed, name) for name in FeedSchema._declared_fields}
+
+
+def post_json(post: Post, owner: str, kind: str) -> dict[str, Any]:
+    point = None
+    if post.latitude is not None and post.longitude is not None:
+        point = {"lat": post.latitude, "lng": post.longitude}
+    return {
+        "id": post.id, "feed_id": post.feed_id, "owner": owner, "kind": kind,
+        "title": post.title, "link": post.link, "content_html": post.content_html,
+        "author": post.author, "published_at": post.published_at,
+        "first_seen_at": post.first_seen_at, "tags": post.tags, "point": point,
+    }  # fmt: skip
+
+
+def posts_body(found: Page[Any]) -> dict[str, Any]:
+    items = [post_json(post, owner, kind) for post, owner, kind in found.items]
+    return page_body(items, found.page, found.per_page, found.total)
+
+
+@blp.route("/feeds")
+class Feeds(MethodView):
+    @blp.arguments(FeedQuerySchema, location="query")
+    @blp.response(200, FeedPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List the feeds the service polls, with how polling them stands"""
+        page, per_page = page_args(args)
+        found = list_feeds(db_session(), owner=args.get("owner"), status=args.get("status"),
+                           kind=args.get("kind"), page=page, per_page=per_page)  # fmt: skip
+        return page_body([feed_json(f) for f in found.items], found.page, found.per_page,
+                         found.total)  # fmt: skip
+
+
+@blp.route("/feeds/<int:feed_id>")
+class FeedItem(MethodView):
+    @blp.response(200, FeedSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such feed")
+    def get(self, feed_id: int) -> Any:
+        """One feed: status, last fetch and success, errors, next check, item count"""
+        return feed_json(get_feed(db_session(), feed_id))
+
+
+@blp.route("/feeds/<int:feed_id>/refresh")
+class FeedRefresh(MethodView):
+    @require_scope(blp, "admin")
+    @blp.response(200, RefreshSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such feed")
+    def post(self, feed_id: int) -> Any:
+        """Poll a feed now (admins); a retired feed is not fetched
+
+        Answers when the fetch is over, with what it found; the outcome is also recorded on
+        the feed as a scheduled poll's would be.
+        """
+        get_feed(db_session(), feed_id)
+        database = get_database()
+        result = refresh_feed(database.sessions, feed_id, current_app.extensions["hyperlocal_http"])
+        session = db_session()
+        session.expire_all()
+        return {
+            "outcome": result.outcome,
+            "new_posts": len(result.new_posts),
+            "error": result.error,
+            "feed": feed_json(get_feed(session, feed_id)),
+        }
+
+
+@blp.route("/sites/<int:site_id>/posts")
+class SitePosts(MethodView):
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, PostPageSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such (visible) site")
+    def get(self, args: dict[str, Any], site_id: int) -> Any:
+        """Posts from a site's feeds, newest first"""
+        session = db_session()
+        site = get_site(session, site_id)
+        if site.status != "approved" and not key_allows(optional_key(), f"editor:{site_id}"):
+            abort(404, message=f"no site with id {site_id}")
+        page, per_page = page_args(args)
+        return posts_body(list_posts(session, of_sites([site_id]), page=page,
+                                     per_page=per_page))  # fmt: skip
+
+
+@blp.route("/neighbourhoods/<string:force>/<string:code>/posts")
+class NeighbourhoodPosts(MethodView):
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, PostPageSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such neighbourhood")
+    def get(self, args: dict[str, Any], force: str, code: str) -> Any:
+        """What the team should be reading: posts of the sites covering its patch, newest first"""
+        _, sites = team_sites(force, code)
+        page, per_page = page_args(args)
+        return posts_body(list_posts(db_session(), of_sites([s.id for s in sites]), page=page,
+                                     per_page=per_page))  # fmt: skip
+
+
+@blp.route("/officers/<int:officer_id>/posts")
+class OfficerPosts(MethodView):
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, PostPageSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such officer")
+    def get(self, args: dict[str, Any], officer_id: int) -> Any:
+        """Posts from an officer's official accounts, newest first"""
+        session = db_session()
+        find_officer(session, officer_id)
+        page, per_page = page_args(args)
+        return posts_body(list_posts(session, of_officer(officer_id), page=page,
+                                     per_page=per_page))  # fmt: skip
+
+
+@blp.route("/posts")
+class Posts(MethodView):
+    @blp.arguments(TaggedPostQuerySchema, location="query")
+    @blp.response(200, PostPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Police and officer posts by tag and place (e.g. ?tag=truepicture&near=WV11 1AA)
+
+        Without `near`, posts of every team, officer and force feed; `kind` narrows to
+        `officer` or `police` (team and force) feeds.
+        """
+        session = db_session()
+        owners = all_police()
+        if args.get("near"):
+            place = place_of(args["near"])
+            radius = min(args["radius"], POSTS_RADIUS_MAX_M)
+            matches = neighbourhoods_near(session, place.latitude, place.longitude, radius)
+            teams = [match.neighbourhood for match in matches]
+            owners = of_police([t.id for t in teams], sorted({t.force_id for t in teams}))
+        kinds = [args["kind"]] if args.get("kind") else None
+        page, per_page = page_args(args)
+        return posts_body(list_posts(session, owners, tag=args.get("tag"), kinds=kinds,
+                                     page=page, per_page=per_page))  # fmt: skip

@@ -1,0 +1,68 @@
+"""Reading stored posts: by site, by team, by officer, by tag around a place. Newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from directory.models import Feed, Officer, Post, PostTag
+from directory.storage import Page
+
+
+def _page(session: Session, query: Select[Any], page: int, per_page: int) -> Page[Any]:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items=list(rows), page=page, per_page=per_page, total=total or 0)
+
+
+def list_posts(
+    session: Session,
+    owners: ColumnElement[bool],
+    *,
+    tag: str | None = None,
+    kinds: Sequence[str] | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[Any]:
+    """Posts of the feeds matching ``owners``, newest first, as (Post, owner, kind) rows."""
+    query = (
+        select(Post, Feed.owner, Feed.kind)
+        .join(Feed, Feed.id == Post.feed_id)
+        .where(owners)
+        .order_by(Post.published_at.desc(), Post.id.desc())
+    )
+    if kinds:
+        query = query.where(Feed.kind.in_(kinds))
+    if tag:
+        query = query.where(
+            Post.id.in_(select(PostTag.post_id).where(PostTag.tag == tag.lower().lstrip("#")))
+        )
+    return _page(session, query, page, per_page)
+
+
+def of_sites(site_ids: Sequence[int]) -> ColumnElement[bool]:
+    return Feed.site_id.in_(site_ids) if site_ids else false()
+
+
+def of_officer(officer_id: int) -> ColumnElement[bool]:
+    return Feed.officer_id == officer_id
+
+
+def of_police(team_ids: Sequence[int], force_ids: Sequence[str]) -> ColumnElement[bool]:
+    """Feeds of these teams, their officers, and these forces."""
+    clauses: list[ColumnElement[bool]] = []
+    if team_ids:
+        clauses.append(Feed.neighbourhood_id.in_(team_ids))
+        officers = select(Officer.id).where(Officer.neighbourhood_id.in_(team_ids))
+        clauses.append(Feed.officer_id.in_(officers))
+    if force_ids:
+        clauses.append(Feed.force_id.in_(force_ids))
+    return or_(*clauses) if clauses else false()
+
+
+def all_police() -> ColumnElement[bool]:
+    return or_(Feed.neighbourhood_id.is_not(None), Feed.officer_id.is_not(None),
+               Feed.force_id.is_not(None))  # fmt: skip

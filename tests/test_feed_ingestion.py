@@ -1,0 +1,415 @@
+"""Fetch -> parse -> store on loopback servers, on SQLite and PostgreSQL.
+
+Every hostile or broken answer ends the same way: the feed's status and error recorded, the
+posts already stored intact, and no exception escaping to the poller.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from datetime import timedelta
+from email.utils import format_datetime
+
+import pytest
+from pytest_httpserver import HTTPServer
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug import Response
+
+from directory.areas import circle_area
+from directory.models import Feed, Post, PostTag
+from directory.sites import create_site, set_site_status, update_site
+from directory.storage import utcnow
+from feeds.http import FetchPolicy, HttpClient
+from feeds.poll import poll_due
+from feeds.refresh import refresh_feed
+from feeds.schedule import MAX_FAILURES
+from tests.conftest import TEST_DATA
+
+FEEDS = TEST_DATA / "feeds"
+RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+
+
+def rss(items: list[tuple[str, str]], title: str = "Test feed", extra: str = "") -> bytes:
+    """An RSS 2.0 document of (guid, title) items, a day apart, newest first."""
+    now = utcnow()
+    parts = [
+        f"<item><guid>{guid}</guid><title>{text}</title><link>https://news.example.org/{guid}"
+        f"</link><pubDate>{format_datetime(now - timedelta(days=i))}</pubDate>"
+        f"<description>&lt;p&gt;{text} #truepicture&lt;/p&gt;</description></item>"
+        for i, (guid, text) in enumerate(items)
+    ]
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{title}</title>{extra}{''.join(parts)}</channel></rss>").encode()  # fmt: skip
+
+
+THREE = rss([("a", "First"), ("b", "Second"), ("c", "Third")])
+
+
+@pytest.fixture
+def sessions(app) -> sessionmaker[Session]:  # type: ignore[no-untyped-def]
+    return app.extensions["hyperlocal_db"].sessions
+
+
+@pytest.fixture
+def fetcher() -> HttpClient:
+    return HttpClient(
+        FetchPolicy(
+            allowed_networks=("127.0.0.1/32",),
+            max_bytes=1_000_000,
+            total_timeout=1.5,
+            read_timeout=1,
+            connect_timeout=1,
+        )
+    )
+
+
+@pytest.fixture
+def forbidden_server():  # type: ignore[no-untyped-def]
+    """A server on 127.0.0.2: loopback, but outside what the test client allows."""
+    server = HTTPServer(host="127.0.0.2", port=0)
+    server.start()
+    server.expect_request("/").respond_with_data("secret metadata")
+    yield server
+    server.clear()
+    server.stop()
+
+
+def add_site(sessions, feed_urls, url="https://news.example.org/", **kwargs) -> int:  # type: ignore[no-untyped-def]
+    """An approved site with these feeds; returns its id."""
+    with sessions() as session:
+        site = create_site(session, name="Test News", url=url, feed_urls=feed_urls,
+                           area=circle_area(52.6, -2.1, 1500), **kwargs)  # fmt: skip
+        set_site_status(session, site, "approved")
+        session.commit()
+        return site.id
+
+
+def feed_of(sessions, site_id: int) -> Feed:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return session.scalars(
+            select(Feed).where(Feed.site_id == site_id, Feed.status != "retired")
+        ).one()
+
+
+def post_count(sessions, feed_id: int) -> int:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return session.scalar(select(func.count()).where(Post.feed_id == feed_id))
+
+
+def serve(httpserver: HTTPServer, path: str, body: bytes, **headers: str) -> None:
+    httpserver.clear()
+    httpserver.expect_request(path).respond_with_response(
+        Response(body, headers={**RSS, **headers})
+    )
+
+
+def test_first_poll_stores_clean_items_and_the_next_sends_validators(sessions, fetcher, httpserver):
+    body = (FEEDS / "police_rss2.xml").read_bytes()
+    serve(
+        httpserver, "/feed", body, ETag='"v1"', **{"Last-Modified": "Sat, 21 Nov 2026 08:00:00 GMT"}
+    )
+    site_id = add_site(sessions, [httpserver.url_for("/feed")])
+    feed = feed_of(sessions, site_id)
+
+    first = refresh_feed(sessions, feed.id, fetcher)
+    assert first.outcome == "new_items" and first.error is None
+    titles = {p.title for p in first.new_posts}
+    assert "CCTV appeal after burglary in Wednesfield" in titles
+    with sessions() as session:
+        stored = session.get(Feed, feed.id)
+        assert stored.etag == '"v1"' and stored.item_count == len(first.new_posts)
+        assert stored.title == "Demo Police & Partners — News" and stored.last_error is None
+        assert stored.next_check_at > utcnow() + timedelta(minutes=29)  # the feed's ttl is 30
+        appeal = session.scalars(select(Post).where(Post.key == "guid:appeal-1234")).one()
+        assert "<script" not in appeal.content_html and "onerror" not in appeal.content_html
+        assert "javascript:" not in appeal.content_html
+        assert (appeal.latitude, appeal.longitude) == (52.6159, -2.0895)
+        assert appeal.published_at.isoformat() == "2026-11-16T09:30:00+00:00"
+        tags = set(session.scalars(select(PostTag.tag).where(PostTag.post_id == appeal.id)))
+        assert {"appeals", "wednesfield", "policing"} <= tags
+        undated = session.scalars(select(Post).where(Post.title == "No link, no guid")).one()
+        assert undated.published_at == undated.first_seen_at  # no date: first seen
+    # The same guid twice in the document is one post.
+    assert post_count(sessions, feed.id) == len(first.new_posts)
+
+    httpserver.clear()
+    httpserver.expect_request(
+        "/feed",
+        headers={"If-None-Match": '"v1"', "If-Modified-Since": "Sat, 21 Nov 2026 08:00:00 GMT"},
+    ).respond_with_data("", status=304)
+    second = refresh_feed(sessions, feed.id, fetcher)
+    assert second.outcome == "not_modified" and second.new_posts == []
+    with sessions() as session:
+        assert session.get(Feed, feed.id).last_http_status == 304
+
+
+def test_only_new_items_are_returned(sessions, fetcher, httpserver):
+    serve(httpserver, "/feed", THREE)
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    assert len(refresh_feed(sessions, feed.id, fetcher).new_posts) == 3
+    serve(httpserver, "/feed", rss([("d", "Fourth"), ("a", "First"), ("b", "Second")]))
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert [p.title for p in result.new_posts] == ["Fourth"]
+    assert post_count(sessions, feed.id) == 4  # "Third" left the feed but stays stored
+    assert refresh_feed(sessions, feed.id, fetcher).outcome == "unchanged"
+
+
+class CommitFails(Session):
+    """A database that dies at the moment of commit (a poller killed mid-write)."""
+
+    def commit(self) -> None:
+        raise OperationalError("COMMIT", {}, Exception("connection lost"))
+
+
+def test_a_poller_killed_before_commit_loses_nothing_and_duplicates_nothing(
+    sessions, fetcher, httpserver
+):
+    serve(httpserver, "/feed", THREE, ETag='"v1"')
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    dying = sessionmaker(bind=sessions.kw["bind"], class_=CommitFails, expire_on_commit=False)
+    crashed = refresh_feed(dying, feed.id, fetcher)
+    assert crashed.outcome == "error" and "database" in crashed.error
+    assert post_count(sessions, feed.id) == 0
+    with sessions() as session:
+        assert session.get(Feed, feed.id).etag is None  # validators only with their items
+
+    again = refresh_feed(sessions, feed.id, fetcher)
+    assert len(again.new_posts) == 3 and post_count(sessions, feed.id) == 3
+
+
+def test_two_pollers_on_one_feed_store_each_item_once(sessions, fetcher, httpserver):
+    serve(httpserver, "/feed", rss([(f"g{i}", f"Item {i}") for i in range(40)]))
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        refresh_feed(sessions, feed.id, fetcher))) for _ in range(4)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert post_count(sessions, feed.id) == 40
+    assert sum(len(r.new_posts) for r in results) == 40  # each post reported new exactly once
+    with sessions() as session:
+        assert session.get(Feed, feed.id).item_count == 40
+
+
+def _drip():  # type: ignore[no-untyped-def]
+    for _ in range(50):
+        yield b"<"
+        time.sleep(0.1)
+
+
+def _endless():  # type: ignore[no-untyped-def]
+    chunk = b"x" * 65536
+    for _ in range(16_384):  # 1 GB if it were all read
+        yield chunk
+
+
+RELEASE = threading.Event()
+
+
+def _hang(request):  # type: ignore[no-untyped-def]
+    RELEASE.wait(5)  # until the test is over: the shared server must answer the next test
+    return Response(THREE, headers=RSS)
+
+
+BOMB = gzip.compress(b"<rss>" + b" " * 200_000_000, compresslevel=9)
+
+
+@pytest.mark.parametrize(
+    ("case", "respond", "error"),
+    [
+        ("html page", lambda s: s.respond_with_data("<!doctype html><html><body>Hi</body></html>",
+                                                    content_type="text/html"), "web page"),
+        ("empty 200", lambda s: s.respond_with_data(""), "empty"),
+        ("not xml at all", lambda s: s.respond_with_data("just words, no feed"), "not a feed"),
+        ("500", lambda s: s.respond_with_data("boom", status=500), "server failed (500)"),
+        ("404", lambda s: s.respond_with_data("nope", status=404), "not found (404)"),
+        ("hang", lambda s: s.respond_with_handler(_hang), "timeout"),
+        ("drip", lambda s: s.respond_with_response(Response(_drip())), "timeout"),
+        ("1 GB body", lambda s: s.respond_with_response(Response(_endless())), "too_large"),
+        ("gzip bomb", lambda s: s.respond_with_data(BOMB, headers={"Content-Encoding": "gzip"}),
+         "too_large"),
+        ("bad gzip", lambda s: s.respond_with_data(b"not gzip",
+                                                   headers={"Content-Encoding": "gzip"}),
+         "bad_encoding"),
+        ("redirect loop", lambda s: s.respond_with_data("", status=302,
+                                                        headers={"Location": "/feed"}),
+         "redirect_loop"),
+        ("redirect to metadata", lambda s: s.respond_with_data(
+            "", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}),
+         "forbidden_address"),
+    ],
+)  # fmt: skip
+def test_broken_and_hostile_answers_are_recorded_and_keep_the_posts(
+    sessions, fetcher, httpserver, case, respond, error
+):
+    RELEASE.clear()
+    serve(httpserver, "/feed", THREE, ETag='"v1"')
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    assert len(refresh_feed(sessions, feed.id, fetcher).new_posts) == 3
+
+    httpserver.clear()
+    respond(httpserver.expect_request("/feed"))
+    started = time.monotonic()
+    result = refresh_feed(sessions, feed.id, fetcher)
+    RELEASE.set()
+    assert time.monotonic() - started < 3
+    assert result.outcome == "error" and error in result.error, result.error
+    with sessions() as session:
+        stored = session.get(Feed, feed.id)
+        assert stored.status == "active" and stored.error_count == 1
+        assert error in stored.last_error
+        assert stored.etag == '"v1"'  # the last good validators are kept
+        assert stored.next_check_at > utcnow()
+    assert post_count(sessions, feed.id) == 3
+
+
+def test_a_redirect_to_a_forbidden_loopback_server_never_reaches_it(
+    sessions, fetcher, httpserver, forbidden_server
+):
+    target = f"http://127.0.0.2:{forbidden_server.port}/"
+    httpserver.expect_request("/feed").respond_with_data("", status=301,
+                                                         headers={"Location": target})  # fmt: skip
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert result.outcome == "error" and "forbidden_address" in result.error
+    assert len(forbidden_server.log) == 0
+    assert feed_of(sessions, feed.site_id).url == httpserver.url_for("/feed")
+
+
+@pytest.mark.parametrize("name", ["billion_laughs.xml", "external_entity.xml"])
+def test_entity_attacks_are_not_expanded(sessions, fetcher, httpserver, name):
+    serve(httpserver, "/feed", (FEEDS / name).read_bytes())
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert result.error is None
+    with sessions() as session:
+        stored = session.get(Feed, feed.id)
+        assert stored.problem and "malformed" in stored.problem
+        texts = " ".join(p.title + p.content_html for p in session.scalars(select(Post)))
+    assert "lollol" not in texts and "root:" not in texts and len(texts) < 1000
+
+
+def test_a_malformed_but_readable_feed_keeps_its_items_and_says_so(sessions, fetcher, httpserver):
+    serve(httpserver, "/feed", (FEEDS / "truncated.xml").read_bytes())
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert [p.title for p in result.new_posts] == ["First complete item"]
+    with sessions() as session:
+        assert "malformed" in session.get(Feed, feed.id).problem
+
+
+def test_permanent_redirects_move_the_feed_temporary_ones_do_not(sessions, fetcher, httpserver):
+    httpserver.expect_request("/old").respond_with_data("", status=301,
+                                                        headers={"Location": "/new"})  # fmt: skip
+    httpserver.expect_request("/new").respond_with_response(Response(THREE, headers=RSS))
+    httpserver.expect_request("/temp").respond_with_data("", status=302,
+                                                         headers={"Location": "/new"})  # fmt: skip
+    moved = feed_of(sessions, add_site(sessions, [httpserver.url_for("/old")]))
+    kept = feed_of(sessions, add_site(sessions, [httpserver.url_for("/temp")],
+                                      url="https://other.example.org/"))  # fmt: skip
+    assert refresh_feed(sessions, moved.id, fetcher).outcome == "new_items"
+    assert refresh_feed(sessions, kept.id, fetcher).outcome == "new_items"
+    with sessions() as session:
+        assert session.get(Feed, moved.id).url == httpserver.url_for("/new")
+        assert session.get(Feed, kept.id).url == httpserver.url_for("/temp")
+
+
+def test_gone_retires_the_feed_and_keeps_its_posts(sessions, fetcher, httpserver):
+    serve(httpserver, "/feed", THREE)
+    site_id = add_site(sessions, [httpserver.url_for("/feed")])
+    feed = feed_of(sessions, site_id)
+    refresh_feed(sessions, feed.id, fetcher)
+    httpserver.clear()
+    httpserver.expect_request("/feed").respond_with_data("gone", status=410)
+    assert refresh_feed(sessions, feed.id, fetcher).outcome == "gone"
+    with sessions() as session:
+        stored = session.get(Feed, feed.id)
+        assert stored.status == "retired" and stored.next_check_at is None
+        assert "410" in stored.last_error
+    assert post_count(sessions, feed.id) == 3
+    assert refresh_feed(sessions, feed.id, fetcher).outcome == "skipped"
+    summary = poll_due(sessions, fetcher, now=utcnow() + timedelta(days=30))
+    assert feed.id not in [r.feed_id for r in summary.results]
+
+
+def test_repeated_failures_park_the_feed_and_a_success_revives_it(sessions, fetcher, httpserver):
+    httpserver.expect_request("/feed").respond_with_data(
+        "boom", status=503, headers={"Retry-After": "7200"}
+    )
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    now = utcnow()
+    result = refresh_feed(sessions, feed.id, fetcher, now=now)
+    with sessions() as session:
+        assert session.get(Feed, feed.id).next_check_at == now + timedelta(hours=2)
+    for _ in range(MAX_FAILURES - 1):
+        result = refresh_feed(sessions, feed.id, fetcher, now=now)
+    assert result.status == "failing"
+    with sessions() as session:
+        stored = session.get(Feed, feed.id)
+        assert stored.status == "failing" and stored.error_count == MAX_FAILURES
+    serve(httpserver, "/feed", THREE)
+    assert refresh_feed(sessions, feed.id, fetcher).status == "active"
+    with sessions() as session:
+        stored = session.get(Feed, feed.id)
+        assert (stored.status, stored.error_count, stored.last_error) == ("active", 0, None)
+
+
+def test_a_home_page_is_enough_the_feed_is_discovered(sessions, fetcher, httpserver):
+    page = (
+        '<!doctype html><html><head><title>News</title><link rel="alternate" '
+        'type="application/rss+xml" href="/feed.xml"></head><body>Hello</body></html>'
+    )
+    httpserver.expect_request("/").respond_with_data(page, content_type="text/html")
+    httpserver.expect_request("/feed.xml").respond_with_response(Response(THREE, headers=RSS))
+    site_id = add_site(sessions, [], url=httpserver.url_for("/"))
+    feed = feed_of(sessions, site_id)
+    assert feed.source == "home_page" and feed.url == httpserver.url_for("/")
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert result.outcome == "new_items" and len(result.new_posts) == 3
+    assert feed_of(sessions, site_id).url == httpserver.url_for("/feed.xml")
+    # Editing the site keeps the discovered feed rather than starting again from the page.
+    with sessions() as session:
+        from directory.sites import get_site
+
+        update_site(session, get_site(session, site_id), description="Now with a description")
+        session.commit()
+    again = feed_of(sessions, site_id)
+    assert again.id == feed.id and again.url == httpserver.url_for("/feed.xml")
+
+
+def test_a_home_page_without_a_feed_link_is_an_error_that_says_so(sessions, fetcher, httpserver):
+    httpserver.expect_request("/").respond_with_data("<html><body>no feed</body></html>",
+                                                     content_type="text/html")  # fmt: skip
+    feed = feed_of(sessions, add_site(sessions, [], url=httpserver.url_for("/")))
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert result.outcome == "error" and "web page" in result.error
+
+
+def test_poll_due_polls_every_due_feed_once_and_reports(sessions, fetcher, httpserver):
+    for i in range(6):
+        httpserver.expect_request(f"/f{i}").respond_with_response(
+            Response(rss([(f"{i}-a", "One"), (f"{i}-b", "Two")]), headers=RSS)
+        )
+    httpserver.expect_request("/broken").respond_with_data("boom", status=500)
+    urls = [httpserver.url_for(f"/f{i}") for i in range(6)] + [httpserver.url_for("/broken")]
+    for i, url in enumerate(urls):
+        add_site(sessions, [url], url=f"https://site{i}.example.org/")
+    summary = poll_due(sessions, fetcher, concurrency=3, keep_results=True)
+    assert summary.feeds == 7 and summary.new_posts == 12
+    assert summary.outcomes == {"new_items": 6, "error": 1}
+    assert "polled 7 feeds: 12 new posts" in summary.line()
+    assert poll_due(sessions, fetcher).feeds == 0  # nothing is due again yet
+
+
+def test_the_guard_is_on_unless_loopback_is_allowed(sessions, httpserver):
+    serve(httpserver, "/feed", THREE)
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    result = refresh_feed(sessions, feed.id, HttpClient())
+    assert result.outcome == "error" and "forbidden_address" in result.error
+    assert len(httpserver.log) == 0
