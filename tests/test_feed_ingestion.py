@@ -413,3 +413,19 @@ def test_the_guard_is_on_unless_loopback_is_allowed(sessions, httpserver):
     result = refresh_feed(sessions, feed.id, HttpClient())
     assert result.outcome == "error" and "forbidden_address" in result.error
     assert len(httpserver.log) == 0
+
+
+def test_feeds_claimed_by_a_poller_that_died_are_polled_when_the_lease_ends(
+    sessions, fetcher, httpserver
+):
+    from feeds.poll import LEASE
+    from feeds.store import claim_due_feeds
+
+    serve(httpserver, "/feed", THREE)
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    now = utcnow()
+    with sessions() as session:
+        assert claim_due_feeds(session, now, 10, LEASE) == [feed.id]  # ...and then it dies
+    assert poll_due(sessions, fetcher, now=now + timedelta(minutes=1)).feeds == 0  # leased
+    later = poll_due(sessions, fetcher, now=now + LEASE + timedelta(seconds=1))
+    assert later.feeds == 1 and later.new_posts == 3

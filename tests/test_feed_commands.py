@@ -1,0 +1,87 @@
+"""`hyperlocal feeds poll --once` and `hyperlocal worker`, as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from werkzeug import Response
+
+from api.cli import main
+from directory.areas import circle_area
+from directory.models import Post
+from directory.sites import create_site, set_site_status
+from directory.storage import create_db_engine, make_session_factory
+from tests.test_feed_ingestion import RSS, THREE
+
+
+def add_site(url: str, feed_url: str) -> None:
+    engine = create_db_engine(url)
+    with make_session_factory(engine)() as session:
+        site = create_site(session, name="CLI News", url="https://cli.example.org/",
+                           feed_urls=[feed_url], area=circle_area(52.6, -2.1, 1000))  # fmt: skip
+        set_site_status(session, site, "approved")
+        session.commit()
+    engine.dispose()
+
+
+def count_posts(url: str) -> int:
+    engine = create_db_engine(url)
+    with engine.connect() as connection:
+        count = connection.scalar(select(func.count()).select_from(Post))
+    engine.dispose()
+    return count or 0
+
+
+def test_poll_once_reports_what_it_did(migrated_url, monkeypatch, httpserver):
+    httpserver.expect_request("/feed").respond_with_response(Response(THREE, headers=RSS))
+    httpserver.expect_request("/broken").respond_with_data("boom", status=500)
+    add_site(migrated_url, httpserver.url_for("/feed"))
+    monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", migrated_url)
+    monkeypatch.setenv("HYPERLOCAL_HTTP_ALLOW_LOOPBACK", "true")
+    result = CliRunner().invoke(main, ["feeds", "poll", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "polled 1 feeds: 3 new posts (1 new items)" in result.output
+    again = CliRunner().invoke(main, ["feeds", "poll", "--once"])
+    assert "polled 0 feeds: 0 new posts" in again.output
+    assert count_posts(migrated_url) == 3
+
+
+def test_poll_once_without_the_loopback_setting_refuses_loopback(
+    migrated_url, monkeypatch, httpserver
+):
+    add_site(migrated_url, httpserver.url_for("/feed"))
+    monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", migrated_url)
+    result = CliRunner().invoke(main, ["feeds", "poll", "--once"])
+    assert "polled 1 feeds: 0 new posts (1 error)" in result.output
+    assert len(httpserver.log) == 0
+
+
+def test_worker_polls_until_told_to_stop(migrated_url, httpserver):
+    httpserver.expect_request("/feed").respond_with_response(Response(THREE, headers=RSS))
+    add_site(migrated_url, httpserver.url_for("/feed"))
+    script = shutil.which("hyperlocal", path=os.path.dirname(sys.executable))
+    command = [script] if script else [sys.executable, "-c", "from api.cli import main; main()"]
+    env = dict(os.environ, HYPERLOCAL_DATABASE_URL=migrated_url,
+               HYPERLOCAL_HTTP_ALLOW_LOOPBACK="1")  # fmt: skip
+    worker = subprocess.Popen([*command, "worker"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.time() + 30
+        while count_posts(migrated_url) < 3:
+            assert worker.poll() is None and time.time() < deadline, "the worker stopped early"
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=15)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, output
+    assert "polled 1 feeds: 3 new posts" in output and "worker stopped" in output
+    assert count_posts(migrated_url) == 3
