@@ -10,6 +10,7 @@ import nh3
 _BREAKS = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6])\s*/?\s*>", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]+")  # control characters other than newline
 
 
 def plain_text(value: str | None, limit: int = 10_000) -> str:
@@ -21,5 +22,5 @@ def plain_text(value: str | None, limit: int = 10_000) -> str:
     stripped = html.unescape(nh3.clean(with_breaks, tags=set()))
     lines = [_SPACES.sub(" ", line).strip() for line in stripped.split("\n")]
     text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-    text = "".join(c for c in text if c == "\n" or ord(c) >= 32)
+    text = _CONTROL.sub("", text)
     return text[:limit]

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 
 from directory.storage import utcnow
 from feeds.http import HttpClient
-from feeds.refresh import RefreshResult, SessionFactory, refresh_feed
-from feeds.store import claim_due_feeds, next_due_at
+from feeds.refresh import RefreshResult, SessionFactory, refresh_state
+from feeds.store import claim_due_feeds, next_due_at, record_unchanged
 
 log = logging.getLogger(__name__)
 # How long a claimed feed is reserved for its poller: longer than any fetch can take (the
@@ -65,10 +65,15 @@ def poll_due(
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         while True:
             with sessions() as session:
-                ids = claim_due_feeds(session, claim_time, BATCH, LEASE)
-            if not ids:
+                claimed = claim_due_feeds(session, claim_time, BATCH, LEASE)
+            if not claimed:
                 break
-            for result in pool.map(lambda i: refresh_feed(sessions, i, client, now), ids):
+            unchanged = []
+            for result in pool.map(
+                lambda s: refresh_state(sessions, s, client, now, defer_not_modified=True), claimed
+            ):
+                if result.unchanged is not None:
+                    unchanged.append(result.unchanged)
                 summary.feeds += 1
                 summary.outcomes[result.outcome] += 1
                 summary.new_posts += len(result.new_posts)
@@ -78,6 +83,9 @@ def poll_due(
                     summary.results.append(result)
                 if progress:
                     progress(summary.feeds, None)
+            with sessions() as session:
+                record_unchanged(session, unchanged)
+                session.commit()
     return summary
 
 

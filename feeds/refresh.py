@@ -38,6 +38,7 @@ from feeds.store import (
     FeedNotFound,
     FeedState,
     NewPost,
+    Unchanged,
     feed_state,
     recent_publication_times,
     record_outcome,
@@ -59,6 +60,8 @@ class RefreshResult:
     new_posts: list[NewPost] = field(default_factory=list)
     error: str | None = None
     status: str | None = None  # the feed's status afterwards
+    # A 304 left for the caller to record with others in one transaction (see poll_due).
+    unchanged: Unchanged | None = None
 
 
 def _conditional_headers(state: FeedState) -> dict[str, str]:
@@ -78,17 +81,36 @@ def refresh_feed(
     rng: random.Random | None = None,
 ) -> RefreshResult:
     """Poll one feed and record what happened; returns the posts stored for the first time."""
-    now = now or utcnow()
-    jitter = (rng or random).uniform(0.8, 1.2)
     with sessions() as session:
         try:
             state = feed_state(session, feed_id)
         except FeedNotFound:
             return RefreshResult(feed_id, "skipped", error="the feed no longer exists")
+    return refresh_state(sessions, state, client, now, rng)
+
+
+def refresh_state(
+    sessions: SessionFactory,
+    state: FeedState,
+    client: HttpClient,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+    defer_not_modified: bool = False,
+) -> RefreshResult:
+    """``refresh_feed`` for a feed whose state the caller has already read (a claimed one).
+
+    With ``defer_not_modified`` a 304 is not written here but returned as ``unchanged`` for
+    the caller to record in bulk (``record_unchanged``); until then the feed stays leased, so
+    a caller that dies before writing only causes one more conditional GET.
+    """
+    now = now or utcnow()
+    jitter = (rng or random).uniform(0.8, 1.2)
+    feed_id = state.id
     if state.status == "retired":
         return RefreshResult(feed_id, "skipped", error="the feed is retired", status="retired")
     try:
-        return _refresh(sessions, state, client, now, jitter)
+        return _refresh(sessions, state, client, now, jitter,
+                        defer_not_modified=defer_not_modified)  # fmt: skip
     except SQLAlchemyError as exc:
         # The database itself failed (locked, gone): nothing was committed for this feed; its
         # lease expires and it is tried again. Other feeds carry on.
@@ -125,6 +147,7 @@ def _refresh(
     now: datetime,
     jitter: float,
     discover: bool = True,
+    defer_not_modified: bool = False,
 ) -> RefreshResult:
     try:
         response = client.get(state.url, _conditional_headers(state))
@@ -137,6 +160,9 @@ def _refresh(
         )
         etag = response.headers.get("etag") or state.etag
         modified = response.headers.get("last-modified") or state.last_modified
+        if defer_not_modified and new_url is None:
+            unchanged = Unchanged(state.id, now, decision, etag, modified)
+            return RefreshResult(state.id, "not_modified", status="active", unchanged=unchanged)
         with sessions() as session:
             record_outcome(session, state.id, now, decision, http_status=304, success=True,
                            etag=etag, last_modified=modified,
@@ -147,7 +173,7 @@ def _refresh(
         return _fail(sessions, state, now, jitter, _status_message(response), response.status,
                      schedule.retry_after(response.headers, now))  # fmt: skip
     try:
-        parsed = parse_feed(response.body, response.headers, now)
+        parsed = parse_feed(response.body, response.headers, now, base_url=response.url)
     except FeedInvalid as exc:
         # One level only: an announced address that is itself a page is an error, not a hunt.
         discovered = _discover(response, state) if discover else None

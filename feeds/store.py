@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -54,6 +55,17 @@ class NewPost:
     point: tuple[float, float] | None
 
 
+@dataclass(frozen=True)
+class Unchanged:
+    """A 304 answer waiting to be recorded."""
+
+    feed_id: int
+    at: datetime
+    decision: Decision
+    etag: str | None
+    last_modified: str | None
+
+
 def get_feed(session: Session, feed_id: int) -> Feed:
     feed = session.get(Feed, feed_id) if 0 < feed_id < 2**31 else None
     if feed is None:
@@ -61,39 +73,56 @@ def get_feed(session: Session, feed_id: int) -> Feed:
     return feed
 
 
+_STATE = (Feed.id, Feed.url, Feed.owner, Feed.etag, Feed.last_modified,
+          Feed.interval_seconds, Feed.error_count, Feed.status)  # fmt: skip
+FEEDS = Feed.__table__  # plain UPDATEs: no ORM bookkeeping on the polling path
+
+
+def _state(row: Any) -> FeedState:
+    return FeedState(row.id, row.url, row.owner, row.etag, row.last_modified,
+                     timedelta(seconds=row.interval_seconds), row.error_count,
+                     row.status)  # fmt: skip
+
+
 def feed_state(session: Session, feed_id: int) -> FeedState:
-    feed = get_feed(session, feed_id)
-    return FeedState(
-        feed.id, feed.url, feed.owner, feed.etag, feed.last_modified,
-        timedelta(seconds=feed.interval_seconds), feed.error_count, feed.status,
-    )  # fmt: skip
+    row = session.execute(select(*_STATE).where(Feed.id == feed_id)).first()
+    if row is None:
+        raise FeedNotFound(f"no feed with id {feed_id}")
+    return _state(row)
 
 
-def claim_due_feeds(session: Session, now: datetime, limit: int, lease: timedelta) -> list[int]:
-    """Ids of up to ``limit`` feeds due now, leased to the caller until ``now + lease``.
+def claim_due_feeds(
+    session: Session, now: datetime, limit: int, lease: timedelta
+) -> list[FeedState]:
+    """Up to ``limit`` feeds due now, leased to the caller until ``now + lease``.
 
     The lease (moving ``next_check_at`` forward) is committed here, so a second poller does not
     take the same feeds, and a poller killed mid-fetch leaves them due again when it expires.
     PostgreSQL skips rows another poller is claiming; SQLite serialises writers anyway.
     """
-    ids = list(
-        session.scalars(
-            select(Feed.id)
-            .where(Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
-            .order_by(Feed.next_check_at, Feed.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    rows = session.execute(
+        select(*_STATE)
+        .where(Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
+        .order_by(Feed.next_check_at, Feed.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if rows:
+        session.execute(
+            update(FEEDS)
+            .where(FEEDS.c.id.in_([row.id for row in rows]))
+            .values(next_check_at=now + lease)
         )
-    )
-    if ids:
-        session.execute(update(Feed).where(Feed.id.in_(ids)).values(next_check_at=now + lease))
     session.commit()
-    return ids
+    return [_state(row) for row in rows]
+
+
+POSTS = Post.__table__
 
 
 def _insert(session: Session):  # type: ignore[no-untyped-def]
     dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Post)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(POSTS)
 
 
 def store_items(
@@ -132,7 +161,7 @@ def store_items(
     statement = (
         _insert(session)
         .on_conflict_do_nothing(index_elements=["feed_id", "key"])
-        .returning(Post.id, Post.key)
+        .returning(POSTS.c.id, POSTS.c.key)
     )
     inserted = {key: post_id for post_id, key in session.execute(statement, rows)}
     tags = [
@@ -142,7 +171,7 @@ def store_items(
         for tag in item.tags
     ]
     if tags:
-        session.execute(insert(PostTag), tags)
+        session.execute(insert(PostTag.__table__), tags)
     return [
         NewPost(
             inserted[row["key"]],
@@ -183,7 +212,7 @@ def record_outcome(
     last_modified: str | None = None,
     url: str | None = None,
     title: str | None = None,
-    problem: str | None = None,
+    problem: str | None | object = "keep",
 ) -> None:
     """Write a fetch's outcome and the next check onto the feed (no commit).
 
@@ -203,15 +232,41 @@ def record_outcome(
         values["last_error"] = error[:MAX_ERROR_CHARS]
     if success:
         values.update(last_success_at=now, last_error=None, etag=etag and etag[:500],
-                      last_modified=last_modified and last_modified[:100],
-                      problem=problem and problem[:300])  # fmt: skip
+                      last_modified=last_modified and last_modified[:100])  # fmt: skip
+        if problem != "keep":
+            values["problem"] = problem and str(problem)[:300]
         if new_items:
-            values["item_count"] = Feed.item_count + new_items
+            values["item_count"] = FEEDS.c.item_count + new_items
     if title:
         values["title"] = title[:300]
     if url is not None:
         values["url"] = url
-    session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+    session.execute(update(FEEDS).where(FEEDS.c.id == feed_id).values(**values))
+
+
+_UNCHANGED = (
+    update(FEEDS)
+    .where(FEEDS.c.id == bindparam("b_id"))
+    .values(
+        last_fetch_at=bindparam("b_at"), last_success_at=bindparam("b_at"),
+        updated_at=bindparam("b_at"), status="active", error_count=0, last_error=None,
+        last_http_status=304, next_check_at=bindparam("b_next"),
+        interval_seconds=bindparam("b_interval"), etag=bindparam("b_etag"),
+        last_modified=bindparam("b_modified"),
+    )
+)  # fmt: skip
+
+
+def record_unchanged(session: Session, answers: Sequence[Unchanged]) -> None:
+    """Record many 304s in one statement (no commit): what a polling pass mostly sees."""
+    if not answers:
+        return
+    session.execute(_UNCHANGED, [
+        {"b_id": a.feed_id, "b_at": a.at, "b_next": a.decision.next_check_at,
+         "b_interval": int(a.decision.interval.total_seconds()),
+         "b_etag": a.etag and a.etag[:500], "b_modified": a.last_modified and a.last_modified[:100]}
+        for a in answers
+    ])  # fmt: skip
 
 
 def url_taken(session: Session, owner: str, url: str, feed_id: int) -> bool:

@@ -425,7 +425,30 @@ def test_feeds_claimed_by_a_poller_that_died_are_polled_when_the_lease_ends(
     feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
     now = utcnow()
     with sessions() as session:
-        assert claim_due_feeds(session, now, 10, LEASE) == [feed.id]  # ...and then it dies
+        assert [s.id for s in claim_due_feeds(session, now, 10, LEASE)] == [
+            feed.id
+        ]  # ...and then it dies
     assert poll_due(sessions, fetcher, now=now + timedelta(minutes=1)).feeds == 0  # leased
     later = poll_due(sessions, fetcher, now=now + LEASE + timedelta(seconds=1))
     assert later.feeds == 1 and later.new_posts == 3
+
+
+def test_a_pass_of_304s_is_recorded_in_bulk_and_keeps_what_it_knew(sessions, fetcher, httpserver):
+    body = (FEEDS / "truncated.xml").read_bytes()  # readable, with a problem worth keeping
+    httpserver.expect_request("/feed", headers={"If-None-Match": '"v1"'}).respond_with_data(
+        "", status=304, headers={"Cache-Control": "max-age=7200"}
+    )
+    httpserver.expect_request("/feed").respond_with_response(
+        Response(body, headers={**RSS, "ETag": '"v1"'})
+    )
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    assert poll_due(sessions, fetcher).new_posts == 1
+    later = utcnow() + timedelta(days=2)
+    second = poll_due(sessions, fetcher, now=later)
+    assert second.outcomes == {"not_modified": 1}
+    with sessions() as session:
+        stored = session.get(Feed, feed.id)
+        assert stored.last_http_status == 304 and stored.etag == '"v1"'
+        assert stored.next_check_at == later + timedelta(hours=2)  # max-age honoured
+        assert stored.last_fetch_at == later and "malformed" in stored.problem
+    assert post_count(sessions, feed.id) == 1
