@@ -71,6 +71,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(police.blp)
     api.register_blueprint(feeds.blp)
     api.register_blueprint(keys.blp)
+    if app.config.get("DEMO"):
+        from api import demo
+
+        api.register_blueprint(demo.blp)
     return app
 
 

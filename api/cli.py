@@ -154,14 +154,18 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
         summary = import_postcodes(database.engine, Path(str(extract)))
         click.echo(summary.describe())
         click.echo(POSTCODE_DATA_ATTRIBUTION)
+        # The demo sites' feeds are served by the demo itself, polled over loopback.
+        feed_base = (
+            f"http://{host or database.app.config['HOST']}:{port or database.app.config['PORT']}"
+        )
         with database.sessions() as session:
-            police_summaries, sites_added = load_demo_directory(session)
+            police_summaries, sites_added = load_demo_directory(session, feed_base)
         for police_summary in police_summaries:
             click.echo(police_summary.describe())
         click.echo(f"demo sites added: {sites_added} (all marked '(demo)')")
-    click.echo("try /postcodes/WV111AA/local and /sites?near=WV11%201AA")
+    click.echo("try /postcodes/WV111AA/local, /sites?near=WV11%201AA, /feeds, /sites/1/posts")
     if not no_serve:
-        _run(create_app(), host, port)
+        _run(create_app({"DEMO": True, "HTTP_ALLOW_LOOPBACK": True}), host, port)
 
 
 @main.group()

@@ -17,7 +17,7 @@ from directory.accounts import check_account
 from directory.area_specs import area_from_spec
 from directory.models import Site
 from directory.police_import import PoliceImportSummary, SavedPoliceData, import_police_force
-from directory.sites import create_site, set_site_status
+from directory.sites import create_site, set_site_status, update_site
 
 DEMO_FORCES = ("west-midlands", "leicestershire")
 DEMO_NOTE = "DEMO DATA: a fictional site for the hyperlocal demo."
@@ -26,6 +26,7 @@ DEMO_SITES = [
         "name": "Wednesfield Community News (demo)",
         "url": "https://wednesfield-news.example.org/",
         "feeds": ["https://wednesfield-news.example.org/feed/"],
+        "demo_feed": "wednesfield-news.xml",
         "platform": "wordpress",
         "area": {"type": "postcodes", "postcodes": ["WV11 1", "WV11 2", "WV11 3"]},
         "accounts": [("x", "https://x.com/demo_wednesfield_news")],
@@ -35,6 +36,7 @@ DEMO_SITES = [
         "name": "Heath Town Voice (demo)",
         "url": "https://heathtown-voice.example.org/",
         "feeds": ["https://heathtown-voice.example.org/rss.xml"],
+        "demo_feed": "heathtown-voice.xml",
         "platform": "ghost",
         "area": {"type": "circle", "center": "WV10 0", "radius_m": 1200},
         "accounts": [],
@@ -44,6 +46,7 @@ DEMO_SITES = [
         "name": "Leicester Centre Chronicle (demo)",
         "url": "https://le1-chronicle.example.org/",
         "feeds": ["https://le1-chronicle.example.org/feed"],
+        "demo_feed": "le1-chronicle.xml",
         "platform": "wordpress",
         "area": {"type": "postcodes", "postcodes": ["LE1"]},
         "accounts": [("facebook", "https://www.facebook.com/demo.le1chronicle")],
@@ -53,6 +56,7 @@ DEMO_SITES = [
         "name": "Fallowfield Forum (demo)",
         "url": "https://fallowfield-forum.example.org/",
         "feeds": ["https://fallowfield-forum.example.org/index.xml"],
+        "demo_feed": "fallowfield-forum.xml",
         "platform": "hugo",
         "area": {"type": "postcodes", "postcodes": ["M14"]},
         "accounts": [],
@@ -74,23 +78,45 @@ def demo_police_dir() -> Path:
     return Path(str(files("directory.data").joinpath("police")))
 
 
-def load_demo_directory(session: Session) -> tuple[list[PoliceImportSummary], int]:
+def demo_feed_path(name: str) -> Path:
+    return Path(str(files("directory.data").joinpath("feeds", name)))
+
+
+def demo_feed_names() -> set[str]:
+    return {str(spec["demo_feed"]) for spec in DEMO_SITES if spec.get("demo_feed")}
+
+
+def _feeds(spec: dict, feed_base: str | None) -> list[str]:
+    """The demo site's feed: served by the demo itself when it knows its address."""
+    if feed_base and spec.get("demo_feed"):
+        return [f"{feed_base.rstrip('/')}/demo/feeds/{spec['demo_feed']}"]
+    return list(spec["feeds"])
+
+
+def load_demo_directory(
+    session: Session, feed_base: str | None = None
+) -> tuple[list[PoliceImportSummary], int]:
     """Import the demo police teams and add the demo sites that are not there yet.
 
-    Returns the police import summaries and how many sites were added.
+    With ``feed_base`` (the demo server's address, e.g. http://127.0.0.1:5000) the demo sites'
+    feeds are the demo's own (``/demo/feeds/...``), set again on every run so a new port is
+    picked up. Returns the police import summaries and how many sites were added.
     """
     source = SavedPoliceData(demo_police_dir())
     summaries = [import_police_force(session, source, force) for force in DEMO_FORCES]
     added = 0
     for spec in DEMO_SITES:
-        if session.scalar(select(Site.id).where(Site.url == spec["url"])) is not None:
+        existing = session.scalar(select(Site).where(Site.url == spec["url"]))
+        if existing is not None:
+            if existing.feed_urls != _feeds(spec, feed_base):
+                update_site(session, existing, feed_urls=_feeds(spec, feed_base))
             continue
         site = create_site(
             session,
             name=spec["name"],  # type: ignore[arg-type]
             url=spec["url"],  # type: ignore[arg-type]
             area=area_from_spec(session, spec["area"]),
-            feed_urls=spec["feeds"],  # type: ignore[arg-type]
+            feed_urls=_feeds(spec, feed_base),
             description=DEMO_NOTE,
             platform=spec["platform"],  # type: ignore[arg-type]
             social_accounts=[check_account(p, u) for p, u in spec["accounts"]],  # type: ignore[attr-defined]

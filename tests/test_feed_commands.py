@@ -85,3 +85,47 @@ def test_worker_polls_until_told_to_stop(migrated_url, httpserver):
     assert worker.returncode == 0, output
     assert "polled 1 feeds: 3 new posts" in output and "worker stopped" in output
     assert count_posts(migrated_url) == 3
+
+
+def test_the_demo_polls_its_own_feeds_over_loopback(tmp_path):
+    """`hyperlocal demo` as a new user runs it: the demo sites' posts appear by themselves."""
+    import json
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = shutil.which("hyperlocal", path=os.path.dirname(sys.executable))
+    command = [script] if script else [sys.executable, "-c", "from api.cli import main; main()"]
+    env = dict(os.environ, HYPERLOCAL_DATABASE_URL=f"sqlite:///{tmp_path}/demo.db")
+    env.pop("HYPERLOCAL_HTTP_ALLOW_LOOPBACK", None)
+    demo = subprocess.Popen([*command, "demo", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str):  # type: ignore[no-untyped-def]
+        with urllib.request.urlopen(base + path, timeout=5) as reply:
+            return json.load(reply)
+
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                site = get("/sites?q=Wednesfield")["items"][0]
+                posts = get(f"/sites/{site['id']}/posts")
+                if posts["pagination"]["total"] == 5:
+                    break
+            except OSError:
+                pass
+            assert demo.poll() is None and time.time() < deadline, "no demo posts arrived"
+            time.sleep(0.5)
+        assert posts["items"][0]["title"] == "Library opening hours change from December"
+        feed = get(f"/feeds?owner=site:{site['id']}")["items"][0]
+        assert feed["url"] == f"{base}/demo/feeds/wednesfield-news.xml"
+        assert feed["status"] == "active" and feed["last_error"] is None
+        team = get("/neighbourhoods/west-midlands/WV11demo/posts")
+        assert {p["owner"] for p in team["items"]} >= {f"site:{site['id']}"}
+    finally:
+        demo.terminate()
+        demo.wait(timeout=10)
