@@ -4,7 +4,8 @@ A site's listed feed urls, a force's data.police.uk engagement methods of type R
 per-account feeds of official accounts (Mastodon ``https://host/@name.rss``, Bluesky
 ``https://bsky.app/profile/<handle>/rss``, or an account of platform ``rss``) each become a
 feed of their owner. An approved site that lists no feed at all gets its home page, and the
-poller discovers the feed from the page's ``<link rel="alternate">``.
+poller discovers the feed from the page's ``<link rel="alternate">``. A feed is known by the
+address it was listed under (``listed_url``), so one that moved (301, discovery) stays itself.
 
 ``sync_*`` reconcile an owner's feeds with what the directory says now: new ones are added,
 ones no longer wanted are retired (never deleted: their posts stay readable), retired ones that
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from directory.models import Feed, Neighbourhood, Officer, PoliceForce, Site
 from directory.storage import utcnow
+from directory.urls import url_or_none
 
 DEFAULT_INTERVAL_SECONDS = 3600
 NO_LONGER_LISTED = "no longer listed by its owner"
@@ -41,13 +43,14 @@ def account_feed_url(account: dict[str, Any]) -> str | None:
     platform, url = account.get("platform"), str(account.get("url") or "")
     parts = urlsplit(url)
     path = parts.path.rstrip("/")
+    feed = None
     if platform == "rss":
-        return url or None
-    if platform == "mastodon" and path.startswith("/@") and "/" not in path[2:]:
-        return f"https://{parts.netloc}{path}.rss"
-    if platform == "bluesky" and path.startswith("/profile/") and path.count("/") == 2:
-        return f"https://bsky.app{path}/rss"
-    return None
+        feed = url
+    elif platform == "mastodon" and path.startswith("/@") and "/" not in path[2:]:
+        feed = f"https://{parts.netloc}{path}.rss"
+    elif platform == "bluesky" and path.startswith("/profile/") and path.count("/") == 2:
+        feed = f"https://bsky.app{path}/rss"
+    return url_or_none(feed)  # also None when the suffix made it too long to store
 
 
 def _account_feeds(accounts: Iterable[dict[str, Any]], kind: str) -> list[WantedFeed]:
@@ -63,10 +66,9 @@ def site_feeds_wanted(site: Site) -> list[WantedFeed]:
     if site.status != "approved":
         return []
     wanted = [WantedFeed(url, "news", "listed") for url in site.feed_urls or ()]
-    wanted += _account_feeds(site.social_accounts, "news")
-    if not wanted:
+    if not wanted:  # the site's own news, then, from its home page's <link rel="alternate">
         wanted.append(WantedFeed(site.url, "news", "home_page"))
-    return wanted
+    return wanted + _account_feeds(site.social_accounts, "news")
 
 
 def force_feeds_wanted(force: PoliceForce) -> list[WantedFeed]:
@@ -88,25 +90,19 @@ def officer_feeds_wanted(officer: Officer) -> list[WantedFeed]:
 def _sync(
     session: Session, owner: str, columns: dict[str, Any], wanted: Sequence[WantedFeed]
 ) -> None:
+    """Match by ``listed_url``: a feed that moved (301, discovery) is still the same feed."""
     now = utcnow()
-    existing = {f.url: f for f in session.scalars(select(Feed).where(Feed.owner == owner))}
+    existing = {f.listed_url: f for f in session.scalars(select(Feed).where(Feed.owner == owner))}
     seen: set[str] = set()
-    home_page_found = {f.source for f in existing.values()} == {"home_page"}
     for want in wanted:
         if want.url in seen:
             continue
         seen.add(want.url)
         feed = existing.get(want.url)
-        if feed is None and want.source == "home_page" and home_page_found:
-            # The home page's feed was already discovered (the row now has the feed's url).
-            seen.update(existing)
-            for found in existing.values():
-                _reactivate(found, now)
-            continue
         if feed is None:
             session.add(new_feed(owner, columns, want, now))
         else:
-            feed.kind = want.kind
+            feed.kind, feed.source = want.kind, want.source
             _reactivate(feed, now)
     for url, feed in existing.items():
         if url not in seen and feed.status != "retired":
@@ -123,8 +119,8 @@ def _reactivate(feed: Feed, now: datetime) -> None:
 def new_feed(owner: str, columns: dict[str, Any], want: WantedFeed, now: datetime) -> Feed:
     """A feed row due at once."""
     return Feed(
-        url=want.url, owner=owner, kind=want.kind, source=want.source, title="",
-        status="active", error_count=0, interval_seconds=DEFAULT_INTERVAL_SECONDS,
+        listed_url=want.url, url=want.url, owner=owner, kind=want.kind, source=want.source,
+        title="", status="active", error_count=0, interval_seconds=DEFAULT_INTERVAL_SECONDS,
         next_check_at=now, item_count=0, created_at=now, updated_at=now, **columns,
     )  # fmt: skip
 

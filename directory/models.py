@@ -228,21 +228,25 @@ FEED_OWNER_KINDS = ("site", "neighbourhood", "officer", "force")
 class Feed(Base):
     """An RSS/Atom feed the service polls, and where polling it stands.
 
-    Exactly one owner column is set (``owner`` spells it out as "site:12", and a feed url is
-    unique per owner). ``etag``/``last_modified`` are saved in the transaction that stores the
-    items they describe, so a poller killed before that commit simply fetches in full again.
+    Exactly one owner column is set (``owner`` spells it out as "site:12"). ``listed_url`` is
+    the address the directory knows the feed by (a listed feed url, an account's feed, a home
+    page) and is unique per owner; ``url`` is where it is fetched now, after a permanent
+    redirect or discovery from a home page. ``etag``/``last_modified`` are saved in the
+    transaction that stores the items they describe, so a poller killed before that commit
+    simply fetches in full again.
     ``next_check_at`` both schedules the feed and leases it to the poller that claimed it.
     """
 
     __tablename__ = "feeds"
     __table_args__ = (
-        UniqueConstraint("owner", "url"),
+        UniqueConstraint("owner", "listed_url"),
         CheckConstraint("kind IN ('news', 'officer', 'police')", name="kind_known"),
         CheckConstraint("status IN ('active', 'failing', 'retired')", name="status_known"),
         Index("ix_feeds_status_next_check_at", "status", "next_check_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    listed_url: Mapped[str] = mapped_column(String(2000))
     url: Mapped[str] = mapped_column(String(2000))
     owner: Mapped[str] = mapped_column(String(80))
     site_id: Mapped[int | None] = mapped_column(

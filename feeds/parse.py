@@ -33,6 +33,7 @@ from directory.urls import url_or_none
 
 MAX_ITEMS = 500
 MAX_CONTENT_CHARS = 100_000
+MAX_TAG = 60  # post_tags.tag
 _TAG = re.compile(r"<[^>]*>")
 _HASHTAG = re.compile(r"(?<![\w&#])#([A-Za-z][A-Za-z0-9_]{1,60})")
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.I | re.S)
@@ -105,14 +106,21 @@ def _content(entry: Any) -> str:
 def _tags(entry: Any, text: str) -> tuple[str, ...]:
     tags: list[str] = []
     for tag in entry.get("tags") or []:
-        term = plain_text(str(tag.get("term") or ""), 60).lower().lstrip("#")
+        term = plain_text(str(tag.get("term") or ""), 200).lower().lstrip("#")[:MAX_TAG]
         if term and term not in tags:
             tags.append(term)
     for match in _HASHTAG.finditer(text):
-        term = match.group(1).lower()
+        term = match.group(1).lower()[:MAX_TAG]  # lower() can lengthen: cut after
         if term not in tags:
             tags.append(term)
     return tuple(tags[:30])
+
+
+def _minutes(ttl: Any) -> int | None:
+    """An RSS ``ttl`` in minutes, if it is a sane whole number (capped at a year)."""
+    if isinstance(ttl, str) and re.fullmatch(r"\s*[0-9]{1,9}\s*", ttl):
+        return min(int(ttl), 366 * 24 * 60)
+    return None
 
 
 def _key(guid: str | None, link: str | None, title: str, content: str) -> str:
@@ -181,7 +189,7 @@ def parse_feed(
     return ParsedFeed(
         title=plain_text(str(feed.get("title") or ""), 300),
         link=url_or_none(feed.get("link")),
-        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
+        ttl_minutes=_minutes(ttl),
         items=items,
         problem=problem,
     )

@@ -22,10 +22,17 @@ from feeds.refresh import RefreshResult, SessionFactory, refresh_state
 from feeds.store import claim_due_feeds, next_due_at, record_unchanged
 
 log = logging.getLogger(__name__)
-# How long a claimed feed is reserved for its poller: longer than any fetch can take (the
-# client's total deadline), so only a poller that died leaves the lease to expire.
+# How long a claimed feed is reserved for its poller: far longer than a batch can take, so only
+# a poller that died leaves the lease to expire (see lease_for).
 LEASE = timedelta(minutes=10)
-BATCH = 500
+BATCH_PER_THREAD = 4  # feeds claimed per pass step: a few per thread keeps leases short
+
+
+def lease_for(client: HttpClient) -> timedelta:
+    """A lease outlasting a batch: each thread fetches BATCH_PER_THREAD feeds, each at most
+    twice (discovery) within the client's total deadline; doubled for safety."""
+    worst = client.policy.total_timeout * 2 * BATCH_PER_THREAD * 2
+    return max(LEASE, timedelta(seconds=worst))
 
 
 @dataclass
@@ -60,12 +67,14 @@ def poll_due(
 
     Each refresh uses its own clock unless ``now`` is given (tests pin it).
     """
-    claim_time = now or utcnow()
     summary = PollSummary()
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    workers = max(1, concurrency)
+    lease = lease_for(client)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         while True:
             with sessions() as session:
-                claimed = claim_due_feeds(session, claim_time, BATCH, LEASE)
+                claimed = claim_due_feeds(session, now or utcnow(), workers * BATCH_PER_THREAD,
+                                          lease)  # fmt: skip
             if not claimed:
                 break
             unchanged = []

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from directory.storage import utcnow
+from directory.urls import url_or_none
 from feeds import schedule
 from feeds.discover import feed_links
 from feeds.http import FetchError, FetchResponse, HttpClient
@@ -112,10 +113,17 @@ def refresh_state(
         return _refresh(sessions, state, client, now, jitter,
                         defer_not_modified=defer_not_modified)  # fmt: skip
     except SQLAlchemyError as exc:
-        # The database itself failed (locked, gone): nothing was committed for this feed; its
-        # lease expires and it is tried again. Other feeds carry on.
+        # Nothing of this fetch was committed. Say so on the feed and back off like any other
+        # failure; if the database is down altogether the lease expires and it is tried again.
         log.warning("feed %s: database error %s", feed_id, exc)
-        return RefreshResult(feed_id, "error", error=f"database error: {type(exc).__name__}")
+        message = f"database error: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    except Exception as exc:  # a bug, or input nobody foresaw: one feed must not stop the rest
+        log.exception("feed %s: unexpected error", feed_id)
+        message = f"internal error: {type(exc).__name__}: {exc}"[:300]
+    try:
+        return _fail(sessions, state, now, jitter, message)
+    except SQLAlchemyError:
+        return RefreshResult(feed_id, "error", error=message)
 
 
 def _fail(
@@ -132,7 +140,9 @@ def _fail(
     else:
         decision = schedule.after_failure(now, state.interval, state.error_count, wait, jitter)
     with sessions() as session:
-        record_outcome(session, state.id, now, decision, http_status=http_status, error=message)
+        if not record_outcome(session, state.id, now, decision, http_status=http_status,
+                              error=message):  # fmt: skip
+            return _retired_meanwhile(state)
         session.commit()
     if decision.status == "failing" and state.status != "failing":
         log.warning("feed %s (%s) parked as failing: %s", state.id, state.url, message)
@@ -164,9 +174,10 @@ def _refresh(
             unchanged = Unchanged(state.id, now, decision, etag, modified)
             return RefreshResult(state.id, "not_modified", status="active", unchanged=unchanged)
         with sessions() as session:
-            record_outcome(session, state.id, now, decision, http_status=304, success=True,
-                           etag=etag, last_modified=modified,
-                           url=_usable(session, state, new_url))  # fmt: skip
+            if not record_outcome(session, state.id, now, decision, http_status=304,
+                                  success=True, etag=etag, last_modified=modified,
+                                  url=_usable(session, state, new_url)):  # fmt: skip
+                return _retired_meanwhile(state)
             session.commit()
         return RefreshResult(state.id, "not_modified", status="active")
     if response.status != 200:
@@ -188,19 +199,29 @@ def _refresh(
             ttl=timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None,
             cache_max_age=schedule.max_age(response.headers),
         )  # fmt: skip
-        record_outcome(
+        recorded = record_outcome(
             session, state.id, now, decision, http_status=200, success=True,
             new_items=len(new_posts), etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
             url=_usable(session, state, new_url), title=parsed.title, problem=parsed.problem,
         )  # fmt: skip
+        if not recorded:
+            session.rollback()  # its items too: the owner no longer lists this feed
+            return _retired_meanwhile(state)
         session.commit()
     outcome = "new_items" if new_posts else "unchanged"
     return RefreshResult(state.id, outcome, new_posts=new_posts, status="active")
 
 
+def _retired_meanwhile(state: FeedState) -> RefreshResult:
+    return RefreshResult(state.id, "skipped", error="the feed was retired while being fetched",
+                         status="retired")  # fmt: skip
+
+
 def _usable(session: Session, state: FeedState, new_url: str | None) -> str | None:
-    """The new address after a permanent redirect, unless the owner already has that feed."""
+    """The new address after a permanent redirect, unless it cannot be stored or the owner
+    already has a feed there."""
+    new_url = url_or_none(new_url)
     if new_url is None or new_url == state.url or url_taken(session, state.owner, new_url,
                                                             state.id):  # fmt: skip
         return None
@@ -237,9 +258,11 @@ def _follow_discovery(
             return _fail(sessions, state, now, jitter,
                          f"the page announces {discovered}, which is already a feed of its owner",
                          200)  # fmt: skip
-        record_outcome(session, state.id, now,
-                       schedule.Decision(state.status, state.interval, now, state.error_count),
-                       http_status=200, url=discovered)  # fmt: skip
+        if not record_outcome(session, state.id, now,
+                              schedule.Decision(state.status, state.interval, now,
+                                                state.error_count),
+                              http_status=200, url=discovered):  # fmt: skip
+            return _retired_meanwhile(state)
         session.commit()
     log.info("feed %s: discovered %s on %s", state.id, discovered, state.url)
     moved = FeedState(state.id, discovered, state.owner, None, None, state.interval,

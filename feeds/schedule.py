@@ -24,7 +24,9 @@ MAX_INTERVAL = timedelta(hours=24)
 RETRY_BASE = timedelta(minutes=5)
 MAX_FAILURES = 8
 RECENT_ITEMS = 10
-_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?([0-9]{1,12})", re.I)
+# Server-given delays beyond this are nonsense; capping keeps the arithmetic finite.
+MAX_SERVER_DELAY_SECONDS = 366 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,9 @@ def clamp(interval: timedelta) -> timedelta:
 def max_age(headers: Mapping[str, str]) -> timedelta | None:
     """``Cache-Control: max-age`` of a response, if any (s-maxage is for shared caches)."""
     match = _MAX_AGE.search(headers.get("cache-control") or "")
-    return timedelta(seconds=int(match.group(1))) if match else None
+    if not match:
+        return None
+    return timedelta(seconds=min(int(match.group(1)), MAX_SERVER_DELAY_SECONDS))
 
 
 def retry_after(headers: Mapping[str, str], now: datetime) -> timedelta | None:
@@ -50,8 +54,8 @@ def retry_after(headers: Mapping[str, str], now: datetime) -> timedelta | None:
     value = (headers.get("retry-after") or "").strip()
     if not value:
         return None
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if re.fullmatch(r"[0-9]{1,12}", value):
+        return timedelta(seconds=min(int(value), MAX_SERVER_DELAY_SECONDS))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -98,23 +98,26 @@ def claim_due_feeds(
 
     The lease (moving ``next_check_at`` forward) is committed here, so a second poller does not
     take the same feeds, and a poller killed mid-fetch leaves them due again when it expires.
-    PostgreSQL skips rows another poller is claiming; SQLite serialises writers anyway.
+    One ``UPDATE ... RETURNING`` claims them, so two pollers never both take a feed: SQLite
+    runs the statement under its write lock; PostgreSQL skips rows another poller is locking
+    and re-checks that each is still due.
     """
-    rows = session.execute(
-        select(*_STATE)
-        .where(Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
+    due = (Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
+    chosen = (
+        select(Feed.id)
+        .where(*due)
         .order_by(Feed.next_check_at, Feed.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(FEEDS)
+        .where(FEEDS.c.id.in_(chosen.scalar_subquery()), FEEDS.c.next_check_at <= now)
+        .values(next_check_at=now + lease)
+        .returning(*(FEEDS.c[column.key] for column in _STATE))
     ).all()
-    if rows:
-        session.execute(
-            update(FEEDS)
-            .where(FEEDS.c.id.in_([row.id for row in rows]))
-            .values(next_check_at=now + lease)
-        )
     session.commit()
-    return [_state(row) for row in rows]
+    return sorted((_state(row) for row in rows), key=lambda state: state.id)
 
 
 POSTS = Post.__table__
@@ -213,11 +216,12 @@ def record_outcome(
     url: str | None = None,
     title: str | None = None,
     problem: str | None | object = "keep",
-) -> None:
+) -> bool:
     """Write a fetch's outcome and the next check onto the feed (no commit).
 
     On success the validators are replaced (with what this response sent, possibly nothing);
-    on failure they are kept, as are the items.
+    on failure they are kept, as are the items. Returns False, writing nothing, when the feed
+    was retired meanwhile (its owner dropped it during the fetch): the caller rolls back.
     """
     values: dict[str, object] = {
         "last_fetch_at": now,
@@ -241,12 +245,15 @@ def record_outcome(
         values["title"] = title[:300]
     if url is not None:
         values["url"] = url
-    session.execute(update(FEEDS).where(FEEDS.c.id == feed_id).values(**values))
+    result = session.execute(
+        update(FEEDS).where(FEEDS.c.id == feed_id, FEEDS.c.status != "retired").values(**values)
+    )
+    return bool(result.rowcount)
 
 
 _UNCHANGED = (
     update(FEEDS)
-    .where(FEEDS.c.id == bindparam("b_id"))
+    .where(FEEDS.c.id == bindparam("b_id"), FEEDS.c.status != "retired")
     .values(
         last_fetch_at=bindparam("b_at"), last_success_at=bindparam("b_at"),
         updated_at=bindparam("b_at"), status="active", error_count=0, last_error=None,
@@ -270,10 +277,12 @@ def record_unchanged(session: Session, answers: Sequence[Unchanged]) -> None:
 
 
 def url_taken(session: Session, owner: str, url: str, feed_id: int) -> bool:
-    """Whether another feed of the same owner already has ``url``."""
+    """Whether another live feed of the same owner is already fetched from ``url``."""
     return (
         session.scalar(
-            select(Feed.id).where(Feed.owner == owner, Feed.url == url, Feed.id != feed_id)
+            select(Feed.id).where(
+                Feed.owner == owner, Feed.url == url, Feed.id != feed_id, Feed.status != "retired"
+            )  # fmt: skip
         )
         is not None
     )

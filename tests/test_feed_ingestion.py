@@ -335,7 +335,7 @@ def test_gone_retires_the_feed_and_keeps_its_posts(sessions, fetcher, httpserver
     assert post_count(sessions, feed.id) == 3
     assert refresh_feed(sessions, feed.id, fetcher).outcome == "skipped"
     summary = poll_due(sessions, fetcher, now=utcnow() + timedelta(days=30))
-    assert feed.id not in [r.feed_id for r in summary.results]
+    assert summary.feeds == 0  # retired feeds are never claimed
 
 
 def test_repeated_failures_park_the_feed_and_a_success_revives_it(sessions, fetcher, httpserver):
@@ -452,3 +452,145 @@ def test_a_pass_of_304s_is_recorded_in_bulk_and_keeps_what_it_knew(sessions, fet
         assert stored.next_check_at == later + timedelta(hours=2)  # max-age honoured
         assert stored.last_fetch_at == later and "malformed" in stored.problem
     assert post_count(sessions, feed.id) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "extra"),
+    [
+        (200, {"Cache-Control": "max-age=99999999999999999999"}, ""),
+        (200, {}, "<ttl>99999999999999</ttl>"),
+        (200, {}, "<ttl>²</ttl>"),
+        (503, {"Retry-After": "99999999999999999999"}, ""),
+        (503, {"Retry-After": "²"}, ""),
+        (429, {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, ""),
+    ],
+)
+def test_absurd_server_hints_are_bounded_not_fatal(
+    sessions, fetcher, httpserver, status, headers, extra
+):
+    httpserver.expect_request("/feed").respond_with_response(
+        Response(rss([("a", "One")], extra=extra), status=status, headers={**RSS, **headers})
+    )
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    now = utcnow()
+    result = refresh_feed(sessions, feed.id, fetcher, now=now)
+    assert result.outcome == ("new_items" if status == 200 else "error")
+    with sessions() as session:
+        stored = session.get(Feed, feed.id)
+        assert now < stored.next_check_at <= now + timedelta(hours=24, seconds=1)
+        assert stored.last_http_status == status
+
+
+def test_tags_fit_their_column_whatever_the_case_mapping(sessions, fetcher, httpserver):
+    long_tag = "a" * 70
+    extra_item = (f"<item><guid>t</guid><title>Tags #{long_tag}</title><category>{'İ' * 60}"
+                  f"</category></item>")  # fmt: skip
+    body = rss([("a", "One")]).replace(b"</channel>", extra_item.encode() + b"</channel>")
+    serve(httpserver, "/feed", body)
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    assert refresh_feed(sessions, feed.id, fetcher).outcome == "new_items"
+    with sessions() as session:
+        tags = list(session.scalars(select(PostTag.tag)))
+    assert "a" * 60 in tags and max(len(t) for t in tags) == 60
+
+
+def test_a_permanent_redirect_to_an_unstorable_address_is_followed_not_stored(
+    sessions, fetcher, httpserver
+):
+    target = "/new?" + "q" * 2100
+    httpserver.expect_request("/old").respond_with_data("", status=301,
+                                                        headers={"Location": target})  # fmt: skip
+    httpserver.expect_request("/new").respond_with_response(Response(THREE, headers=RSS))
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/old")]))
+    assert refresh_feed(sessions, feed.id, fetcher).outcome == "new_items"
+    assert feed_of(sessions, feed.site_id).url == httpserver.url_for("/old")
+
+
+def test_a_moved_or_discovered_feed_stays_itself_when_the_directory_resyncs(
+    sessions, fetcher, httpserver
+):
+    from directory.feed_registry import sync_all_feeds
+
+    page = ('<html><head><link rel="alternate" type="application/rss+xml" href="/found.xml">'
+            "</head></html>")  # fmt: skip
+    httpserver.expect_request("/").respond_with_data(page, content_type="text/html")
+    httpserver.expect_request("/found.xml").respond_with_response(Response(THREE, headers=RSS))
+    httpserver.expect_request("/old").respond_with_data(
+        "", status=308, headers={"Location": "/found.xml"}
+    )
+    home = add_site(sessions, [], url=httpserver.url_for("/"))
+    moved = add_site(sessions, [httpserver.url_for("/old")], url="https://moved.example.org/")
+    for site_id in (home, moved):
+        assert refresh_feed(sessions, feed_of(sessions, site_id).id, fetcher).new_posts
+    with sessions() as session:
+        sync_all_feeds(session)
+        assert session.scalar(select(func.count()).select_from(Feed)) == 2
+    later = poll_due(sessions, fetcher, now=utcnow() + timedelta(days=2))
+    assert later.new_posts == 0 and later.feeds == 2
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == 6
+
+
+def test_a_home_page_site_keeps_its_discovered_feed_alongside_account_feeds(sessions):
+    from directory.accounts import check_account
+    from directory.sites import get_site
+
+    site_id = add_site(sessions, [], url="https://blog.example.org/")
+    home = feed_of(sessions, site_id)
+    with sessions() as session:
+        site = get_site(session, site_id)
+        update_site(session, site, social_accounts=[
+            check_account("mastodon", "https://mastodon.social/@blog")])  # fmt: skip
+        session.commit()
+        live = session.scalars(select(Feed).where(Feed.site_id == site_id,
+                                                  Feed.status == "active")).all()  # fmt: skip
+    assert {f.source for f in live} == {"home_page", "account"}
+    assert home.id in {f.id for f in live}
+
+
+def test_a_feed_retired_during_its_fetch_stays_retired_and_stores_nothing(
+    sessions, fetcher, httpserver
+):
+    from directory.sites import get_site
+    from feeds.refresh import refresh_state
+    from feeds.store import feed_state
+
+    serve(httpserver, "/feed", THREE)
+    site_id = add_site(sessions, [httpserver.url_for("/feed")])
+    feed = feed_of(sessions, site_id)
+    with sessions() as session:
+        state = feed_state(session, feed.id)  # the poller has read it and is fetching...
+        update_site(session, get_site(session, site_id), feed_urls=[])  # ...when it is dropped
+        session.commit()
+    result = refresh_state(sessions, state, fetcher)
+    assert result.outcome == "skipped" and result.status == "retired"
+    assert post_count(sessions, feed.id) == 0
+    with sessions() as session:
+        assert session.get(Feed, feed.id).status == "retired"
+
+
+def test_concurrent_claims_never_share_a_feed(sessions):
+    from feeds.poll import LEASE
+    from feeds.store import claim_due_feeds
+
+    for i in range(60):
+        add_site(sessions, [f"https://feeds{i}.example.org/rss"], url=f"https://s{i}.example.org/")
+    now = utcnow()
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def claim() -> None:
+        while True:
+            with sessions() as session:
+                got = claim_due_feeds(session, now, 3, LEASE)
+            if not got:
+                return
+            with lock:
+                claimed.extend(s.id for s in got)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed) == 60 and len(set(claimed)) == 60

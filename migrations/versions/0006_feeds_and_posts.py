@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "feeds",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("listed_url", sa.String(length=2000), nullable=False),
         sa.Column("url", sa.String(length=2000), nullable=False),
         sa.Column("owner", sa.String(length=80), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=True),
@@ -72,7 +73,7 @@ def upgrade() -> None:
             ["site_id"], ["sites.id"], name=op.f("fk_feeds_site_id_sites"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feeds")),
-        sa.UniqueConstraint("owner", "url", name=op.f("uq_feeds_owner_url")),
+        sa.UniqueConstraint("owner", "listed_url", name=op.f("uq_feeds_owner_listed_url")),
     )
     with op.batch_alter_table("feeds", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_feeds_force_id"), ["force_id"], unique=False)
