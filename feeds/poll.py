@@ -10,28 +10,32 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from directory.storage import utcnow
 from feeds.http import HttpClient
 from feeds.refresh import RefreshResult, SessionFactory, refresh_state
-from feeds.store import claim_due_feeds, next_due_at, record_unchanged
+from feeds.store import Unchanged, claim_due_feeds, next_due_at, record_unchanged
 
 log = logging.getLogger(__name__)
 # How long a claimed feed is reserved for its poller: far longer than a batch can take, so only
 # a poller that died leaves the lease to expire (see lease_for).
 LEASE = timedelta(minutes=10)
-BATCH_PER_THREAD = 4  # feeds claimed per pass step: a few per thread keeps leases short
+UNCHANGED_FLUSH = 200
+FLUSH_SECONDS = 30.0  # or sooner: 304s wait no longer than this to be recorded
+BATCH_PER_THREAD = 4  # claimed at a time, per thread: leases stay short
 
 
 def lease_for(client: HttpClient) -> timedelta:
-    """A lease outlasting a batch: each thread fetches BATCH_PER_THREAD feeds, each at most
-    twice (discovery) within the client's total deadline; doubled for safety."""
-    worst = client.policy.total_timeout * 2 * BATCH_PER_THREAD * 2
+    """A lease outlasting a claimed feed's wait in the queue: at most 2 x concurrency feeds
+    are queued, plus one claim, each fetched at most twice (discovery) within the client's
+    total deadline, by concurrency threads; doubled for safety."""
+    worst = client.policy.total_timeout * 2 * (2 + BATCH_PER_THREAD) * 2
     return max(LEASE, timedelta(seconds=worst))
 
 
@@ -65,37 +69,60 @@ def poll_due(
 ) -> PollSummary:
     """One pass over every feed due at ``now``, ``concurrency`` fetches at a time.
 
+    A pipeline, not rounds: feeds are claimed a few at a time whenever fewer than
+    ``2 x concurrency`` are queued, so no thread waits for a round's slowest feed and every
+    lease stays short. 304s are recorded in bulk every ``UNCHANGED_FLUSH`` answers or
+    ``FLUSH_SECONDS``; until then those feeds stay leased, so a poller that dies only causes
+    one more conditional GET.
     Each refresh uses its own clock unless ``now`` is given (tests pin it).
     """
     summary = PollSummary()
     workers = max(1, concurrency)
     lease = lease_for(client)
+    unchanged: list[Unchanged] = []
+    pending: set[Future[RefreshResult]] = set()
+    exhausted = False
+    flushed = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while True:
-            with sessions() as session:
-                claimed = claim_due_feeds(session, now or utcnow(), workers * BATCH_PER_THREAD,
-                                          lease)  # fmt: skip
-            if not claimed:
+            if not exhausted and len(pending) < 2 * workers:
+                with sessions() as session:
+                    claimed = claim_due_feeds(session, now or utcnow(),
+                                              workers * BATCH_PER_THREAD, lease)  # fmt: skip
+                exhausted = not claimed
+                pending.update(
+                    pool.submit(
+                        refresh_state, sessions, state, client, now, defer_not_modified=True
+                    )  # fmt: skip
+                    for state in claimed
+                )
+            if not pending:
                 break
-            unchanged = []
-            for result in pool.map(
-                lambda s: refresh_state(sessions, s, client, now, defer_not_modified=True), claimed
-            ):
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()
+                _count(summary, result, keep_results)
                 if result.unchanged is not None:
                     unchanged.append(result.unchanged)
-                summary.feeds += 1
-                summary.outcomes[result.outcome] += 1
-                summary.new_posts += len(result.new_posts)
-                if result.status == "failing" and result.outcome == "error":
-                    summary.failing.append(result.feed_id)
-                if keep_results:
-                    summary.results.append(result)
                 if progress:
                     progress(summary.feeds, None)
-            with sessions() as session:
-                record_unchanged(session, unchanged)
-                session.commit()
+            if unchanged and (len(unchanged) >= UNCHANGED_FLUSH or not pending
+                              or time.monotonic() - flushed > FLUSH_SECONDS):  # fmt: skip
+                with sessions() as session:
+                    record_unchanged(session, unchanged)
+                    session.commit()
+                unchanged, flushed = [], time.monotonic()
     return summary
+
+
+def _count(summary: PollSummary, result: RefreshResult, keep: bool) -> None:
+    summary.feeds += 1
+    summary.outcomes[result.outcome] += 1
+    summary.new_posts += len(result.new_posts)
+    if result.status == "failing" and result.outcome == "error":
+        summary.failing.append(result.feed_id)
+    if keep:
+        summary.results.append(result)
 
 
 def run_worker(
