@@ -41,7 +41,6 @@ from feeds.store import (
     NewPost,
     Unchanged,
     feed_state,
-    recent_publication_times,
     record_outcome,
     store_items,
     url_taken,
@@ -193,7 +192,8 @@ def _refresh(
         return _follow_discovery(sessions, state, client, now, jitter, discovered)
     with sessions() as session:
         new_posts = store_items(session, state.id, parsed.items, now)
-        published = recent_publication_times(session, state.id)
+        # How often it publishes, from the dates of the items it lists now.
+        published = [item.published_at for item in parsed.items if item.published_at]
         decision = schedule.after_success(
             now, state.interval, published,
             ttl=timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None,

@@ -190,17 +190,6 @@ def store_items(
     ]
 
 
-def recent_publication_times(session: Session, feed_id: int, limit: int = 10) -> list[datetime]:
-    return list(
-        session.scalars(
-            select(Post.published_at)
-            .where(Post.feed_id == feed_id)
-            .order_by(Post.published_at.desc())
-            .limit(limit)
-        )
-    )
-
-
 def record_outcome(
     session: Session,
     feed_id: int,
