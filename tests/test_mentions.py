@@ -1,0 +1,47 @@
+"""Postcodes in police text: units, sectors, districts; not roads, not number plates."""
+
+from __future__ import annotations
+
+import pytest
+
+from feeds.mentions import postcode_mentions
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Burglary at a house in WV11 1AA on Monday", ["WV11 1AA"]),
+        ("Homes in the WV11 1 and WV11 2 sectors were targeted", ["WV11 1", "WV11 2"]),
+        ("Thefts reported across WV10 and WV11", ["WV10", "WV11"]),
+        ("Leaflets were delivered in LE1.", ["LE1"]),
+        ("Officers patrolled M14 4 after the reports", ["M14 4"]),
+        ("Residents in postcode M14 are asked to check their cameras", ["M14"]),
+        ("Extra patrols in the M14 area tonight", ["M14"]),
+        ("Compact WV111AA is read too", ["WV11 1AA"]),
+        ("WV11 1AA, WV11 1AA and WV11 1AB", ["WV11 1AA", "WV11 1AB"]),
+        # roads
+        ("Collision on the M6 southbound between J10 and J11", []),
+        ("The M6 is closed at junction 10", []),
+        ("Delays on the A449 near the B4484", []),
+        ("Lorry fire: M6 (northbound) closed", []),
+        ("Traffic queues back to J10 of the M6", []),
+        ("Crash on the B44 this morning", []),
+        ("Van stolen from WV10 driven along the M54", ["WV10"]),
+        # number plates
+        ("A silver Ford Focus, registration AB12 CDE, was seen", []),
+        ("The car, WV11 ABC, was found burnt out", []),
+        ("Reg: LE12 XYZ", []),
+        # not postcodes at all
+        ("A 14-year-old, about 5ft 4in, wearing a size 10 coat", []),
+        ("Call 101 quoting log 1234 of 16 November", []),
+        ("COVID19 rules", []),
+        ("", []),
+    ],
+)
+def test_postcode_mentions(text, expected):
+    assert [m.code for m in postcode_mentions(text)] == expected
+
+
+def test_mentions_say_their_precision_and_place():
+    found = postcode_mentions("Seen in WV11 1AA, then WV11 2, then WV10")
+    assert [(m.kind, m.start) for m in found] == [("unit", 8), ("sector", 23), ("district", 36)]
