@@ -16,7 +16,6 @@ from api.police import place_of, team_sites
 from directory.models import FEED_KINDS, FEED_STATUSES, Feed, Post
 from directory.police import find_officer, neighbourhoods_near
 from directory.sites import get_site
-from directory.storage import Page
 from feeds.posts import all_police, list_posts, of_officer, of_police, of_sites
 from feeds.refresh import refresh_feed
 from feeds.store import get_feed, list_feeds
@@ -156,7 +155,10 @@ def post_json(post: Post, owner: str, kind: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def posts_body(found: Page[Any]) -> dict[str, Any]:
+def posts_page(owners: Any, args: dict[str, Any], **filters: Any) -> dict[str, Any]:
+    """The requested page of the posts of ``owners`` (a feeds.posts clause), as the API shows it."""
+    page, per_page = page_args(args)
+    found = list_posts(db_session(), owners, page=page, per_page=per_page, **filters)
     items = [post_json(post, owner, kind) for post, owner, kind in found.items]
     return page_body(items, found.page, found.per_page, found.total)
 
@@ -218,9 +220,7 @@ class SitePosts(MethodView):
         site = get_site(session, site_id)
         if site.status != "approved" and not key_allows(optional_key(), f"editor:{site_id}"):
             abort(404, message=f"no site with id {site_id}")
-        page, per_page = page_args(args)
-        return posts_body(list_posts(session, of_sites([site_id]), page=page,
-                                     per_page=per_page))  # fmt: skip
+        return posts_page(of_sites([site_id]), args)
 
 
 @blp.route("/neighbourhoods/<string:force>/<string:code>/posts")
@@ -231,9 +231,7 @@ class NeighbourhoodPosts(MethodView):
     def get(self, args: dict[str, Any], force: str, code: str) -> Any:
         """What the team should be reading: posts of the sites covering its patch, newest first"""
         _, sites = team_sites(force, code)
-        page, per_page = page_args(args)
-        return posts_body(list_posts(db_session(), of_sites([s.id for s in sites]), page=page,
-                                     per_page=per_page))  # fmt: skip
+        return posts_page(of_sites([s.id for s in sites]), args)
 
 
 @blp.route("/officers/<int:officer_id>/posts")
@@ -243,11 +241,8 @@ class OfficerPosts(MethodView):
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such officer")
     def get(self, args: dict[str, Any], officer_id: int) -> Any:
         """Posts from an officer's official accounts, newest first"""
-        session = db_session()
-        find_officer(session, officer_id)
-        page, per_page = page_args(args)
-        return posts_body(list_posts(session, of_officer(officer_id), page=page,
-                                     per_page=per_page))  # fmt: skip
+        find_officer(db_session(), officer_id)
+        return posts_page(of_officer(officer_id), args)
 
 
 @blp.route("/posts")
@@ -269,6 +264,4 @@ class Posts(MethodView):
             teams = [match.neighbourhood for match in matches]
             owners = of_police([t.id for t in teams], sorted({t.force_id for t in teams}))
         kinds = [args["kind"]] if args.get("kind") else None
-        page, per_page = page_args(args)
-        return posts_body(list_posts(session, owners, tag=args.get("tag"), kinds=kinds,
-                                     page=page, per_page=per_page))  # fmt: skip
+        return posts_page(owners, args, tag=args.get("tag"), kinds=kinds)

@@ -87,27 +87,37 @@ def officer_feeds_wanted(officer: Officer) -> list[WantedFeed]:
     return _account_feeds(officer.accounts, "officer") if officer.active else []
 
 
-def _sync(
-    session: Session, owner: str, columns: dict[str, Any], wanted: Sequence[WantedFeed]
-) -> None:
-    """Match by ``listed_url``: a feed that moved (301, discovery) is still the same feed."""
+Owner = tuple[str, dict[str, Any], list[WantedFeed]]  # ("site:12", {"site_id": 12}, wanted)
+
+
+def _sync(session: Session, owners: Sequence[Owner]) -> None:
+    """Reconcile these owners' feeds with what they want, reading them in one query.
+
+    Matched by ``listed_url``: a feed that moved (301, discovery) is still the same feed.
+    """
     now = utcnow()
-    existing = {f.listed_url: f for f in session.scalars(select(Feed).where(Feed.owner == owner))}
-    seen: set[str] = set()
-    for want in wanted:
-        if want.url in seen:
-            continue
-        seen.add(want.url)
-        feed = existing.get(want.url)
-        if feed is None:
-            session.add(new_feed(owner, columns, want, now))
-        else:
-            feed.kind, feed.source = want.kind, want.source
-            _reactivate(feed, now)
-    for url, feed in existing.items():
-        if url not in seen and feed.status != "retired":
-            feed.status, feed.last_error, feed.next_check_at = "retired", NO_LONGER_LISTED, None
-            feed.updated_at = now
+    existing: dict[str, dict[str, Feed]] = {owner: {} for owner, _, _ in owners}
+    names = list(existing)
+    for chunk in (names[i : i + 500] for i in range(0, len(names), 500)):
+        for feed in session.scalars(select(Feed).where(Feed.owner.in_(chunk))):
+            existing[feed.owner][feed.listed_url] = feed
+    for owner, columns, wanted in owners:
+        mine = existing[owner]
+        seen: set[str] = set()
+        for want in wanted:
+            if want.url in seen:
+                continue
+            seen.add(want.url)
+            feed = mine.get(want.url)
+            if feed is None:
+                session.add(new_feed(owner, columns, want, now))
+            else:
+                feed.kind, feed.source = want.kind, want.source
+                _reactivate(feed, now)
+        for url, feed in mine.items():
+            if url not in seen and feed.status != "retired":
+                feed.status, feed.last_error, feed.next_check_at = "retired", NO_LONGER_LISTED, None
+                feed.updated_at = now
 
 
 def _reactivate(feed: Feed, now: datetime) -> None:
@@ -125,39 +135,54 @@ def new_feed(owner: str, columns: dict[str, Any], want: WantedFeed, now: datetim
     )  # fmt: skip
 
 
+def _site(site: Site) -> Owner:
+    return f"site:{site.id}", {"site_id": site.id}, site_feeds_wanted(site)
+
+
+def _officer(officer: Officer) -> Owner:
+    return f"officer:{officer.id}", {"officer_id": officer.id}, officer_feeds_wanted(officer)
+
+
+def _team_and_officers(session: Session, teams: Sequence[Neighbourhood]) -> list[Owner]:
+    owners: list[Owner] = [
+        (f"neighbourhood:{t.id}", {"neighbourhood_id": t.id}, neighbourhood_feeds_wanted(t))
+        for t in teams
+    ]
+    ids = [t.id for t in teams]
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        officers = session.scalars(select(Officer).where(Officer.neighbourhood_id.in_(chunk)))
+        owners += [_officer(officer) for officer in officers]
+    return owners
+
+
 def sync_site_feeds(session: Session, site: Site) -> None:
     """Bring the site's feeds in line with the site (call after any change to it; no commit)."""
-    session.flush()
-    _sync(session, f"site:{site.id}", {"site_id": site.id}, site_feeds_wanted(site))
+    session.flush()  # a new site gets its id
+    _sync(session, [_site(site)])
 
 
 def sync_officer_feeds(session: Session, officer: Officer) -> None:
-    session.flush()
-    _sync(session, f"officer:{officer.id}", {"officer_id": officer.id},
-          officer_feeds_wanted(officer))  # fmt: skip
+    session.flush()  # a new officer gets its id
+    _sync(session, [_officer(officer)])
 
 
 def sync_neighbourhood_feeds(session: Session, team: Neighbourhood) -> None:
     """The team's own feeds and its officers'."""
     session.flush()
-    _sync(session, f"neighbourhood:{team.id}", {"neighbourhood_id": team.id},
-          neighbourhood_feeds_wanted(team))  # fmt: skip
-    for officer in session.scalars(select(Officer).where(Officer.neighbourhood_id == team.id)):
-        sync_officer_feeds(session, officer)
+    _sync(session, _team_and_officers(session, [team]))
 
 
 def sync_force_feeds(session: Session, force: PoliceForce) -> None:
     """The force's feeds, and those of all its teams and officers (after an import)."""
     session.flush()
-    _sync(session, f"force:{force.id}", {"force_id": force.id}, force_feeds_wanted(force))
-    for team in session.scalars(select(Neighbourhood).where(Neighbourhood.force_id == force.id)):
-        sync_neighbourhood_feeds(session, team)
+    teams = session.scalars(select(Neighbourhood).where(Neighbourhood.force_id == force.id))
+    force_owner: Owner = (f"force:{force.id}", {"force_id": force.id}, force_feeds_wanted(force))
+    _sync(session, [force_owner, *_team_and_officers(session, list(teams))])
 
 
 def sync_all_feeds(session: Session) -> None:
     """Reconcile every owner's feeds (after an upgrade, or when in doubt); commits."""
-    for site in session.scalars(select(Site)):
-        sync_site_feeds(session, site)
+    _sync(session, [_site(site) for site in session.scalars(select(Site))])
     for force in session.scalars(select(PoliceForce)):
         sync_force_feeds(session, force)
     session.commit()

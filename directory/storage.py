@@ -117,12 +117,16 @@ class Page(Generic[T]):
         return (self.total + self.per_page - 1) // self.per_page if self.total else 0
 
 
-def paginate(session: Session, query: Select[Any], page: int, per_page: int) -> Page[Any]:
-    """A page of ``query``'s first column (usually a model), counted through a subquery.
+def paginate(
+    session: Session, query: Select[Any], page: int, per_page: int, rows: bool = False
+) -> Page[Any]:
+    """A page of ``query``'s first column (usually a model), or of whole rows with ``rows``,
+    counted through a subquery.
 
     The count is a separate query over the same filters without ordering, as flask-smorest's
     own pager cannot do with SQLAlchemy 2.
     """
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    paged = query.limit(per_page).offset((page - 1) * per_page)
+    items = list(session.execute(paged).all() if rows else session.scalars(paged))
     return Page(items=items, page=page, per_page=per_page, total=total or 0)

@@ -5,17 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
 
 from directory.models import Feed, Officer, Post, PostTag
-from directory.storage import Page
-
-
-def _page(session: Session, query: Select[Any], page: int, per_page: int) -> Page[Any]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(items=list(rows), page=page, per_page=per_page, total=total or 0)
+from directory.storage import Page, paginate
 
 
 def list_posts(
@@ -40,7 +34,7 @@ def list_posts(
         query = query.where(
             Post.id.in_(select(PostTag.post_id).where(PostTag.tag == tag.lower().lstrip("#")))
         )
-    return _page(session, query, page, per_page)
+    return paginate(session, query, page, per_page, rows=True)
 
 
 def of_sites(site_ids: Sequence[int]) -> ColumnElement[bool]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -296,20 +296,7 @@ def list_feeds(
     return paginate(session, query, page, per_page)
 
 
-def count_due(session: Session, now: datetime) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Feed)
-            .where(Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
-        )
-        or 0
-    )
-
-
 def next_due_at(session: Session) -> datetime | None:
     return session.scalar(
-        select(func.min(Feed.next_check_at)).where(
-            or_(Feed.status == "active", Feed.status == "failing")
-        )
+        select(func.min(Feed.next_check_at)).where(Feed.status.in_(("active", "failing")))
     )

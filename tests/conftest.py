@@ -181,3 +181,38 @@ def bearer(app, scope: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
         secret = create_api_key(session, scope).secret
         session.commit()
     return {"Authorization": f"Bearer {secret}"}
+
+
+def hyperlocal_command() -> list[str]:
+    """The console script as a user runs it (or the module, when not installed as a script)."""
+    import os
+    import shutil
+    import sys
+
+    script = shutil.which("hyperlocal", path=os.path.dirname(sys.executable))
+    return [script] if script else [sys.executable, "-c", "from api.cli import main; main()"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def forbidden_server():  # type: ignore[no-untyped-def]
+    """A server on 127.0.0.2: loopback, but outside what the test clients allow (127.0.0.1/32).
+
+    Tests of the address guard assert it saw no request at all.
+    """
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.2", port=0)
+    server.start()
+    server.expect_request("/").respond_with_data("secret metadata")
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()

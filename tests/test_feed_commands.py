@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 
 from click.testing import CliRunner
@@ -14,20 +12,16 @@ from sqlalchemy import func, select
 from werkzeug import Response
 
 from api.cli import main
-from directory.areas import circle_area
 from directory.models import Post
-from directory.sites import create_site, set_site_status
 from directory.storage import create_db_engine, make_session_factory
+from tests.conftest import free_port, hyperlocal_command
 from tests.test_feed_ingestion import RSS, THREE
+from tests.test_feed_ingestion import add_site as approved_site
 
 
 def add_site(url: str, feed_url: str) -> None:
     engine = create_db_engine(url)
-    with make_session_factory(engine)() as session:
-        site = create_site(session, name="CLI News", url="https://cli.example.org/",
-                           feed_urls=[feed_url], area=circle_area(52.6, -2.1, 1000))  # fmt: skip
-        set_site_status(session, site, "approved")
-        session.commit()
+    approved_site(make_session_factory(engine), [feed_url], url="https://cli.example.org/")
     engine.dispose()
 
 
@@ -66,8 +60,7 @@ def test_poll_once_without_the_loopback_setting_refuses_loopback(
 def test_worker_polls_until_told_to_stop(migrated_url, httpserver):
     httpserver.expect_request("/feed").respond_with_response(Response(THREE, headers=RSS))
     add_site(migrated_url, httpserver.url_for("/feed"))
-    script = shutil.which("hyperlocal", path=os.path.dirname(sys.executable))
-    command = [script] if script else [sys.executable, "-c", "from api.cli import main; main()"]
+    command = hyperlocal_command()
     env = dict(os.environ, HYPERLOCAL_DATABASE_URL=migrated_url,
                HYPERLOCAL_HTTP_ALLOW_LOOPBACK="1")  # fmt: skip
     worker = subprocess.Popen([*command, "worker"], env=env, stdout=subprocess.PIPE,
@@ -90,14 +83,10 @@ def test_worker_polls_until_told_to_stop(migrated_url, httpserver):
 def test_the_demo_polls_its_own_feeds_over_loopback(tmp_path):
     """`hyperlocal demo` as a new user runs it: the demo sites' posts appear by themselves."""
     import json
-    import socket
     import urllib.request
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    script = shutil.which("hyperlocal", path=os.path.dirname(sys.executable))
-    command = [script] if script else [sys.executable, "-c", "from api.cli import main; main()"]
+    port = free_port()
+    command = hyperlocal_command()
     env = dict(os.environ, HYPERLOCAL_DATABASE_URL=f"sqlite:///{tmp_path}/demo.db")
     env.pop("HYPERLOCAL_HTTP_ALLOW_LOOPBACK", None)
     demo = subprocess.Popen([*command, "demo", "--port", str(port)], env=env,

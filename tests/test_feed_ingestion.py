@@ -67,17 +67,6 @@ def fetcher() -> HttpClient:
     )
 
 
-@pytest.fixture
-def forbidden_server():  # type: ignore[no-untyped-def]
-    """A server on 127.0.0.2: loopback, but outside what the test client allows."""
-    server = HTTPServer(host="127.0.0.2", port=0)
-    server.start()
-    server.expect_request("/").respond_with_data("secret metadata")
-    yield server
-    server.clear()
-    server.stop()
-
-
 def add_site(sessions, feed_urls, url="https://news.example.org/", **kwargs) -> int:  # type: ignore[no-untyped-def]
     """An approved site with these feeds; returns its id."""
     with sessions() as session:

@@ -9,7 +9,6 @@ import tracemalloc
 import zlib
 
 import pytest
-from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from feeds.http import FetchError, FetchPolicy, HttpClient, forbidden_reason
@@ -73,18 +72,6 @@ def test_allowed_networks_exempt_only_themselves():
 def client() -> HttpClient:
     return HttpClient(FetchPolicy(allowed_networks=ONLY_127_0_0_1, max_bytes=1_000_000,
                                   total_timeout=3, read_timeout=2, connect_timeout=2))  # fmt: skip
-
-
-@pytest.fixture
-def forbidden_server():  # type: ignore[no-untyped-def]
-    """A server on 127.0.0.2: loopback, but outside what the test client allows."""
-    server = HTTPServer(host="127.0.0.2", port=0)
-    server.start()
-    server.expect_request("/").respond_with_data("secret metadata")
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 def test_plain_fetch_sends_an_honest_user_agent(client, httpserver):

@@ -19,7 +19,7 @@ from directory.schema import (
     upgrade_database,
 )
 from directory.storage import Base
-from tests.conftest import DEMO_POSTCODE_COUNT, TEST_DATA
+from tests.conftest import DEMO_POSTCODE_COUNT, TEST_DATA, free_port, hyperlocal_command
 
 
 def test_migrations_match_the_models_and_go_down_and_up(migrated_url, engine_for):
@@ -102,19 +102,13 @@ def test_hyperlocal_serve_answers_over_real_http(demo_url, tmp_path):
     """The console script, as a user runs it, serving on a loopback port."""
     import json
     import os
-    import shutil
-    import socket
     import subprocess
-    import sys
     import time
     import urllib.error
     import urllib.request
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    script = shutil.which("hyperlocal", path=os.path.dirname(sys.executable))
-    command = [script] if script else [sys.executable, "-c", "from api.cli import main; main()"]
+    port = free_port()
+    command = hyperlocal_command()
     env = dict(os.environ, HYPERLOCAL_DATABASE_URL=demo_url)
     server = subprocess.Popen(
         [*command, "serve", "--port", str(port)],
