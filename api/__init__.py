@@ -63,13 +63,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(require_json_bodies)
     app.before_request(refuse_nul_characters)
 
-    from api import feeds, health, keys, police, postcodes, sites
+    from api import bulletins, feeds, health, keys, police, postcodes, sites, subscriptions
 
     api.register_blueprint(health.blp)
     api.register_blueprint(postcodes.blp)
     api.register_blueprint(sites.blp)
     api.register_blueprint(police.blp)
     api.register_blueprint(feeds.blp)
+    api.register_blueprint(bulletins.blp)
+    api.register_blueprint(subscriptions.blp)
     api.register_blueprint(keys.blp)
     if app.config.get("DEMO"):
         from api import demo

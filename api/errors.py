@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, default_exce
 from directory.accounts import AccountInvalid
 from directory.api_keys import ApiKeyNotFound, InvalidLabel, InvalidScope
 from directory.areas import AreaInvalid
+from directory.bulletins import BulletinInvalid, BulletinNotFound
 from directory.geocoding import GeocoderUnavailable
 from directory.locate import LocateError, PlaceNotFound
 from directory.police import (
@@ -27,7 +28,9 @@ from directory.police import (
 from directory.postcode_format import PostcodeInvalid
 from directory.postcodes import PostcodeNotFound
 from directory.sites import SiteConflict, SiteInvalid, SiteNotFound
+from directory.subscriptions import SubscriptionInvalid, SubscriptionNotFound
 from feeds.store import FeedNotFound
+from feeds.webhooks import MessageNotFound
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,11 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     PlaceNotFound: 404,
     ApiKeyNotFound: 404,
     FeedNotFound: 404,
+    BulletinNotFound: 404,
+    BulletinInvalid: 422,
+    SubscriptionNotFound: 404,
+    SubscriptionInvalid: 422,
+    MessageNotFound: 404,
     GeocoderUnavailable: 503,
 }
 

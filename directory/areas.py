@@ -28,7 +28,7 @@ from shapely import affinity, ops
 from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
 from shapely.validation import explain_validity
 
-from directory.geo import BoundingBox, bbox_around, distance_m, in_uk
+from directory.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_around, distance_m, in_uk
 from directory.postcode_format import PostcodeInvalid, parse_postcode
 
 AreaKind = Literal["postcodes", "circle", "polygon"]
@@ -356,11 +356,26 @@ def postcode_area(
     code with no located unit there is unknown and refused by name.
     """
     display = parse_postcode_set(codes)
-    parts = []
+    groups = []
     for code in display:
         points = positions.get(code) or []
         if not points:
             raise AreaInvalid(f"'{code}' is not in the postcode data (unknown or without position)")
+        groups.append(points)
+    return Area("postcodes", _footprint(groups), postcodes=display)
+
+
+def footprint_area(groups: Sequence[Sequence[tuple[float, float]]]) -> Area:
+    """A polygon area around groups of (lat, lng) points (a ward's or district's units): the
+    hull of each group, widened as a postcode set's footprint is."""
+    if not any(groups):
+        raise AreaInvalid("a footprint needs at least one point")
+    return Area("polygon", _footprint([g for g in groups if g]))
+
+
+def _footprint(groups: Sequence[Sequence[tuple[float, float]]]) -> Polygon | MultiPolygon:
+    parts = []
+    for points in groups:
         hull = shapely.MultiPoint([(lng, lat) for lat, lng in points]).convex_hull
         # Widen where a degree of longitude is as long as one of latitude, then scale back.
         k = math.cos(math.radians(sum(p[0] for p in points) / len(points)))
@@ -371,19 +386,40 @@ def postcode_area(
     # the one the bounding box was taken from.
     footprint = shapely.set_precision(shapely.union_all(parts), FOOTPRINT_GRID_DEG)
     if isinstance(footprint, Polygon | MultiPolygon):
-        geometry = footprint
-    else:  # a union of polygons is one of the two; keep mypy and readers sure of it
-        geometry = MultiPolygon([g for g in footprint.geoms if isinstance(g, Polygon)])
-    return Area("postcodes", geometry, postcodes=display)
+        return footprint
+    # a union of polygons is one of the two; keep mypy and readers sure of it
+    return MultiPolygon([g for g in footprint.geoms if isinstance(g, Polygon)])
 
 
-def union_area(areas: Sequence[Area]) -> Area:
-    """One polygon area covering all of ``areas`` (a force made of its teams' patches)."""
-    if len(areas) == 1:
+def union_area(areas: Sequence[Area], tolerance_deg: float = 0.0) -> Area:
+    """One polygon area covering all of ``areas`` (a force made of its teams' patches);
+    ``tolerance_deg`` simplifies the outline (never shrinking it below the parts' union by
+    more than the tolerance), which keeps a force's area small enough to store and test."""
+    if len(areas) == 1 and not tolerance_deg:
         return areas[0]
     merged = shapely.union_all([a.geometry for a in areas])
+    if tolerance_deg:
+        merged = merged.buffer(tolerance_deg, quad_segs=2).simplify(tolerance_deg)
     polygons = [g for g in getattr(merged, "geoms", [merged]) if isinstance(g, Polygon)]
     geometry = merged if isinstance(merged, Polygon | MultiPolygon) else MultiPolygon(polygons)
+    return Area("polygon", geometry)
+
+
+def widen_area(area: Area, metres: float) -> Area:
+    """``area`` grown by ``metres`` all round (a circle stays a circle; anything else becomes
+    the polygon of its outline, buffered where a degree of longitude is as long as one of
+    latitude and scaled back, as footprints are)."""
+    if metres <= 0:
+        return area
+    if area.kind == "circle":
+        assert area.center is not None and area.radius_m is not None
+        return circle_area(area.center[0], area.center[1], area.radius_m + metres)
+    k = math.cos(math.radians(area.centroid[0]))
+    squashed = affinity.scale(area.geometry, xfact=k, origin=(0, 0))
+    widened = squashed.buffer(metres / METRES_PER_DEGREE_LAT, quad_segs=8)
+    geometry = shapely.set_precision(
+        affinity.scale(widened, xfact=1 / k, origin=(0, 0)), FOOTPRINT_GRID_DEG
+    )
     return Area("polygon", geometry)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from directory.accounts import Account
 from directory.area_cache import AREAS
-from directory.areas import Area
+from directory.areas import Area, union_area
 from directory.feed_registry import (
     sync_force_feeds,
     sync_neighbourhood_feeds,
@@ -215,6 +215,36 @@ def neighbourhood_area(session: Session, neighbourhood: Neighbourhood) -> Area |
     """The team's boundary as an Area (None for a team without one)."""
     found = _areas(session, [(neighbourhood.id, neighbourhood.updated_at)])
     return found.get(neighbourhood.id)
+
+
+FORCE_OUTLINE_TOLERANCE_DEG = 0.001  # about 100 m: a force's area is for matching, not maps
+_FORCE_AREAS: dict[tuple[str, str, Any, int], Area] = {}
+
+
+def force_area(session: Session, force_id: str) -> Area | None:
+    """The union of a force's active teams' boundaries, simplified (None without any).
+
+    Kept per process until one of the teams changes: the union of a hundred boundaries takes
+    longer than everything else a bulletin needs.
+    """
+    rows = session.execute(
+        select(Neighbourhood.id, Neighbourhood.updated_at).where(
+            Neighbourhood.force_id == force_id,
+            Neighbourhood.active.is_(True),
+            Neighbourhood.min_lat.is_not(None),
+        )
+    ).all()
+    if not rows:
+        return None
+    key = (database_key(session), force_id, max(r.updated_at for r in rows), len(rows))
+    if key not in _FORCE_AREAS:
+        areas = list(_areas(session, [(r.id, r.updated_at) for r in rows]).values())
+        if not areas:
+            return None
+        if len(_FORCE_AREAS) > 64:
+            _FORCE_AREAS.clear()
+        _FORCE_AREAS[key] = union_area(areas, FORCE_OUTLINE_TOLERANCE_DEG)
+    return _FORCE_AREAS[key]
 
 
 def neighbourhoods_near(

@@ -25,6 +25,7 @@ from directory.feed_registry import sync_site_feeds
 from directory.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_around
 from directory.models import SITE_STATUSES, Site
 from directory.storage import Page, database_key, paginate, utcnow
+from directory.subscriptions import follow_site_area
 from directory.urls import UrlInvalid, normalise_url
 
 MAX_FEEDS = 10
@@ -196,6 +197,8 @@ def update_site(
         site.url = normal
     if area is not None:
         _set_area(site, area)
+        session.flush()
+        follow_site_area(session, site)
     if feed_urls is not None:
         site.feed_urls = _clean_feeds(feed_urls)
     if description is not None:

@@ -6,11 +6,24 @@ timeout so writers queue instead of failing); PostgreSQL is selected by its URL 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime, MetaData, Select, TypeDecorator, create_engine, event, func, select
+from sqlalchemy import (
+    DateTime,
+    Insert,
+    MetaData,
+    Select,
+    Table,
+    TypeDecorator,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -62,6 +75,14 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def insert_ignoring(db: Reader, table: Table, index_elements: Sequence[str]) -> Insert:
+    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` for SQLite or PostgreSQL: the
+    database, not a prior read, decides what is new, so concurrent writers never duplicate."""
+    dialect = connection_of(db).dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
 
 
 def connection_of(db: Reader) -> Connection:

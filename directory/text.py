@@ -24,3 +24,9 @@ def plain_text(value: str | None, limit: int = 10_000) -> str:
     text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
     text = _CONTROL.sub("", text)
     return text[:limit]
+
+
+def sanitise_html(value: str) -> str:
+    """HTML safe to show anywhere: nh3's default tags only, no scripts or event handlers,
+    links marked so they pass no referrer or ranking."""
+    return nh3.clean(value or "", link_rel="noopener noreferrer nofollow")

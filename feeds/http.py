@@ -217,6 +217,23 @@ class HttpClient:
                 raise FetchError("redirect_loop", f"redirect loop back to {current}")
             redirects.append(current)
 
+    def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], max_bytes: int = 65_536
+    ) -> FetchResponse:
+        """POST ``body`` once, through the same guard and deadline as ``get``.
+
+        Redirects are not followed (a webhook receiver must answer at the address it gave):
+        a 3xx comes back as the response. At most ``max_bytes`` of the answer are kept.
+        """
+        deadline = time.monotonic() + self.policy.total_timeout
+        self._check_url(url)
+        response = self._request(url, headers, deadline, method="POST", body=body)
+        try:
+            answer = self._read_body(response, deadline, max_bytes)
+        except FetchError:
+            answer = b""  # the status has arrived: that is the answer; the body is a courtesy
+        return FetchResponse(url, response.status, _lower(response.headers), answer, [], False)
+
     @staticmethod
     def _check_url(url: str) -> None:
         parts = urlsplit(url)
@@ -227,7 +244,14 @@ class HttpClient:
         if parts.username or parts.password:
             raise FetchError("bad_url", "URLs with a user name or password are not fetched")
 
-    def _request(self, url: str, headers: Mapping[str, str], deadline: float) -> Any:
+    def _request(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        deadline: float,
+        method: str = "GET",
+        body: bytes | None = None,
+    ) -> Any:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError("timeout", f"no answer within {self.policy.total_timeout:g} s")
@@ -242,8 +266,8 @@ class HttpClient:
         }
         try:
             return self.pools.request(
-                "GET", url, headers=sent, timeout=timeout, redirect=False, retries=False,
-                preload_content=False, decode_content=False,
+                method, url, body=body, headers=sent, timeout=timeout, redirect=False,
+                retries=False, preload_content=False, decode_content=False,
             )  # fmt: skip
         except NameResolutionError:
             raise FetchError("dns", f"cannot resolve {urlsplit(url).hostname}") from None
@@ -264,11 +288,11 @@ class HttpClient:
         except (ProtocolError, HTTPError, OSError) as exc:
             raise FetchError("connection", f"{urlsplit(url).hostname}: {exc}") from None
 
-    def _read_body(self, response: Any, deadline: float) -> bytes:
+    def _read_body(self, response: Any, deadline: float, max_bytes: int | None = None) -> bytes:
         """The body, decompressed incrementally, within the byte cap and the deadline."""
         encoding = (response.headers.get("content-encoding") or "").strip().lower()
         decoder = _decoder(encoding)
-        cap = self.policy.max_bytes
+        cap = max_bytes or self.policy.max_bytes
         parts: list[bytes] = []
         size = 0
         try:

@@ -1,8 +1,9 @@
 """Polling passes and the continuous worker, over ids and a session factory.
 
 ``poll_due`` claims the feeds that are due (a lease, committed first), refreshes them on a
-bounded thread pool, and returns a summary. ``run_worker`` repeats that until told to stop,
-sleeping until the next feed is due. A queue worker can call ``refresh_feed`` per id instead:
+bounded thread pool, and returns a summary. ``run_worker`` repeats that, expires old
+bulletins and sends queued webhook events (``feeds.webhooks``) until told to stop, sleeping
+until the next feed or event is due. A queue worker can call ``refresh_feed`` per id instead:
 nothing here holds state between passes.
 """
 
@@ -17,10 +18,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from directory.bulletins import expire_bulletins
 from directory.storage import utcnow
 from feeds.http import HttpClient
 from feeds.refresh import RefreshResult, SessionFactory, refresh_state
 from feeds.store import Unchanged, claim_due_feeds, next_due_at, record_unchanged
+from feeds.webhooks import next_message_due, send_due
 
 log = logging.getLogger(__name__)
 # How long a claimed feed is reserved for its poller: far longer than a batch can take, so only
@@ -141,7 +144,14 @@ def run_worker(
             if summary.feeds and on_pass:
                 on_pass(summary)
             with sessions() as session:
-                due = next_due_at(session)
+                expire_bulletins(session)
+                session.commit()
+            sent = send_due(sessions, client, concurrency=concurrency)
+            if sent.sent:
+                log.info(sent.line())
+            with sessions() as session:
+                dues = [d for d in (next_due_at(session), next_message_due(session)) if d]
+            due = min(dues) if dues else None
         except Exception:  # a database outage must not end the worker; retry shortly
             log.exception("polling pass failed")
             due = None

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from directory.bulletins import bulletins_from_posts
 from directory.storage import utcnow
 from directory.urls import url_or_none
 from feeds import schedule
@@ -192,6 +193,8 @@ def _refresh(
         return _follow_discovery(sessions, state, client, now, jitter, discovered)
     with sessions() as session:
         new_posts = store_items(session, state.id, parsed.items, now)
+        # Police items become bulletins, matched and queued for outlets, in this same commit.
+        bulletins_from_posts(session, state.owner, new_posts, now)
         # How often it publishes, from the dates of the items it lists now.
         published = [item.published_at for item in parsed.items if item.published_at]
         decision = schedule.after_success(

@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from directory.models import Feed, Post, PostTag
-from directory.storage import Page, paginate
+from directory.storage import Page, insert_ignoring, paginate
 from feeds.parse import ParsedItem
 from feeds.schedule import Decision
 
@@ -53,6 +52,8 @@ class NewPost:
     link: str | None
     published_at: datetime
     point: tuple[float, float] | None
+    guid: str | None = None
+    content_html: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,6 @@ def claim_due_feeds(
 POSTS = Post.__table__
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(POSTS)
-
-
 def store_items(
     session: Session, feed_id: int, items: Sequence[ParsedItem], now: datetime
 ) -> list[NewPost]:
@@ -161,10 +157,8 @@ def store_items(
         }  # fmt: skip
         for item in fresh
     ]
-    statement = (
-        _insert(session)
-        .on_conflict_do_nothing(index_elements=["feed_id", "key"])
-        .returning(POSTS.c.id, POSTS.c.key)
+    statement = insert_ignoring(session, POSTS, ["feed_id", "key"]).returning(
+        POSTS.c.id, POSTS.c.key
     )
     inserted = {key: post_id for post_id, key in session.execute(statement, rows)}
     tags = [
@@ -184,6 +178,8 @@ def store_items(
             row["link"],
             row["published_at"],
             item.point,
+            row["guid"],
+            row["content_html"],
         )  # fmt: skip
         for row, item in zip(rows, fresh, strict=True)
         if row["key"] in inserted

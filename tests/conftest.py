@@ -28,6 +28,11 @@ DEMO_EXTRACT = Path(str(files("directory.data").joinpath("codepo_demo.zip")))
 DEMO_POSTCODE_COUNT = 4796
 # Tables tests write to; emptied after each test that uses the shared demo database.
 MUTABLE_TABLES = (
+    "webhook_attempts",
+    "webhook_messages",
+    "bulletin_deliveries",
+    "subscriptions",
+    "bulletins",
     "post_tags",
     "posts",
     "feeds",

@@ -1,0 +1,275 @@
+"""Bulletins: police appeals, missing-person notices, wanted notices, warnings and updates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from api.auth import key_allows, optional_key
+from api.database import db_session
+from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
+from api.police import place_of
+from directory.area_specs import area_from_spec
+from directory.areas import Area, AreaInvalid
+from directory.bulletins import (
+    bulletin_json,
+    change_status,
+    edit_bulletin,
+    get_bulletin,
+    list_bulletins,
+    post_bulletin,
+)
+from directory.geo import bbox_around
+from directory.models import (
+    BULLETIN_KINDS,
+    BULLETIN_STATUSES,
+    LOCATED_BY,
+    Bulletin,
+    Neighbourhood,
+)
+from directory.police import get_neighbourhood, neighbourhood_area
+from feeds.classify import SEVERITIES, URGENCIES
+from feeds.syndicate import cap_alert
+
+blp = Blueprint("bulletins", __name__, description="Police appeals and warnings, located")
+
+NEAR_RADIUS_MAX_M = 25_000
+AREA_DESCRIPTION = (
+    "where it applies: {'type': 'postcodes', 'postcodes': [...]}, {'type': 'circle', 'center', "
+    "'radius_m'}, {'type': 'polygon', 'geometry'} or {'type': 'neighbourhood', 'id': '<team id "
+    "in your force>'}; left out, it is located from the words, as feed items are"
+)
+
+
+class BulletinSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"enum": list(BULLETIN_KINDS)})
+    status = fields.String(metadata={"enum": list(BULLETIN_STATUSES)})
+    title = fields.String(metadata={"example": "CCTV appeal after burglary in Wednesfield"})
+    body_html = fields.String(metadata={"description": "sanitised HTML"})
+    summary = fields.String(metadata={"description": "plain text, at most 600 characters"})
+    link = fields.String(allow_none=True)
+    source = fields.String(metadata={"enum": ["feed", "direct"]})
+    force = fields.String(allow_none=True, metadata={"example": "west-midlands"})
+    neighbourhood_id = fields.Integer(allow_none=True)
+    reason = fields.String(metadata={"description": "why it is this kind: the deciding rules"})
+    severity = fields.String(allow_none=True, metadata={"enum": list(SEVERITIES)})
+    urgency = fields.String(allow_none=True, metadata={"enum": list(URGENCIES)})
+    located_by = fields.String(metadata={"enum": list(LOCATED_BY)})
+    location = fields.String(allow_none=True, metadata={"example": "WV11 1AA"})
+    area = fields.Dict(allow_none=True, metadata={"description": "the target area, as stored"})
+    published_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    resolved_by = fields.Integer(allow_none=True, metadata={"description": "the update's id"})
+    resolution = fields.String(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class BulletinPageSchema(Schema):
+    items = fields.List(fields.Nested(BulletinSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class BulletinQuerySchema(PageQuerySchema):
+    near = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "a postcode (any precision) or 'lat,lng'", "example": "WV11 1AA"},
+    )
+    radius = fields.Float(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": f"with near: metres around the place; default 0, maximum "
+                  f"{NEAR_RADIUS_MAX_M} (larger values are clamped)"},
+    )  # fmt: skip
+    kind = fields.String(validate=validate.OneOf(BULLETIN_KINDS))
+    status = fields.String(
+        load_default="active",
+        validate=validate.OneOf(BULLETIN_STATUSES),
+        metadata={"description": "other than active: the force's own key or an admin's"},
+    )
+    force = fields.String(validate=validate.Length(max=60))
+
+
+class BulletinCreateSchema(Schema):
+    force = fields.String(
+        validate=validate.Length(max=60),
+        metadata={"description": "the force posting; implied by a police:<force> key"},
+    )
+    kind = fields.String(required=True, validate=validate.OneOf(BULLETIN_KINDS))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    body_html = fields.String(load_default="", validate=validate.Length(max=50_000))
+    link = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    area = fields.Dict(load_default=None, allow_none=True,
+                       metadata={"description": AREA_DESCRIPTION})  # fmt: skip
+    expires_at = fields.AwareDateTime(
+        load_default=None, allow_none=True,
+        metadata={"description": "default: 7 to 28 days by kind"},
+    )  # fmt: skip
+    severity = fields.String(load_default=None, allow_none=True,
+                             validate=validate.OneOf(SEVERITIES))  # fmt: skip
+    urgency = fields.String(load_default=None, allow_none=True,
+                            validate=validate.OneOf(URGENCIES))  # fmt: skip
+
+
+class BulletinUpdateSchema(Schema):
+    status = fields.String(
+        validate=validate.OneOf(["resolved", "cancelled"]),
+        metadata={"description": "resolved (found, charged, no longer needed) or cancelled "
+                  "(posted in error); a missing-person bulletin is then withdrawn everywhere"},
+    )  # fmt: skip
+    note = fields.String(validate=validate.Length(max=300), load_default=None, allow_none=True)
+    title = fields.String(validate=validate.Length(min=1, max=500))
+    body_html = fields.String(validate=validate.Length(max=50_000))
+    expires_at = fields.AwareDateTime()
+
+
+def _police_key_for(force: str) -> None:
+    key = optional_key()
+    if key is None:
+        abort(401, message="this needs an API key: send 'Authorization: Bearer <key>'",
+              headers={"WWW-Authenticate": 'Bearer realm="hyperlocal"'})  # fmt: skip
+    if not key_allows(key, f"police:{force}"):
+        abort(403, message=f"this needs an API key with scope 'police:{force}'; yours has "
+                           f"scope '{key.scope}'")  # fmt: skip
+
+
+def _visible(bulletin: Bulletin) -> None:
+    """Active bulletins are public; others only to their force and admins (a withdrawn
+    missing-person notice must not stay readable)."""
+    if bulletin.status == "active":
+        return
+    key = optional_key()
+    if not key_allows(key, f"police:{bulletin.force_id}"):
+        abort(404, message=f"no bulletin with id {bulletin.id}")
+
+
+def _area(session: Any, spec: dict[str, Any] | None, force: str
+          ) -> tuple[Area | None, Neighbourhood | None]:  # fmt: skip
+    if spec is None:
+        return None, None
+    if spec.get("type") == "neighbourhood":
+        code = spec.get("id")
+        if not isinstance(code, str) or not code:
+            raise AreaInvalid("a neighbourhood area needs 'id': the team's id in your force")
+        team = get_neighbourhood(session, force, code)
+        area = neighbourhood_area(session, team)
+        if area is None:
+            raise AreaInvalid(f"neighbourhood {code} has no boundary: give postcodes or a circle")
+        return area, team
+    return area_from_spec(session, spec), None
+
+
+@blp.route("/bulletins")
+class Bulletins(MethodView):
+    @blp.arguments(BulletinQuerySchema, location="query")
+    @blp.response(200, BulletinPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List bulletins, newest first
+
+        With `near`, those whose target area holds the place or lies within `radius`.
+        Active bulletins are public; other statuses need `force=` and that force's key.
+        """
+        session = db_session()
+        status = args["status"]
+        if status != "active":
+            if not args.get("force"):
+                abort(422, message=f"status={status} needs force=<force id> and its key")
+            _police_key_for(args["force"])
+        page, per_page = page_args(args)
+        near = box = None
+        if args.get("near"):
+            place = place_of(args["near"])
+            radius = min(args["radius"], NEAR_RADIUS_MAX_M)
+            near = (place.latitude, place.longitude, radius)
+            box = bbox_around(place.latitude, place.longitude, max(radius, 1.0))
+        found = list_bulletins(
+            session, box=box, near=near, kinds=[args["kind"]] if args.get("kind") else [],
+            statuses=[status], force_id=args.get("force"), page=page, per_page=per_page,
+        )  # fmt: skip
+        return page_body([bulletin_json(b) for b in found.items], found.page, found.per_page,
+                         found.total)  # fmt: skip
+
+    @blp.arguments(BulletinCreateSchema)
+    @blp.response(201, BulletinSchema)
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self, body: dict[str, Any]) -> Any:
+        """Post a bulletin (a police:<force> key)
+
+        It is located (the given area, or from its words), matched to the outlets whose
+        subscriptions cover it and queued for their webhooks, all in one transaction.
+        """
+        key = optional_key()
+        force = body.get("force")
+        if force is None and key is not None and key.scope.startswith("police:"):
+            force = key.scope.partition(":")[2]
+        if force is None:
+            if key is None:
+                _police_key_for("<force>")
+            abort(422, message="say which force posts it: 'force' (an admin key) or a "
+                               "police:<force> key")  # fmt: skip
+        _police_key_for(force)
+        session = db_session()
+        area, team = _area(session, body["area"], force)
+        published = post_bulletin(
+            session, force, kind=body["kind"], title=body["title"], body_html=body["body_html"],
+            link=body["link"], area=area, neighbourhood=team, expires_at=body["expires_at"],
+            severity=body["severity"], urgency=body["urgency"],
+        )  # fmt: skip
+        session.commit()
+        headers = {"Location": url_for("bulletins.BulletinItem", bulletin_id=published.bulletin.id)}
+        return bulletin_json(published.bulletin), 201, headers
+
+
+@blp.route("/bulletins/<int:bulletin_id>")
+class BulletinItem(MethodView):
+    @blp.response(200, BulletinSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such (visible) bulletin")
+    def get(self, bulletin_id: int) -> Any:
+        """One bulletin"""
+        bulletin = get_bulletin(db_session(), bulletin_id)
+        _visible(bulletin)
+        return bulletin_json(bulletin)
+
+    @blp.arguments(BulletinUpdateSchema)
+    @blp.response(200, BulletinSchema)
+    @blp.doc(security=[{"bearerAuth": []}])
+    def patch(self, changes: dict[str, Any], bulletin_id: int) -> Any:
+        """Resolve, cancel or correct a bulletin (its force's key)
+
+        `status: resolved` or `cancelled` takes it out of every subscription feed and tells
+        the outlets' webhooks (`bulletin.withdrawn` for missing people and cancellations,
+        `bulletin.updated` otherwise). Title, body and expiry edits send `bulletin.updated`.
+        """
+        session = db_session()
+        bulletin = get_bulletin(session, bulletin_id)
+        _police_key_for(bulletin.force_id or "<none>")
+        if not changes:
+            abort(422, message="send status, or title/body_html/expires_at to change")
+        edits = {k: changes[k] for k in ("title", "body_html", "expires_at") if k in changes}
+        if edits:
+            edit_bulletin(session, bulletin, **edits)
+        if "status" in changes:
+            change_status(session, bulletin, changes["status"], changes.get("note"))
+        session.commit()
+        return bulletin_json(bulletin)
+
+
+@blp.route("/bulletins/<int:bulletin_id>/cap")
+class BulletinCap(MethodView):
+    @blp.response(200, content_type="application/cap+xml",
+                  description="a CAP 1.2 alert (warnings only)")  # fmt: skip
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such warning")
+    def get(self, bulletin_id: int) -> Any:
+        """A warning as a CAP 1.2 alert (`msgType` Cancel once it is no longer active)"""
+        bulletin = get_bulletin(db_session(), bulletin_id)
+        _visible(bulletin)
+        if bulletin.kind != "warning":
+            abort(404, message=f"bulletin {bulletin_id} is {bulletin.kind}, not a warning: "
+                               "CAP is published for warnings")  # fmt: skip
+        web = url_for("bulletins.BulletinItem", bulletin_id=bulletin.id, _external=True)
+        return Response(cap_alert(bulletin, web), mimetype="application/cap+xml")

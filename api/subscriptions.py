@@ -1,0 +1,425 @@
+"""Outlets' subscriptions to bulletins: their feeds, their webhooks and the delivery log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Response, current_app, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from api.auth import require_scope
+from api.database import db_session, get_database
+from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
+from directory.area_specs import area_from_spec
+from directory.bulletins import feed_version, subscription_bulletins
+from directory.models import BULLETIN_KINDS, Subscription, WebhookAttempt, WebhookMessage
+from directory.sites import get_site
+from directory.storage import utcnow
+from directory.subscriptions import (
+    CHANNELS,
+    MAX_WIDEN_M,
+    create_subscription,
+    enable_webhook,
+    enqueue_events,
+    get_subscription,
+    list_subscriptions,
+    rotate_secret,
+    signing_secrets,
+    subscription_by_token,
+    update_subscription,
+)
+from feeds import syndicate
+from feeds.webhooks import delivery_log, get_message, redeliver, send_now
+
+blp = Blueprint("subscriptions", __name__,
+                description="Outlets' subscriptions: bulletin feeds and webhooks")  # fmt: skip
+
+NO_STORE = {"Cache-Control": "no-store"}
+FEED_FORMATS = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+    "cap": "application/atom+xml; charset=utf-8",
+}
+FEED_ITEMS = 50
+
+
+class WebhookSchema(Schema):
+    url = fields.String(allow_none=True)
+    state = fields.String(metadata={"enum": ["none", "active", "disabled"]})
+    disabled_reason = fields.String(allow_none=True)
+    failing_since = fields.DateTime(allow_none=True)
+    secret = fields.String(
+        allow_none=True,
+        metadata={"description": "the signing secret (whsec_...): verify with any Standard "
+                  "Webhooks library"},
+    )  # fmt: skip
+    previous_secrets_until = fields.List(fields.DateTime())
+
+
+class SubscriptionSchema(Schema):
+    id = fields.Integer()
+    site_id = fields.Integer()
+    label = fields.String()
+    kinds = fields.List(fields.String(metadata={"enum": list(BULLETIN_KINDS)}))
+    follows_site = fields.Boolean(metadata={"description": "the area is the site's coverage"})
+    radius_m = fields.Float(metadata={"description": "metres the area is widened by"})
+    area = fields.Dict(metadata={"description": "the effective area bulletins are matched to"})
+    channels = fields.List(fields.String(metadata={"enum": list(CHANNELS)}))
+    feeds = fields.Dict(
+        keys=fields.String(), values=fields.String(),
+        metadata={"description": "rss, atom, json and cap (warnings) addresses: unguessable, "
+                  "anyone holding one can read it"},
+    )  # fmt: skip
+    webhook = fields.Nested(WebhookSchema)
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class SubscriptionCreateSchema(Schema):
+    label = fields.String(load_default="", validate=validate.Length(max=200))
+    kinds = fields.List(
+        fields.String(validate=validate.OneOf(BULLETIN_KINDS)), load_default=None,
+        metadata={"description": "default: every kind"},
+    )  # fmt: skip
+    area = fields.Dict(
+        load_default=None, allow_none=True,
+        metadata={"description": "default (null): the site's coverage, kept in step with it"},
+    )  # fmt: skip
+    radius_m = fields.Float(
+        load_default=0.0,
+        validate=validate.Range(min=0, max=MAX_WIDEN_M),
+        metadata={"description": "widen the area by this many metres"},
+    )
+    channels = fields.List(
+        fields.String(validate=validate.OneOf(CHANNELS)),
+        load_default=None,
+        metadata={"description": "default: feed, and webhook with a url"},
+    )
+    webhook_url = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=2000))  # fmt: skip
+
+
+class SubscriptionUpdateSchema(Schema):
+    label = fields.String(validate=validate.Length(max=200))
+    kinds = fields.List(fields.String(validate=validate.OneOf(BULLETIN_KINDS)))
+    area = fields.Dict(allow_none=True)
+    radius_m = fields.Float(validate=validate.Range(min=0, max=MAX_WIDEN_M))
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)))
+    webhook_url = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    webhook_enabled = fields.Boolean(
+        metadata={"description": "true: turn a disabled endpoint back on"}
+    )
+    active = fields.Boolean()
+
+
+class AttemptSchema(Schema):
+    at = fields.DateTime()
+    http_status = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer()
+
+
+class MessageSchema(Schema):
+    id = fields.String(metadata={"description": "the webhook-id header"})
+    event = fields.String()
+    bulletin_id = fields.Integer(allow_none=True)
+    status = fields.String(metadata={"enum": ["pending", "delivered", "failed", "cancelled"]})
+    attempts = fields.List(fields.Nested(AttemptSchema))
+    next_attempt_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    delivered_at = fields.DateTime(allow_none=True)
+    payload = fields.Dict()
+
+
+class MessagePageSchema(Schema):
+    items = fields.List(fields.Nested(MessageSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class TestResultSchema(Schema):
+    message = fields.Nested(MessageSchema)
+    delivered = fields.Boolean()
+
+
+class SecretSchema(Schema):
+    secret = fields.String()
+    previous_valid_until = fields.DateTime(allow_none=True)
+
+
+def subscription_json(subscription: Subscription) -> dict[str, Any]:
+    token = subscription.feed_token
+    now = utcnow()
+    live = signing_secrets(subscription.webhook_secrets, now)
+    return {
+        "id": subscription.id,
+        "site_id": subscription.site_id,
+        "label": subscription.label,
+        "kinds": subscription.kinds,
+        "follows_site": subscription.follows_site,
+        "radius_m": subscription.radius_m,
+        "area": {k: v for k, v in subscription.area.items() if k != "own"},
+        "channels": subscription.channels,
+        "feeds": {
+            fmt: url_for("subscriptions.SubscriptionFeed", token=token, fmt=fmt, _external=True)
+            for fmt in FEED_FORMATS
+        },
+        "webhook": {
+            "url": subscription.webhook_url,
+            "state": subscription.webhook_state,
+            "disabled_reason": subscription.webhook_disabled_reason,
+            "failing_since": subscription.webhook_failing_since,
+            "secret": live[0] if live else None,
+            "previous_secrets_until": [
+                s["expires_at"] for s in subscription.webhook_secrets if s.get("expires_at")
+            ],
+        },
+        "active": subscription.active,
+        "created_at": subscription.created_at,
+        "updated_at": subscription.updated_at,
+    }
+
+
+def message_json(message: WebhookMessage, attempts: list[WebhookAttempt]) -> dict[str, Any]:
+    return {
+        "id": message.msg_id,
+        "event": message.event,
+        "bulletin_id": message.bulletin_id,
+        "status": message.status,
+        "attempts": [
+            {
+                "at": a.at,
+                "http_status": a.http_status,
+                "error": a.error,
+                "duration_ms": a.duration_ms,
+            }
+            for a in attempts
+        ],  # fmt: skip
+        "next_attempt_at": message.next_attempt_at,
+        "created_at": message.created_at,
+        "delivered_at": message.delivered_at,
+        "payload": json.loads(message.payload),
+    }
+
+
+@blp.route("/sites/<int:site_id>/subscriptions")
+class Subscriptions(MethodView):
+    @require_scope(blp, "editor:{site_id}")
+    @blp.response(200, SubscriptionSchema(many=True))
+    def get(self, site_id: int) -> Any:
+        """A site's subscriptions (its editors)"""
+        session = db_session()
+        get_site(session, site_id)
+        return [subscription_json(s) for s in list_subscriptions(session, site_id)], 200, NO_STORE
+
+    @require_scope(blp, "editor:{site_id}")
+    @blp.arguments(SubscriptionCreateSchema)
+    @blp.response(201, SubscriptionSchema)
+    def post(self, body: dict[str, Any], site_id: int) -> Any:
+        """Subscribe the outlet to bulletins (its editors)
+
+        Bulletins posted from now on whose area meets the subscription's are delivered: in
+        its feeds at once, and to its webhook as signed `bulletin.published` events. The
+        response holds the webhook's signing secret.
+        """
+        session = db_session()
+        site = get_site(session, site_id)
+        if site.status != "approved":
+            abort(409, message=f"site {site_id} is {site.status}: it can subscribe once an "
+                               "admin approves it")  # fmt: skip
+        area = area_from_spec(session, body["area"]) if body["area"] is not None else None
+        subscription = create_subscription(
+            session, site, label=body["label"], kinds=body["kinds"], area=area,
+            radius_m=body["radius_m"], channels=body["channels"],
+            webhook_url=body["webhook_url"],
+        )  # fmt: skip
+        session.commit()
+        return subscription_json(subscription), 201, NO_STORE
+
+
+@blp.route("/sites/<int:site_id>/subscriptions/<int:subscription_id>")
+class SubscriptionItem(MethodView):
+    @require_scope(blp, "editor:{site_id}")
+    @blp.response(200, SubscriptionSchema)
+    def get(self, site_id: int, subscription_id: int) -> Any:
+        """One subscription (its site's editors)"""
+        subscription = get_subscription(db_session(), site_id, subscription_id)
+        return subscription_json(subscription), 200, NO_STORE
+
+    @require_scope(blp, "editor:{site_id}")
+    @blp.arguments(SubscriptionUpdateSchema)
+    @blp.response(200, SubscriptionSchema)
+    def patch(self, changes: dict[str, Any], site_id: int, subscription_id: int) -> Any:
+        """Change a subscription; `webhook_enabled: true` turns a disabled endpoint back on"""
+        session = db_session()
+        subscription = get_subscription(session, site_id, subscription_id)
+        site = get_site(session, site_id)
+        enable = changes.pop("webhook_enabled", None)
+        if "area" in changes and changes["area"] is not None:
+            changes["area"] = area_from_spec(session, changes["area"])
+        update_subscription(session, subscription, site, **changes)
+        if enable:
+            enable_webhook(subscription)
+        session.commit()
+        return subscription_json(subscription), 200, NO_STORE
+
+    @require_scope(blp, "editor:{site_id}")
+    @blp.response(204)
+    def delete(self, site_id: int, subscription_id: int) -> None:
+        """End a subscription (its feeds stop answering; queued events are dropped)"""
+        session = db_session()
+        session.delete(get_subscription(session, site_id, subscription_id))
+        session.commit()
+
+
+@blp.route("/sites/<int:site_id>/subscriptions/<int:subscription_id>/rotate-secret")
+class RotateSecret(MethodView):
+    @require_scope(blp, "editor:{site_id}")
+    @blp.response(200, SecretSchema)
+    def post(self, site_id: int, subscription_id: int) -> Any:
+        """A new webhook signing secret
+
+        Events are signed with both the new and the previous secret for 24 hours (several
+        `v1,` signatures in `webhook-signature`), so the receiver can switch without a gap.
+        """
+        session = db_session()
+        subscription = get_subscription(session, site_id, subscription_id)
+        secret = rotate_secret(subscription)
+        session.commit()
+        until = [s["expires_at"] for s in subscription.webhook_secrets[1:2]]
+        return {"secret": secret, "previous_valid_until": until[0] if until else None}, 200, \
+            NO_STORE  # fmt: skip
+
+
+@blp.route("/sites/<int:site_id>/subscriptions/<int:subscription_id>/test")
+class TestEvent(MethodView):
+    @require_scope(blp, "editor:{site_id}")
+    @blp.response(200, TestResultSchema)
+    def post(self, site_id: int, subscription_id: int) -> Any:
+        """Send a signed `test` event to the webhook now, and say how it went
+
+        The attempt is in the delivery log like any other; a failed test is retried as
+        events are.
+        """
+        session = db_session()
+        subscription = get_subscription(session, site_id, subscription_id)
+        if subscription.webhook_state != "active":
+            abort(409, message="the webhook is "
+                  + ("disabled: " + (subscription.webhook_disabled_reason or "")
+                     if subscription.webhook_state == "disabled" else "not set: add a webhook_url")
+                  )  # fmt: skip
+        data = {"subscription_id": subscription.id, "message": "a test event from hyperlocal"}
+        ids = enqueue_events(session, [subscription.id], "test", data, None, utcnow())
+        if not ids:
+            abort(409, message="the subscription's channels do not include webhook")
+        session.commit()
+        attempt = send_now(get_database().sessions, current_app.extensions["hyperlocal_http"],
+                           ids[0])  # fmt: skip
+        session.expire_all()
+        message = session.get(WebhookMessage, ids[0])
+        attempts = list(session.scalars(
+            select(WebhookAttempt).where(WebhookAttempt.message_id == ids[0])
+            .order_by(WebhookAttempt.id)
+        ))  # fmt: skip
+        return {"message": message_json(message, attempts),
+                "delivered": bool(attempt and attempt.ok)}, 200, NO_STORE  # fmt: skip
+
+
+@blp.route("/sites/<int:site_id>/subscriptions/<int:subscription_id>/deliveries")
+class Deliveries(MethodView):
+    @require_scope(blp, "editor:{site_id}")
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, MessagePageSchema)
+    def get(self, args: dict[str, Any], site_id: int, subscription_id: int) -> Any:
+        """The webhook delivery log: every event, newest first, with its attempts"""
+        session = db_session()
+        get_subscription(session, site_id, subscription_id)
+        page, per_page = page_args(args)
+        messages, attempts, total = delivery_log(session, subscription_id, page, per_page)
+        items = [message_json(m, attempts[m.id]) for m in messages]
+        return page_body(items, page, per_page, total), 200, NO_STORE
+
+
+@blp.route("/sites/<int:site_id>/subscriptions/<int:subscription_id>/deliveries/"
+           "<string:msg_id>/redeliver")  # fmt: skip
+class Redeliver(MethodView):
+    @require_scope(blp, "editor:{site_id}")
+    @blp.response(202, MessageSchema)
+    def post(self, site_id: int, subscription_id: int, msg_id: str) -> Any:
+        """Send a logged event again (same `webhook-id`, same body, fresh retries)"""
+        session = db_session()
+        subscription = get_subscription(session, site_id, subscription_id)
+        if subscription.webhook_state != "active":
+            abort(409, message="the webhook is not active: set webhook_enabled first")
+        message = get_message(session, subscription_id, msg_id)
+        redeliver(session, message)
+        session.commit()
+        return message_json(message, []), 202, NO_STORE
+
+
+@blp.route("/subscriptions/feeds/<string:token>/<any(rss, atom, json, cap):fmt>")
+class SubscriptionFeed(MethodView):
+    @blp.response(
+        200,
+        content_type="application/rss+xml",
+        description="RSS 2.0, Atom, JSON Feed 1.1, or an Atom list of CAP alerts",
+    )
+    @blp.alt_response(304, description="not modified since the ETag or date sent")
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such feed")
+    def get(self, token: str, fmt: str) -> Any:
+        """A subscription's active bulletins, newest first
+
+        The address is the credential: anyone with it can read the feed. `cap` lists the
+        warnings, each linking to its CAP 1.2 alert.
+        """
+        session = db_session()
+        subscription = subscription_by_token(session, token)
+        count, changed = feed_version(session, subscription.id)
+        modified = max(filter(None, [changed, subscription.updated_at]))
+        tag = hashlib.sha256(
+            f"{subscription.id}:{subscription.updated_at}:{count}:{changed}:{fmt}".encode()
+        ).hexdigest()[:24]
+        response = Response(status=200)
+        response.set_etag(tag)
+        response.last_modified = modified
+        response.headers["Cache-Control"] = "no-cache"
+        if request.if_none_match.contains(tag) or (
+            not request.if_none_match and request.if_modified_since
+            and request.if_modified_since >= modified.replace(microsecond=0)
+        ):  # fmt: skip
+            response.status_code = 304
+            return response
+        bulletins = subscription_bulletins(session, subscription.id, FEED_ITEMS)
+        if fmt == "cap":
+            bulletins = [b for b in bulletins if b.kind == "warning"]
+        site = get_site(session, subscription.site_id)
+        self_url = url_for("subscriptions.SubscriptionFeed", token=token, fmt=fmt,
+                           _external=True)  # fmt: skip
+        info = syndicate.FeedInfo(
+            title=f"Police bulletins for {site.name}",
+            description=f"Police appeals and warnings for the area {site.name} covers (hyperlocal)",
+            self_url=self_url,
+            home_url=url_for("bulletins.Bulletins", _external=True),
+            item_url=url_for("bulletins.BulletinItem", bulletin_id=0, _external=True)[:-1] + "{id}",
+        )
+        if fmt == "rss":
+            body = syndicate.rss(info, bulletins, self_url)
+        elif fmt == "atom":
+            body = syndicate.atom(info, bulletins, self_url)
+        elif fmt == "json":
+            body = syndicate.json_feed_bytes(info, bulletins, self_url)
+        else:
+            cap_info = syndicate.FeedInfo(
+                info.title + " (CAP warnings)", info.description, self_url, info.home_url,
+                info.item_url + "/cap",
+            )  # fmt: skip
+            body = syndicate.cap_index(cap_info, bulletins, self_url)
+        response.set_data(body)
+        response.headers["Content-Type"] = FEED_FORMATS[fmt]
+        return response
