@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, request, url_for
@@ -177,7 +178,9 @@ def subscription_json(subscription: Subscription) -> dict[str, Any]:
             "failing_since": subscription.webhook_failing_since,
             "secret": live[0] if live else None,
             "previous_secrets_until": [
-                s["expires_at"] for s in subscription.webhook_secrets if s.get("expires_at")
+                datetime.fromisoformat(s["expires_at"])
+                for s in subscription.webhook_secrets
+                if s.get("expires_at")
             ],
         },
         "active": subscription.active,
@@ -293,8 +296,8 @@ class RotateSecret(MethodView):
         secret = rotate_secret(subscription)
         session.commit()
         until = [s["expires_at"] for s in subscription.webhook_secrets[1:2]]
-        return {"secret": secret, "previous_valid_until": until[0] if until else None}, 200, \
-            NO_STORE  # fmt: skip
+        previous = datetime.fromisoformat(until[0]) if until else None
+        return {"secret": secret, "previous_valid_until": previous}, 200, NO_STORE
 
 
 @blp.route("/sites/<int:site_id>/subscriptions/<int:subscription_id>/test")

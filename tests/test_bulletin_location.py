@@ -1,0 +1,68 @@
+"""Locating police items: point, postcodes, place names, the team's patch, the force area."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from directory.bulletin_location import clean_place_name, locate_item, place_phrases
+from directory.models import Neighbourhood
+
+
+@pytest.fixture
+def session(demo_directory):  # type: ignore[no-untyped-def]
+    with demo_directory.extensions["hyperlocal_db"].sessions() as session:
+        yield session
+
+
+def team_id(session, code: str) -> int:  # type: ignore[no-untyped-def]
+    return session.scalar(select(Neighbourhood.id).where(Neighbourhood.code == code))
+
+
+def test_a_georss_point_wins(session) -> None:  # type: ignore[no-untyped-def]
+    located = locate_item(session, "Appeal after burglary in WV11 1AA", (52.6, -2.08),
+                          "west-midlands", None)  # fmt: skip
+    assert located.by == "point" and located.area.kind == "circle"
+    assert located.area.contains(52.6, -2.08)
+
+
+def test_postcodes_in_the_text_but_not_roads_or_number_plates(session) -> None:  # type: ignore[no-untyped-def]
+    located = locate_item(session, "Collision on the M6 southbound; car registration WV11 ABC "
+                          "seen near WV11 1AB", None, "west-midlands", None)  # fmt: skip
+    assert (located.by, located.description) == ("postcode", "WV11 1AB")
+    sector = locate_item(session, "Burglaries across the WV11 2 area", None, None, None)
+    assert (sector.by, sector.description) == ("postcode", "WV11 2")
+    unknown = locate_item(session, "Seen in ZZ9 9ZZ", None, None, None)
+    assert unknown.by == "unlocated"  # not in the postcode data, and nothing else to go on
+
+
+def test_place_names_from_wards_in_the_force_area(session) -> None:  # type: ignore[no-untyped-def]
+    located = locate_item(session, "Appeal after a robbery in Wednesfield", None,
+                          "west-midlands", None)  # fmt: skip
+    assert located.by == "place" and "Wednesfield North" in located.description
+    assert "Wednesfield South" in located.description
+    # Fallowfield is a Manchester ward: not a place of West Midlands Police.
+    far = locate_item(session, "Appeal after a robbery in Fallowfield", None,
+                      "west-midlands", None)  # fmt: skip
+    assert far.by == "force"
+
+
+def test_the_teams_patch_then_the_force(session) -> None:  # type: ignore[no-untyped-def]
+    team = team_id(session, "WV11demo")
+    by_team = locate_item(session, "Officers are appealing for information", None,
+                          "west-midlands", team)  # fmt: skip
+    assert by_team.by == "neighbourhood" and by_team.neighbourhood_id == team
+    by_force = locate_item(session, "Officers are appealing for information", None,
+                           "west-midlands", None)  # fmt: skip
+    assert by_force.by == "force"
+    assert by_force.area.geometry.covers(by_team.area.geometry.buffer(-0.001))
+
+
+def test_place_phrases_and_official_names() -> None:
+    assert place_phrases("Missing man from Heath Town, last seen at Wednesfield Village")[:2] == [
+        "Heath Town", "Heath",
+    ]  # fmt: skip
+    assert "Wednesfield Village" in place_phrases("seen at Wednesfield Village on Monday")
+    assert place_phrases("officers in the area") == []
+    assert clean_place_name("City of Wolverhampton District (B)") == "Wolverhampton"
+    assert clean_place_name("Wednesfield North Ward") == "Wednesfield North"

@@ -1,0 +1,575 @@
+"""Syndication end to end on loopback, on SQLite and PostgreSQL.
+
+A police feed served by a real HTTP server is polled through the normal ingestion path; its
+items become classified, located bulletins; the outlets whose subscriptions cover the place
+(and only those) get them in their feeds and as signed webhooks on a real receiver; resolving
+withdraws them; a failing receiver is retried and then disabled.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from email.utils import format_datetime
+
+import feedparser
+import pytest
+from pytest_httpserver import HTTPServer
+from sqlalchemy import func, select
+from standardwebhooks import Webhook
+from werkzeug import Request, Response
+
+from api import http_client
+from directory.bulletins import bulletin_json, post_bulletin
+from directory.models import (
+    Bulletin,
+    BulletinDelivery,
+    Feed,
+    PoliceForce,
+    Site,
+    Subscription,
+    WebhookAttempt,
+    WebhookMessage,
+)
+from directory.storage import utcnow
+from directory.subscriptions import deliver, subscriptions_matching
+from feeds.http import FetchPolicy, HttpClient
+from feeds.refresh import refresh_feed
+from feeds.webhooks import MAX_ATTEMPTS, RETRY_SCHEDULE, send_due
+from tests.conftest import bearer
+
+RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+WEDNESFIELD = "https://wednesfield-news.example.org/"
+LEICESTER = "https://le1-chronicle.example.org/"
+
+
+def police_rss(items: list[dict[str, str]]) -> bytes:
+    """An RSS 2.0 feed of police items: guid, title, description, optional point/link."""
+    now = utcnow()
+    parts = []
+    for i, item in enumerate(items):
+        point = f"<georss:point>{item['point']}</georss:point>" if item.get("point") else ""
+        link = item.get("link", f"https://police.example.org/news/{item['guid']}")
+        parts.append(
+            f"<item><guid>{item['guid']}</guid><title>{item['title']}</title><link>{link}</link>"
+            f"<pubDate>{format_datetime(now - timedelta(minutes=len(items) - i))}</pubDate>"
+            f"<description>{item.get('description', '')}</description>{point}</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:georss="http://www.georss.org/georss"><channel><title>West Midlands Police news'
+        f"</title>{''.join(reversed(parts))}</channel></rss>"
+    ).encode()
+
+
+APPEAL = {
+    "guid": "burglary-1",
+    "title": "CCTV appeal after burglary in Wednesfield",
+    "description": "Officers are appealing for witnesses after a burglary at a house near "
+    "WV11 1AA on Tuesday night. Call 101 quoting log 123.",
+}
+MISSING = {
+    "guid": "missing-1",
+    "title": "Missing 14-year-old Jayden from Heath Town",
+    "description": "Jayden was last seen near the flats in Heath Town. Have you seen him?",
+}
+COURT = {
+    "guid": "court-1",
+    "title": "Man jailed for six years at Wolverhampton Crown Court",
+    "description": "A man was sentenced to six years for robbery.",
+}
+MISSING_DOG = {
+    "guid": "dog-1",
+    "title": "Missing dog in Wednesfield",
+    "description": "A cocker spaniel has gone missing from a garden.",
+}
+
+
+@pytest.fixture
+def sessions(app):  # type: ignore[no-untyped-def]
+    return app.extensions["hyperlocal_db"].sessions
+
+
+@pytest.fixture
+def fetcher() -> HttpClient:
+    return HttpClient(FetchPolicy(allowed_networks=("127.0.0.1/32",), total_timeout=3,
+                                  read_timeout=2, connect_timeout=1))  # fmt: skip
+
+
+@pytest.fixture
+def loopback_app(demo_directory):  # type: ignore[no-untyped-def]
+    """The demo directory, with the app allowed to reach loopback (test events)."""
+    demo_directory.extensions["hyperlocal_http"] = http_client(
+        {**demo_directory.config, "HTTP_ALLOW_LOOPBACK": True}
+    )
+    return demo_directory
+
+
+def site_id(sessions, url: str) -> int:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return session.scalar(select(Site.id).where(Site.url == url))
+
+
+def subscribe(client, app, site: int, **body):  # type: ignore[no-untyped-def]
+    response = client.post(f"/sites/{site}/subscriptions", json=body,
+                           headers=bearer(app, f"editor:{site}"))  # fmt: skip
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def police_feed(sessions, url: str) -> int:  # type: ignore[no-untyped-def]
+    """Point West Midlands' RSS engagement method at ``url``; the id of its feed."""
+    from directory.feed_registry import sync_force_feeds
+
+    with sessions() as session:
+        force = session.get(PoliceForce, "west-midlands")
+        force.engagement = [{"type": "rss", "title": "News", "url": url, "description": ""}]
+        sync_force_feeds(session, force)
+        session.commit()
+        return session.scalar(select(Feed.id).where(Feed.force_id == "west-midlands",
+                                                    Feed.status == "active"))  # fmt: skip
+
+
+class Receiver:
+    """A webhook endpoint on a loopback server that records what it receives."""
+
+    def __init__(self, server: HTTPServer, path: str = "/hook", status: int = 204):
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.status = status
+        self.lock = threading.Lock()
+        self.url = server.url_for(path)
+        server.expect_request(path, method="POST").respond_with_handler(self._handle)
+
+    def _handle(self, request: Request) -> Response:
+        with self.lock:
+            self.requests.append((dict(request.headers), request.get_data()))
+        return Response("", status=self.status)
+
+    def events(self, secret: str) -> list[dict]:
+        """Each received body, verified with the Standard Webhooks reference library."""
+        return [Webhook(secret).verify(body, headers) for headers, body in self.requests]
+
+
+# ---------------------------------------------------------------------------- end to end
+
+
+def test_police_item_reaches_exactly_the_covering_outlets_and_is_withdrawn(
+    loopback_app, client, sessions, fetcher, httpserver: HTTPServer
+):  # type: ignore[no-untyped-def]
+    app = loopback_app
+    wednesfield = site_id(sessions, WEDNESFIELD)
+    leicester = site_id(sessions, LEICESTER)
+    hook_w = Receiver(httpserver, "/wednesfield")
+    hook_l = Receiver(httpserver, "/leicester")
+    sub_w = subscribe(client, app, wednesfield, webhook_url=hook_w.url, label="newsroom")
+    sub_l = subscribe(client, app, leicester, webhook_url=hook_l.url)
+    assert sub_w["follows_site"] and sub_w["channels"] == ["feed", "webhook"]
+    secret = sub_w["webhook"]["secret"]
+    assert secret.startswith("whsec_")
+
+    httpserver.expect_request("/police.rss").respond_with_data(
+        police_rss([APPEAL, MISSING, COURT, MISSING_DOG]), headers=RSS
+    )
+    feed_id = police_feed(sessions, httpserver.url_for("/police.rss"))
+    result = refresh_feed(sessions, feed_id, fetcher)
+    assert result.outcome == "new_items" and len(result.new_posts) == 4
+
+    with sessions() as session:
+        bulletins = {b.title: b for b in session.scalars(select(Bulletin))}
+    # The court result and the missing dog are posts, not bulletins.
+    assert set(bulletins) == {APPEAL["title"], MISSING["title"]}
+    appeal, missing = bulletins[APPEAL["title"]], bulletins[MISSING["title"]]
+    assert (appeal.kind, appeal.located_by, appeal.location) == ("appeal", "postcode", "WV11 1AA")
+    assert (missing.kind, missing.located_by) == ("missing", "place")
+    assert "Heath Town" in missing.location and "ward" in missing.location
+    assert appeal.source == "feed" and appeal.force_id == "west-midlands"
+    assert "appeal" in appeal.reason
+
+    # Delivered to Wednesfield (covers WV11 1), not to the Leicester outlet.
+    with sessions() as session:
+        pairs = set(session.execute(select(BulletinDelivery.bulletin_id,
+                                           BulletinDelivery.subscription_id)))  # fmt: skip
+    assert (appeal.id, sub_w["id"]) in pairs
+    assert not any(s == sub_l["id"] for _, s in pairs)
+
+    # The feed shows it; the Leicester feed is empty.
+    rss_w = feedparser.parse(client.get(sub_w["feeds"]["rss"]).data)
+    assert APPEAL["title"] in [e.title.split(": ", 1)[1] for e in rss_w.entries]
+    assert feedparser.parse(client.get(sub_l["feeds"]["rss"]).data).entries == []
+
+    # The webhook: signed, verified by the reference library, stable id.
+    summary = send_due(sessions, fetcher)
+    assert summary.delivered >= 1 and summary.failed == 0
+    events = hook_w.events(secret)
+    published = [e for e in events if e["type"] == "bulletin.published"]
+    assert APPEAL["title"] in [e["data"]["title"] for e in published]
+    assert hook_l.requests == []
+
+    # Resolve the appeal through the API with the force's key: it leaves the feed.
+    police = bearer(app, "police:west-midlands")
+    etag = client.get(sub_w["feeds"]["rss"]).headers["ETag"]
+    response = client.patch(f"/bulletins/{appeal.id}", json={"status": "resolved",
+                            "note": "charged"}, headers=police)  # fmt: skip
+    assert response.status_code == 200 and response.get_json()["status"] == "resolved"
+    after = client.get(sub_w["feeds"]["rss"], headers={"If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["ETag"] != etag
+    assert APPEAL["title"] not in after.get_data(as_text=True)
+    send_due(sessions, fetcher)
+    updated = [e for e in hook_w.events(secret) if e["type"] == "bulletin.updated"]
+    assert updated and updated[-1]["data"]["status"] == "resolved"
+    # Not public once resolved.
+    assert client.get(f"/bulletins/{appeal.id}").status_code == 404
+    assert client.get(f"/bulletins/{appeal.id}", headers=police).status_code == 200
+
+
+def test_found_safe_update_withdraws_the_missing_person_everywhere(
+    loopback_app, client, sessions, fetcher, httpserver: HTTPServer
+):  # type: ignore[no-untyped-def]
+    app = loopback_app
+    heath = site_id(sessions, "https://heathtown-voice.example.org/")
+    hook = Receiver(httpserver, "/heath")
+    sub = subscribe(client, app, heath, webhook_url=hook.url, kinds=["missing", "update"])
+    served = [police_rss([MISSING])]
+    httpserver.expect_request("/police.rss").respond_with_handler(
+        lambda request: Response(served[0], headers=RSS)
+    )
+    feed_id = police_feed(sessions, httpserver.url_for("/police.rss"))
+    refresh_feed(sessions, feed_id, fetcher)
+    send_due(sessions, fetcher)
+    body = client.get(sub["feeds"]["json"]).get_json()
+    assert [i["_hyperlocal"]["kind"] for i in body["items"]] == ["missing"]
+
+    found = {
+        "guid": "missing-1-found",
+        "title": "Update: missing Jayden from Heath Town found safe",
+        "description": "Thank you for sharing our appeal. Jayden has been found safe and well.",
+    }
+    served[0] = police_rss([MISSING, found])
+    with sessions() as session:
+        session.execute(Feed.__table__.update().values(next_check_at=utcnow(), etag=None))
+        session.commit()
+    refresh_feed(sessions, feed_id, fetcher)
+    with sessions() as session:
+        missing = session.scalar(select(Bulletin).where(Bulletin.kind == "missing"))
+        update = session.scalar(select(Bulletin).where(Bulletin.kind == "update"))
+    assert missing.status == "resolved" and missing.resolved_by_id == update.id
+    send_due(sessions, fetcher)
+    types = [e["type"] for e in hook.events(sub["webhook"]["secret"])]
+    assert types[0] == "bulletin.published" and "bulletin.withdrawn" in types
+    withdrawn = [e for e in hook.events(sub["webhook"]["secret"])
+                 if e["type"] == "bulletin.withdrawn"]  # fmt: skip
+    assert withdrawn[0]["data"]["id"] == missing.id
+    # The feed no longer carries the name; it carries the update.
+    body = client.get(sub["feeds"]["json"]).get_json()
+    assert [i["_hyperlocal"]["kind"] for i in body["items"]] == ["update"]
+
+
+# ---------------------------------------------------------------------------- direct posts
+
+
+def test_post_bulletin_validates_and_lists_near_a_place(client, demo_directory):  # type: ignore[no-untyped-def]
+    app = demo_directory
+    police = bearer(app, "police:west-midlands")
+    body = {"kind": "warning", "title": "Warning: distraction burglars in Wednesfield",
+            "body_html": "<p>Two men posing as water board staff.<script>x()</script></p>",
+            "area": {"type": "postcodes", "postcodes": ["WV11 1"]}}  # fmt: skip
+    assert client.post("/bulletins", json=body).status_code == 401
+    wrong = bearer(app, "police:leicestershire")
+    response = client.post("/bulletins", json={**body, "force": "west-midlands"}, headers=wrong)
+    assert response.status_code == 403 and "police:west-midlands" in response.get_json()["message"]
+    bad = client.post("/bulletins", json={**body, "kind": "gossip"}, headers=police)
+    assert bad.status_code == 422 and "kind" in bad.get_json()["errors"]["json"]
+    bad_area = client.post("/bulletins", json={**body, "area": {"type": "postcodes",
+                           "postcodes": ["ZZ99 9ZZ"]}}, headers=police)  # fmt: skip
+    assert bad_area.status_code == 422 and "ZZ99 9ZZ" in bad_area.get_json()["message"]
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Bulletin)) == 0
+
+    created = client.post("/bulletins", json=body, headers=police)
+    assert created.status_code == 201, created.get_json()
+    bulletin = created.get_json()
+    assert bulletin["located_by"] == "given" and bulletin["force"] == "west-midlands"
+    assert "<script>" not in bulletin["body_html"] and bulletin["severity"] in (
+        "Moderate", "Minor", "Severe", "Unknown")  # fmt: skip
+    near = client.get("/bulletins", query_string={"near": "WV11 1AA"}).get_json()
+    assert [b["id"] for b in near["items"]] == [bulletin["id"]]
+    far = client.get("/bulletins", query_string={"near": "LE1 1AA"}).get_json()
+    assert far["items"] == []
+    cap = client.get(f"/bulletins/{bulletin['id']}/cap")
+    assert cap.status_code == 200 and cap.mimetype == "application/cap+xml"
+    assert b"<msgType>Alert</msgType>" in cap.data and b"<polygon>" in cap.data
+
+    # A team's patch as the area, by its id in the force.
+    team = client.post("/bulletins", json={"kind": "appeal", "title": "Appeal for witnesses",
+                       "area": {"type": "neighbourhood", "id": "WV11demo"}},
+                       headers=police).get_json()  # fmt: skip
+    assert team["located_by"] == "given" and team["neighbourhood_id"] is not None
+    cancel = client.patch(f"/bulletins/{team['id']}", json={"status": "cancelled"},
+                          headers=wrong)  # fmt: skip
+    assert cancel.status_code == 403
+    assert client.patch(f"/bulletins/{team['id']}", json={"status": "cancelled"},
+                        headers=police).get_json()["status"] == "cancelled"  # fmt: skip
+    again = client.patch(f"/bulletins/{team['id']}", json={"status": "resolved"}, headers=police)
+    assert again.status_code == 422 and "already cancelled" in again.get_json()["message"]
+    hidden = client.get("/bulletins", query_string={"status": "cancelled"})
+    assert hidden.status_code == 422
+    listed = client.get("/bulletins", query_string={"status": "cancelled",
+                        "force": "west-midlands"}, headers=police).get_json()  # fmt: skip
+    assert [b["id"] for b in listed["items"]] == [team["id"]]
+
+
+# ---------------------------------------------------------------------------- feeds
+
+
+def test_subscription_feeds_in_every_format_with_conditional_get(client, demo_directory):  # type: ignore[no-untyped-def]
+    app = demo_directory
+    sessions = app.extensions["hyperlocal_db"].sessions
+    wednesfield = site_id(sessions, WEDNESFIELD)
+    sub = subscribe(client, app, wednesfield, radius_m=500)
+    with sessions() as session:
+        post_bulletin(session, "west-midlands", kind="warning",
+                      title="Warning: flooding on Wood End Road",
+                      body_html="<p>Severe flooding; avoid the area.</p>",
+                      area=None, severity="Severe", urgency="Immediate")  # fmt: skip
+        post_bulletin(session, "west-midlands", kind="appeal",
+                      title="Appeal after theft from a car near WV11 1AB")  # fmt: skip
+        session.commit()
+    rss = client.get(sub["feeds"]["rss"])
+    assert rss.status_code == 200 and rss.mimetype == "application/rss+xml"
+    parsed = feedparser.parse(rss.data)
+    assert parsed.version == "rss20" and not parsed.bozo
+    assert {e.category for e in parsed.entries} == {"Appeal", "Warning"}
+    assert all("where" in e for e in parsed.entries)  # feedparser's name for GeoRSS
+    assert rss.data.count(b"<georss:point>") == rss.data.count(b"<georss:box>") == 2
+    atom = feedparser.parse(client.get(sub["feeds"]["atom"]).data)
+    assert atom.version == "atom10" and len(atom.entries) == len(parsed.entries)
+    json_feed = client.get(sub["feeds"]["json"])
+    assert json_feed.mimetype == "application/feed+json"
+    assert json_feed.get_json()["version"] == "https://jsonfeed.org/version/1.1"
+    # Conditional GET.
+    etag, modified = rss.headers["ETag"], rss.headers["Last-Modified"]
+    assert client.get(sub["feeds"]["rss"], headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(sub["feeds"]["rss"],
+                      headers={"If-Modified-Since": modified}).status_code == 304  # fmt: skip
+    # CAP: warnings only, each linking to its alert.
+    cap = feedparser.parse(client.get(sub["feeds"]["cap"]).data)
+    titles = [e.title for e in cap.entries]
+    assert all(t.startswith("Warning") for t in titles)
+    assert client.get("/subscriptions/feeds/not-a-token/rss").status_code == 404
+
+
+# ---------------------------------------------------------------------------- webhooks
+
+
+def _queue_event(app, sub_id: int) -> None:  # type: ignore[no-untyped-def]
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        published = post_bulletin(session, "west-midlands", kind="appeal",
+                                  title="Appeal after robbery near WV11 1AA")  # fmt: skip
+        assert sub_id in published.subscriptions
+        session.commit()
+
+
+def test_failing_receiver_is_retried_with_backoff_then_disabled(
+    loopback_app, client, sessions, fetcher, httpserver: HTTPServer
+):  # type: ignore[no-untyped-def]
+    app = loopback_app
+    hook = Receiver(httpserver, "/down", status=503)
+    sub = subscribe(client, app, site_id(sessions, WEDNESFIELD), webhook_url=hook.url)
+    _queue_event(app, sub["id"])
+    clock = [utcnow()]
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        summary = send_due(sessions, fetcher, now=lambda: clock[0])
+        assert summary.sent == 1 and summary.failed == 1, attempt
+        with sessions() as session:
+            message = session.scalar(select(WebhookMessage))
+        if attempt < MAX_ATTEMPTS:
+            wait = message.next_attempt_at - clock[0]
+            expected = RETRY_SCHEDULE[attempt - 1]
+            assert 0.79 * expected <= wait <= 1.21 * expected
+            # Not due before its time.
+            assert send_due(sessions, fetcher, now=lambda: clock[0]).sent == 0
+            clock[0] = message.next_attempt_at
+    assert len(hook.requests) == MAX_ATTEMPTS
+    assert len({h["Webhook-Id"] for h, _ in hook.requests}) == 1  # one stable id
+    assert message.status == "failed"
+    body = client.get(f"/sites/{sub['site_id']}/subscriptions/{sub['id']}",
+                      headers=bearer(app, f"editor:{sub['site_id']}")).get_json()  # fmt: skip
+    assert body["webhook"]["state"] == "disabled"
+    assert "503" in body["webhook"]["disabled_reason"]
+    log = client.get(f"/sites/{sub['site_id']}/subscriptions/{sub['id']}/deliveries",
+                     headers=bearer(app, f"editor:{sub['site_id']}")).get_json()  # fmt: skip
+    assert len(log["items"][0]["attempts"]) == MAX_ATTEMPTS
+    assert {a["http_status"] for a in log["items"][0]["attempts"]} == {503}
+
+
+def test_410_disables_at_once_and_redirects_are_not_followed(
+    loopback_app, client, sessions, fetcher, httpserver: HTTPServer
+):  # type: ignore[no-untyped-def]
+    app = loopback_app
+    gone = Receiver(httpserver, "/gone", status=410)
+    target = Receiver(httpserver, "/target")
+    httpserver.expect_request("/moved", method="POST").respond_with_response(
+        Response("", status=307, headers={"Location": target.url})
+    )
+    site = site_id(sessions, WEDNESFIELD)
+    sub_gone = subscribe(client, app, site, webhook_url=gone.url)
+    sub_moved = subscribe(client, app, site, webhook_url=httpserver.url_for("/moved"))
+    _queue_event(app, sub_gone["id"])
+    summary = send_due(sessions, fetcher)
+    assert summary.disabled == [sub_gone["id"]]
+    with sessions() as session:
+        gone_sub = session.get(Subscription, sub_gone["id"])
+        moved = session.scalar(select(WebhookMessage).where(
+            WebhookMessage.subscription_id == sub_moved["id"]))  # fmt: skip
+    assert gone_sub.webhook_state == "disabled" and "410" in gone_sub.webhook_disabled_reason
+    assert target.requests == []
+    assert moved.status == "pending" and moved.last_status == 307
+    assert "not followed" in moved.last_error
+
+
+def test_webhook_to_a_forbidden_address_is_never_sent(
+    demo_directory, client, sessions, fetcher, forbidden_server
+):  # type: ignore[no-untyped-def]
+    app = demo_directory
+    sub = subscribe(client, app, site_id(sessions, WEDNESFIELD),
+                    webhook_url=forbidden_server.url_for("/hook"))  # fmt: skip
+    _queue_event(app, sub["id"])
+    send_due(sessions, fetcher)
+    with sessions() as session:
+        attempt = session.scalar(select(WebhookAttempt))
+    assert attempt.http_status is None and "forbidden_address" in attempt.error
+    assert forbidden_server.log == []
+
+
+def test_rotation_signs_with_both_secrets_and_test_event_and_redeliver(
+    loopback_app, client, sessions, httpserver: HTTPServer
+):  # type: ignore[no-untyped-def]
+    app = loopback_app
+    hook = Receiver(httpserver, "/hook")
+    site = site_id(sessions, WEDNESFIELD)
+    editor = bearer(app, f"editor:{site}")
+    sub = subscribe(client, app, site, webhook_url=hook.url)
+    old = sub["webhook"]["secret"]
+    base = f"/sites/{site}/subscriptions/{sub['id']}"
+    rotated = client.post(f"{base}/rotate-secret", headers=editor).get_json()
+    new = rotated["secret"]
+    assert new != old and rotated["previous_valid_until"]
+    result = client.post(f"{base}/test", headers=editor).get_json()
+    assert result["delivered"] is True and result["message"]["event"] == "test"
+    headers, body = hook.requests[-1]
+    assert len(headers["Webhook-Signature"].split(" ")) == 2
+    for secret in (old, new):  # a receiver on either secret verifies it
+        assert Webhook(secret).verify(body, headers)["type"] == "test"
+    msg_id = result["message"]["id"]
+    again = client.post(f"{base}/deliveries/{msg_id}/redeliver", headers=editor)
+    assert again.status_code == 202
+    send_due(sessions, app.extensions["hyperlocal_http"])
+    assert [h["Webhook-Id"] for h, _ in hook.requests] == [msg_id, msg_id]
+    assert hook.requests[0][1] == hook.requests[1][1]  # the same bytes
+    missing = client.post(f"{base}/deliveries/msg_nope/redeliver", headers=editor)
+    assert missing.status_code == 404
+    other = bearer(app, "editor:999")
+    assert client.get(base, headers=other).status_code == 403
+
+
+def test_two_workers_match_and_send_each_pair_once(
+    loopback_app, client, sessions, fetcher, httpserver: HTTPServer
+):  # type: ignore[no-untyped-def]
+    app = loopback_app
+    hook = Receiver(httpserver, "/hook")
+    site = site_id(sessions, WEDNESFIELD)
+    subs = [subscribe(client, app, site, webhook_url=hook.url)["id"] for _ in range(3)]
+    with sessions() as session:
+        bulletin = post_bulletin(session, "west-midlands", kind="appeal",
+                                 title="Appeal near WV11 1AA").bulletin  # fmt: skip
+        session.commit()
+        from directory.areas import area_from_json
+
+        again = subscriptions_matching(session, area_from_json(bulletin.area), "appeal")
+        assert set(subs) <= set(again)
+        assert deliver(session, bulletin.id, again, utcnow()) == []  # already delivered
+        session.commit()
+    barrier = threading.Barrier(2)
+
+    def worker() -> None:
+        barrier.wait()
+        send_due(sessions, fetcher, concurrency=2)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [h["Webhook-Id"] for h, _ in hook.requests]
+    assert len(ids) == len(set(ids)) == 3
+
+
+# ---------------------------------------------------------------------------- subscriptions
+
+
+def test_subscription_validation_and_following_the_site(client, demo_directory):  # type: ignore[no-untyped-def]
+    app = demo_directory
+    sessions = app.extensions["hyperlocal_db"].sessions
+    site = site_id(sessions, WEDNESFIELD)
+    editor = bearer(app, f"editor:{site}")
+    url = f"/sites/{site}/subscriptions"
+    assert client.post(url, json={}).status_code == 401
+    bad = client.post(url, json={"kinds": ["gossip"]}, headers=editor)
+    assert bad.status_code == 422
+    no_url = client.post(url, json={"channels": ["webhook"]}, headers=editor)
+    assert no_url.status_code == 422 and "webhook_url" in no_url.get_json()["message"]
+    hostile = client.post(url, json={"webhook_url": "file:///etc/passwd"}, headers=editor)
+    assert hostile.status_code == 422
+    wide = client.post(url, json={"radius_m": 100_000}, headers=editor)
+    assert wide.status_code == 422
+    pending = site_id(sessions, "https://new-wv11-blog.example.org/")
+    refused = client.post(f"/sites/{pending}/subscriptions", json={},
+                          headers=bearer(app, f"editor:{pending}"))  # fmt: skip
+    assert refused.status_code == 409
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Subscription)) == 0
+
+    sub = subscribe(client, app, site, kinds=["missing"])
+    with sessions() as session:
+        force_wide = post_bulletin(session, "west-midlands", kind="missing", title="Missing man")
+        session.commit()
+    assert force_wide.bulletin.located_by == "force"  # no place in the words: the force area
+    assert sub["id"] in force_wide.subscriptions
+    # Move the site: the subscription follows.
+    moved = client.patch(f"/sites/{site}", json={"area": {"type": "postcodes",
+                         "postcodes": ["LE1"]}}, headers=editor)  # fmt: skip
+    assert moved.status_code == 200
+    body = client.get(f"{url}/{sub['id']}", headers=editor).get_json()
+    assert body["area"]["postcodes"] == ["LE1"]
+    with sessions() as session:
+        le1 = post_bulletin(session, "leicestershire", kind="missing",
+                            title="Missing woman from LE1 1AA")  # fmt: skip
+        appeal = post_bulletin(session, "leicestershire", kind="appeal",
+                               title="Appeal in LE1 1AA")  # fmt: skip
+        session.commit()
+    assert sub["id"] in le1.subscriptions  # now covered
+    with sessions() as session:
+        west_midlands = post_bulletin(session, "west-midlands", kind="missing", title="Missing")
+        session.commit()
+    assert sub["id"] not in west_midlands.subscriptions  # and no longer the old patch
+    assert sub["id"] not in appeal.subscriptions  # a kind it did not ask for
+    assert client.delete(f"{url}/{sub['id']}", headers=editor).status_code == 204
+
+
+def test_bulletin_json_is_the_webhook_payload(demo_directory, client):  # type: ignore[no-untyped-def]
+    app = demo_directory
+    sessions = app.extensions["hyperlocal_db"].sessions
+    sub = subscribe(client, app, site_id(sessions, WEDNESFIELD),
+                    webhook_url="https://receiver.example.org/hook")  # fmt: skip
+    with sessions() as session:
+        bulletin = post_bulletin(session, "west-midlands", kind="wanted",
+                                 title="Wanted: man sought near WV11 2AA").bulletin  # fmt: skip
+        session.commit()
+        message = session.scalar(select(WebhookMessage).where(
+            WebhookMessage.subscription_id == sub["id"]))  # fmt: skip
+        expected = json.loads(json.dumps(bulletin_json(bulletin), default=str))
+    payload = json.loads(message.payload)
+    assert payload["type"] == "bulletin.published"
+    assert payload["data"]["id"] == expected["id"] and payload["data"]["kind"] == "wanted"
+    assert payload["data"]["area"] == expected["area"]
