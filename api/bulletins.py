@@ -122,7 +122,7 @@ class BulletinUpdateSchema(Schema):
         metadata={"description": "resolved (found, charged, no longer needed) or cancelled "
                   "(posted in error); a missing-person bulletin is then withdrawn everywhere"},
     )  # fmt: skip
-    note = fields.String(validate=validate.Length(max=300), load_default=None, allow_none=True)
+    note = fields.String(validate=validate.Length(max=300), allow_none=True)
     title = fields.String(validate=validate.Length(min=1, max=500))
     body_html = fields.String(validate=validate.Length(max=50_000))
     expires_at = fields.AwareDateTime()
@@ -265,10 +265,13 @@ class BulletinCap(MethodView):
                   description="a CAP 1.2 alert (warnings only)")  # fmt: skip
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such warning")
     def get(self, bulletin_id: int) -> Any:
-        """A warning as a CAP 1.2 alert (`msgType` Cancel once it is no longer active)"""
+        """A warning as a CAP 1.2 alert (`msgType` Cancel once it is no longer active)
+
+        Public whatever its status, so that CAP consumers see the Cancel.
+        """
         bulletin = get_bulletin(db_session(), bulletin_id)
-        _visible(bulletin)
         if bulletin.kind != "warning":
+            _visible(bulletin)
             abort(404, message=f"bulletin {bulletin_id} is {bulletin.kind}, not a warning: "
                                "CAP is published for warnings")  # fmt: skip
         web = url_for("bulletins.BulletinItem", bulletin_id=bulletin.id, _external=True)

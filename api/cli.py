@@ -28,7 +28,7 @@ from directory.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
-from directory.demo import load_demo_directory
+from directory.demo import demo_subscription_token, load_demo_directory
 from directory.feed_registry import sync_all_feeds
 from directory.police import assign_postcodes
 from directory.police_import import (
@@ -163,7 +163,14 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
         for police_summary in police_summaries:
             click.echo(police_summary.describe())
         click.echo(f"demo sites added: {sites_added} (all marked '(demo)')")
+        with database.sessions() as session:
+            token = demo_subscription_token(session)
     click.echo("try /postcodes/WV111AA/local, /sites?near=WV11%201AA, /feeds, /sites/1/posts")
+    if token:
+        click.echo(
+            f"police bulletins for the demo outlet: /bulletins?near=WV11%201AA and its "
+            f"subscription feed {feed_base}/subscriptions/feeds/{token}/rss"
+        )
     if not no_serve:
         _run(create_app({"DEMO": True, "HTTP_ALLOW_LOOPBACK": True}), host, port)
 

@@ -8,6 +8,7 @@ field validation). Unknown routes, wrong methods and unexpected failures answer 
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, has_request_context, request
 from flask_smorest import abort
@@ -30,7 +31,7 @@ from directory.postcodes import PostcodeNotFound
 from directory.sites import SiteConflict, SiteInvalid, SiteNotFound
 from directory.subscriptions import SubscriptionInvalid, SubscriptionNotFound
 from feeds.store import FeedNotFound
-from feeds.webhooks import MessageNotFound
+from feeds.webhooks import MessageNotFound, RedeliveryRefused
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     SubscriptionNotFound: 404,
     SubscriptionInvalid: 422,
     MessageNotFound: 404,
+    RedeliveryRefused: 409,
     GeocoderUnavailable: 503,
 }
 
@@ -95,6 +97,13 @@ def require_json_bodies() -> None:
         abort(415, message="send the body as JSON with 'Content-Type: application/json'")
 
 
+# A \\uD800-\\uDBFF escape not followed by a low one, or a low one not preceded by a high one.
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<![0-9a-fA-F]{2})(?<!\\u[dD][89abAB])\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
 def refuse_nul_characters() -> None:
     """Refuse NUL characters anywhere in a request: PostgreSQL cannot store them in text, and
     no postcode, name or URL contains one."""
@@ -105,6 +114,9 @@ def refuse_nul_characters() -> None:
         body = request.get_data(cache=True)
         if b"\x00" in body or b"\\u0000" in body.lower():
             abort(422, message="the request body contains a NUL character")
+        if _LONE_SURROGATE.search(body):
+            abort(422, message="the request body contains an unpaired UTF-16 surrogate "
+                  "(\\ud800-\\udfff): send text as valid Unicode")  # fmt: skip
 
 
 def register_error_handlers(app: Flask) -> None:

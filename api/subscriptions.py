@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response, current_app, request, url_for
@@ -35,7 +35,7 @@ from directory.subscriptions import (
     update_subscription,
 )
 from feeds import syndicate
-from feeds.webhooks import delivery_log, get_message, redeliver, send_now
+from feeds.webhooks import delivery_log, get_message, lease_for, redeliver, send_now
 
 blp = Blueprint("subscriptions", __name__,
                 description="Outlets' subscriptions: bulletin feeds and webhooks")  # fmt: skip
@@ -312,18 +312,21 @@ class TestEvent(MethodView):
         """
         session = db_session()
         subscription = get_subscription(session, site_id, subscription_id)
+        client = current_app.extensions["hyperlocal_http"]
         if subscription.webhook_state != "active":
             abort(409, message="the webhook is "
                   + ("disabled: " + (subscription.webhook_disabled_reason or "")
                      if subscription.webhook_state == "disabled" else "not set: add a webhook_url")
                   )  # fmt: skip
         data = {"subscription_id": subscription.id, "message": "a test event from hyperlocal"}
-        ids = enqueue_events(session, [subscription.id], "test", data, None, utcnow())
+        now = utcnow()
+        # Queued already leased, so that a running worker does not send it as well.
+        ids = enqueue_events(session, [subscription.id], "test", data, None, now,
+                             first_attempt_at=now + lease_for(client, 1))  # fmt: skip
         if not ids:
             abort(409, message="the subscription's channels do not include webhook")
         session.commit()
-        attempt = send_now(get_database().sessions, current_app.extensions["hyperlocal_http"],
-                           ids[0])  # fmt: skip
+        attempt = send_now(get_database().sessions, client, ids[0], now)  # fmt: skip
         session.expire_all()
         message = session.get(WebhookMessage, ids[0])
         attempts = list(session.scalars(
@@ -383,25 +386,32 @@ class SubscriptionFeed(MethodView):
         """
         session = db_session()
         subscription = subscription_by_token(session, token)
+        site = get_site(session, subscription.site_id)
+        if site.status != "approved":
+            abort(404, message="no subscription feed at this address")
         count, changed = feed_version(session, subscription.id)
-        modified = max(filter(None, [changed, subscription.updated_at]))
+        modified = max(filter(None, [changed, subscription.updated_at, site.updated_at]))
         tag = hashlib.sha256(
-            f"{subscription.id}:{subscription.updated_at}:{count}:{changed}:{fmt}".encode()
+            f"{subscription.id}:{subscription.updated_at}:{site.updated_at}:{count}:{changed}:"
+            f"{fmt}".encode()
         ).hexdigest()[:24]
+        # HTTP dates have whole seconds: a change later in the same second must not look old.
+        whole = modified.replace(microsecond=0) + timedelta(
+            seconds=1 if modified.microsecond else 0
+        )
         response = Response(status=200)
         response.set_etag(tag)
-        response.last_modified = modified
+        response.last_modified = whole
         response.headers["Cache-Control"] = "no-cache"
         if request.if_none_match.contains(tag) or (
             not request.if_none_match and request.if_modified_since
-            and request.if_modified_since >= modified.replace(microsecond=0)
+            and request.if_modified_since >= whole
         ):  # fmt: skip
             response.status_code = 304
             return response
         bulletins = subscription_bulletins(session, subscription.id, FEED_ITEMS)
         if fmt == "cap":
             bulletins = [b for b in bulletins if b.kind == "warning"]
-        site = get_site(session, subscription.site_id)
         self_url = url_for("subscriptions.SubscriptionFeed", token=token, fmt=fmt,
                            _external=True)  # fmt: skip
         info = syndicate.FeedInfo(

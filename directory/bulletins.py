@@ -37,8 +37,14 @@ from directory.models import (
     PoliceForce,
 )
 from directory.storage import Page, database_key, paginate, utcnow
-from directory.subscriptions import deliver, delivered_to, enqueue_events, subscriptions_matching
-from directory.text import plain_text, sanitise_html
+from directory.subscriptions import (
+    cancel_pending,
+    deliver,
+    delivered_to,
+    enqueue_events,
+    subscriptions_matching,
+)
+from directory.text import plain_text, sanitise_html, xml_safe
 from directory.urls import UrlInvalid, normalise_url
 from feeds.classify import SEVERITIES, URGENCIES, classify
 
@@ -66,6 +72,21 @@ _KIND_WORDS = frozenset(
     have your you any anyone contact please call quoting reference crime stoppers """.split()
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+|\d{2,}")
+_FOUND = re.compile(
+    r"\b(found|traced|located|returned (home|safely)|back home|no longer missing|"
+    r"has been (found|traced|located))\b", re.IGNORECASE,
+)  # fmt: skip
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z'’-]{2,})\b")
+_STREET_WORDS = frozenset("road street lane avenue drive close way court place crescent "
+                          "grove hill park square terrace gardens".split())  # fmt: skip
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words inside sentences (names, places), not street-type words."""
+    return {
+        word.lower() for word in _NAME.findall(text)
+        if word.lower() not in _KIND_WORDS and word.lower() not in _STREET_WORDS
+    }  # fmt: skip
 
 
 class BulletinNotFound(LookupError):
@@ -273,6 +294,22 @@ def _owner_place(session: Session, owner: str) -> tuple[str | None, int | None]:
     return None, None
 
 
+def _already_published(session: Session, force_id: str | None, post: Any) -> bool:
+    """True if the force already has a bulletin for this item (the same guid, or the same
+    article link, seen in another of its feeds: a force feed and a team feed, say)."""
+    if force_id is None or not (post.guid or post.link):
+        return False
+    same = []
+    if post.guid:
+        same.append(Bulletin.guid == post.guid)
+    if post.link:
+        same.append(Bulletin.link == post.link)
+    found = session.scalar(
+        select(Bulletin.id).where(Bulletin.force_id == force_id, or_(*same)).limit(1)
+    )
+    return found is not None
+
+
 def is_police_owner(owner: str) -> bool:
     return owner.partition(":")[0] in POLICE_OWNERS
 
@@ -291,15 +328,15 @@ def bulletins_from_posts(
     for post in sorted(posts, key=lambda p: (p.published_at, p.id)):
         summary = plain_text(post.content_html, 5000)
         verdict = classify(post.title, summary)
-        if verdict.kind is None:
+        if verdict.kind is None or _already_published(session, force_id, post):
             continue
         located = locate_item(session, f"{post.title}\n{summary}", post.point, force_id, team_id)
         published = min(post.published_at, now)
         bulletin = Bulletin(
             kind=verdict.kind,
             status="active",
-            title=post.title[:500] or "(untitled)",
-            body_html=post.content_html,
+            title=xml_safe(post.title[:500]) or "(untitled)",
+            body_html=xml_safe(post.content_html),
             link=post.link,
             guid=post.guid,
             source="feed",
@@ -348,18 +385,24 @@ def _resolve_referenced(session: Session, update_: Bulletin, now: datetime) -> l
             Bulletin.published_at <= update_.published_at + timedelta(hours=1),
         )
     ).all()
-    same_source = [
-        b for b in earlier
-        if (update_.link and b.link == update_.link) or (update_.guid and b.guid == update_.guid)
-    ]  # fmt: skip
-    chosen = same_source
+    text = f"{update_.title} {plain_text(update_.body_html, 2000)}"
+    finding = bool(_FOUND.search(text))
+    # A missing-person notice is closed only by news that someone was found.
+    eligible = [b for b in earlier if b.kind != "missing" or finding]
+    same_guid = [b for b in eligible if update_.guid and b.guid == update_.guid]
+    # A link shared by several bulletins is a general page ("/appeals"), not a reference.
+    by_link = [b for b in earlier if update_.link and b.link == update_.link]
+    chosen = same_guid or [b for b in by_link if b in eligible and len(by_link) == 1]
     if not chosen:
-        words = subject_words(f"{update_.title} {plain_text(update_.body_html, 2000)}")
+        words = subject_words(text)
+        names = _names(text)
         scored = []
-        for candidate in earlier:
-            theirs = subject_words(f"{candidate.title} {plain_text(candidate.body_html, 2000)}")
-            shared = words & theirs
-            if len(shared) >= MIN_SHARED_WORDS:
+        for candidate in eligible:
+            theirs_text = f"{candidate.title} {plain_text(candidate.body_html, 2000)}"
+            shared = words & subject_words(theirs_text)
+            # Two shared words, one of them a name or place written as one ("Jayden",
+            # "Heath Town"), so that "Stafford Road" alone does not tie two stories.
+            if len(shared) >= MIN_SHARED_WORDS and names & _names(theirs_text):
                 scored.append((len(shared), candidate.published_at, candidate))
         if scored:
             chosen = [max(scored, key=lambda s: (s[0], s[1]))[2]]
@@ -402,7 +445,11 @@ def change_status(
     bulletin.resolved_by_id = resolved_by
     bulletin.updated_at = now
     session.flush()
-    enqueue_events(session, delivered_to(session, bulletin.id), withdrawal_event(bulletin),
+    event = withdrawal_event(bulletin)
+    if event == "bulletin.withdrawn":
+        # What is still queued about it must not reach an outlet after the withdrawal.
+        cancel_pending(session, now, bulletin_id=bulletin.id)
+    enqueue_events(session, delivered_to(session, bulletin.id), event,
                    bulletin_json(bulletin, area=False), bulletin.id, now)  # fmt: skip
     return bulletin
 

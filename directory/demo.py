@@ -15,11 +15,19 @@ from sqlalchemy.orm import Session
 
 from directory.accounts import check_account
 from directory.area_specs import area_from_spec
-from directory.models import Site
+from directory.feed_registry import sync_force_feeds
+from directory.models import PoliceForce, Site, Subscription
 from directory.police_import import PoliceImportSummary, SavedPoliceData, import_police_force
 from directory.sites import create_site, set_site_status, update_site
+from directory.subscriptions import create_subscription
 
 DEMO_FORCES = ("west-midlands", "leicestershire")
+# A force's demo news feed (appeals, a missing person, a warning, a court result), served by
+# the demo in place of the force's listed RSS address, so its items become bulletins through
+# the normal ingestion path.
+DEMO_POLICE_FEEDS = {"west-midlands": "west-midlands-police.xml"}
+# The demo outlet that subscribes to bulletins (feed channel only: no webhook to call).
+DEMO_SUBSCRIBER = "https://wednesfield-news.example.org/"
 DEMO_NOTE = "DEMO DATA: a fictional site for the hyperlocal demo."
 DEMO_SITES = [
     {
@@ -83,7 +91,8 @@ def demo_feed_path(name: str) -> Path:
 
 
 def demo_feed_names() -> set[str]:
-    return {str(spec["demo_feed"]) for spec in DEMO_SITES if spec.get("demo_feed")}
+    sites = {str(spec["demo_feed"]) for spec in DEMO_SITES if spec.get("demo_feed")}
+    return sites | set(DEMO_POLICE_FEEDS.values())
 
 
 def _feeds(spec: dict, feed_base: str | None) -> list[str]:
@@ -124,5 +133,42 @@ def load_demo_directory(
         )
         set_site_status(session, site, spec["status"])  # type: ignore[arg-type]
         added += 1
+    if feed_base:
+        _serve_police_feeds(session, feed_base)
+    _subscribe_demo_outlet(session)
     session.commit()
     return summaries, added
+
+
+def _serve_police_feeds(session: Session, feed_base: str) -> None:
+    """Point each demo force's RSS engagement method at the demo's own copy of the feed."""
+    for force_id, name in DEMO_POLICE_FEEDS.items():
+        force = session.get(PoliceForce, force_id)
+        if force is None:
+            continue
+        url = f"{feed_base.rstrip('/')}/demo/feeds/{name}"
+        force.engagement = [
+            {**method, "url": url} if method.get("type") == "rss" else method
+            for method in force.engagement
+        ]
+        sync_force_feeds(session, force)
+
+
+def _subscribe_demo_outlet(session: Session) -> None:
+    site = session.scalar(select(Site).where(Site.url == DEMO_SUBSCRIBER))
+    if site is None or session.scalar(
+        select(Subscription.id).where(Subscription.site_id == site.id)
+    ):
+        return
+    create_subscription(session, site, label="Demo newsroom (all bulletins)")
+
+
+def demo_subscription_token(session: Session) -> str | None:
+    """The demo outlet's subscription feed token (for the demo's welcome message)."""
+    return session.scalar(
+        select(Subscription.feed_token)
+        .join(Site, Site.id == Subscription.site_id)
+        .where(Site.url == DEMO_SUBSCRIBER)
+        .order_by(Subscription.id)
+        .limit(1)
+    )

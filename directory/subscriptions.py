@@ -320,12 +320,17 @@ def list_subscriptions(session: Session, site_id: int) -> list[Subscription]:
 
 # ---------------------------------------------------------------------------- matching
 
-_BOXES = select(Subscription.id, Subscription.updated_at, Subscription.kinds).where(
-    Subscription.active.is_(True),
-    Subscription.min_lat.between(bindparam("lowest_min_lat"), bindparam("max_lat")),
-    Subscription.max_lat >= bindparam("min_lat"),
-    Subscription.min_lng <= bindparam("max_lng"),
-    Subscription.max_lng >= bindparam("min_lng"),
+_BOXES = (
+    select(Subscription.id, Subscription.updated_at, Subscription.kinds)
+    .join(Site, Site.id == Subscription.site_id)
+    .where(Site.status == "approved")
+    .where(
+        Subscription.active.is_(True),
+        Subscription.min_lat.between(bindparam("lowest_min_lat"), bindparam("max_lat")),
+        Subscription.max_lat >= bindparam("min_lat"),
+        Subscription.min_lng <= bindparam("max_lng"),
+        Subscription.max_lng >= bindparam("min_lng"),
+    )
 )
 _AREAS = select(Subscription.id, Subscription.area).where(
     Subscription.id.in_(bindparam("ids", expanding=True))
@@ -418,6 +423,7 @@ def enqueue_events(
     data: dict[str, Any],
     bulletin_id: int | None,
     now: datetime,
+    first_attempt_at: datetime | None = None,
 ) -> list[int]:
     """Queue ``event`` for those of the subscriptions with an enabled webhook; the message
     ids (the rows', not the ``webhook-id``s)."""
@@ -446,7 +452,7 @@ def enqueue_events(
                 "payload": payload,
                 "status": "pending",
                 "attempts": 0,
-                "next_attempt_at": now,
+                "next_attempt_at": first_attempt_at or now,
                 "created_at": now,
             }
             for target in targets
@@ -455,12 +461,18 @@ def enqueue_events(
     return list(inserted.scalars())
 
 
-def cancel_pending(session: Session, subscription_id: int, now: datetime) -> None:
-    """A disabled endpoint's queued messages stop (they stay in the log, redeliverable)."""
-    session.execute(
-        update(WebhookMessage)
-        .where(
-            WebhookMessage.subscription_id == subscription_id, WebhookMessage.status == "pending"
-        )  # fmt: skip
-        .values(status="cancelled", next_attempt_at=None)
-    )
+def cancel_pending(
+    session: Session,
+    now: datetime,
+    *,
+    subscription_id: int | None = None,
+    bulletin_id: int | None = None,
+) -> None:
+    """Stop queued messages: a disabled endpoint's (they stay in the log, redeliverable), or
+    a withdrawn bulletin's (its withdrawal must be the last word)."""
+    query = update(WebhookMessage).where(WebhookMessage.status == "pending")
+    if subscription_id is not None:
+        query = query.where(WebhookMessage.subscription_id == subscription_id)
+    if bulletin_id is not None:
+        query = query.where(WebhookMessage.bulletin_id == bulletin_id)
+    session.execute(query.values(status="cancelled", next_attempt_at=None))

@@ -13,6 +13,16 @@ _BLANK_LINES = re.compile(r"\n\s*\n+")
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]+")  # control characters other than newline
 
 
+# Characters XML 1.0 cannot carry (C0 controls but tab and newlines, surrogates, U+FFFE/FFFF):
+# one of them in a stored text would make every RSS, Atom and CAP document holding it invalid.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(value: str) -> str:
+    """``value`` without the characters XML 1.0 cannot carry."""
+    return _NOT_XML.sub("", value)
+
+
 def plain_text(value: str | None, limit: int = 10_000) -> str:
     """Tags removed (nh3, nothing allowed), entities decoded, whitespace tidied, at most
     ``limit`` characters. Paragraph and line breaks become newlines."""
@@ -22,11 +32,11 @@ def plain_text(value: str | None, limit: int = 10_000) -> str:
     stripped = html.unescape(nh3.clean(with_breaks, tags=set()))
     lines = [_SPACES.sub(" ", line).strip() for line in stripped.split("\n")]
     text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-    text = _CONTROL.sub("", text)
+    text = xml_safe(_CONTROL.sub("", text))
     return text[:limit]
 
 
 def sanitise_html(value: str) -> str:
     """HTML safe to show anywhere: nh3's default tags only, no scripts or event handlers,
-    links marked so they pass no referrer or ranking."""
-    return nh3.clean(value or "", link_rel="noopener noreferrer nofollow")
+    links marked so they pass no referrer or ranking, nothing XML cannot carry."""
+    return xml_safe(nh3.clean(value or "", link_rel="noopener noreferrer nofollow"))

@@ -23,7 +23,7 @@ from feedgen.feed import FeedGenerator
 from shapely.geometry import MultiPolygon, Polygon
 
 from directory.areas import Area, area_from_json
-from directory.text import plain_text
+from directory.text import plain_text, xml_safe
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -58,7 +58,7 @@ def _guid(info: FeedInfo, bulletin: Any) -> str:
 
 
 def _title(bulletin: Any) -> str:
-    return f"{KIND_LABELS[bulletin.kind]}: {bulletin.title}"
+    return xml_safe(f"{KIND_LABELS[bulletin.kind]}: {bulletin.title}")
 
 
 def _area(bulletin: Any) -> Area | None:
@@ -99,7 +99,7 @@ def _generator(
         summary = plain_text(bulletin.body_html, 600) or bulletin.title
         entry.summary(summary)
         if bulletin.body_html:
-            entry.content(bulletin.body_html, type="CDATA")
+            entry.content(xml_safe(bulletin.body_html).replace("]]>", "]]&gt;"), type="CDATA")
         if bulletin.force_id:
             entry.author(name=bulletin.force_id)
         area = _area(bulletin)
@@ -216,9 +216,12 @@ def cap_alert(bulletin: Any, web: str, sent_by: str = CAP_SENDER) -> bytes:
         return element
 
     alert = ET.Element(f"{{{CAP_NS}}}alert")
-    sub(alert, "identifier", f"hyperlocal-bulletin-{bulletin.id}")
+    suffix = "" if bulletin.status == "active" else "-cancel"
+    sub(alert, "identifier", f"hyperlocal-bulletin-{bulletin.id}{suffix}")
     sub(alert, "sender", sent_by)
-    sub(alert, "sent", _cap_time(bulletin.updated_at))
+    active = bulletin.status == "active"
+    # An alert is sent when published; its Cancel when the status changed, referencing it.
+    sub(alert, "sent", _cap_time(bulletin.published_at if active else bulletin.updated_at))
     sub(alert, "status", "Actual")
     sub(alert, "msgType", "Alert" if bulletin.status == "active" else "Cancel")
     sub(alert, "scope", "Public")

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
-from directory.models import Subscription, WebhookAttempt, WebhookMessage
+from directory.models import Bulletin, Subscription, WebhookAttempt, WebhookMessage
 from directory.storage import utcnow
 from directory.subscriptions import cancel_pending, signing_secrets
 from feeds.http import FetchError, HttpClient
@@ -107,8 +108,16 @@ class SendSummary:
         return text
 
 
-def claim_due_messages(session: Session, now: datetime, limit: int = BATCH) -> list[Claimed]:
-    """Pending messages due now, leased to the caller until ``now + LEASE`` (committed)."""
+def lease_for(client: HttpClient, concurrency: int) -> timedelta:
+    """A lease no batch outlives: its rounds of sends, each within the client's deadline."""
+    rounds = -(-BATCH // max(1, concurrency))
+    return max(LEASE, timedelta(seconds=rounds * client.policy.total_timeout + 60))
+
+
+def claim_due_messages(
+    session: Session, now: datetime, limit: int = BATCH, lease: timedelta = LEASE
+) -> list[Claimed]:
+    """Pending messages due now, leased to the caller until ``now + lease`` (committed)."""
     chosen = (
         select(WebhookMessage.id)
         .where(WebhookMessage.status == "pending", WebhookMessage.next_attempt_at <= now)
@@ -123,7 +132,7 @@ def claim_due_messages(session: Session, now: datetime, limit: int = BATCH) -> l
             MESSAGES.c.next_attempt_at <= now,
             MESSAGES.c.status == "pending",
         )  # fmt: skip
-        .values(next_attempt_at=now + LEASE)
+        .values(next_attempt_at=now + lease)
         .returning(
             MESSAGES.c.id,
             MESSAGES.c.msg_id,
@@ -206,20 +215,27 @@ def record_attempt(
     subscription.webhook_state = "disabled"
     subscription.webhook_disabled_reason = reason
     subscription.updated_at = now
-    cancel_pending(session, subscription.id, now)
+    cancel_pending(session, now, subscription_id=subscription.id)
     log.warning("subscription %s: webhook disabled: %s", subscription.id, reason)
     return "disabled"
 
 
 def _endpoints(session: Session, ids: set[int], now: datetime) -> dict[int, tuple[str, list[str]]]:
+    """(url, signing secrets) of the subscriptions whose webhook may be called now."""
     rows = session.execute(
-        select(Subscription.id, Subscription.webhook_url, Subscription.webhook_secrets).where(
+        select(Subscription.id, Subscription.webhook_url, Subscription.webhook_secrets,
+               Subscription.channels).where(
             Subscription.id.in_(ids),
             Subscription.webhook_state == "active",
+            Subscription.active.is_(True),
             Subscription.webhook_url.is_not(None),
         )
-    )
-    return {i: (url, signing_secrets(secrets, now)) for i, url, secrets in rows}
+    )  # fmt: skip
+    return {
+        i: (url, signing_secrets(secrets, now))
+        for i, url, secrets, channels in rows
+        if "webhook" in channels
+    }
 
 
 def send_due(
@@ -229,15 +245,19 @@ def send_due(
     concurrency: int = 8,
     now: Callable[[], datetime] = utcnow,
     rng: random.Random | None = None,
-    max_batches: int = 1000,
+    max_batches: int | None = None,
 ) -> SendSummary:
-    """Send every message due now, ``concurrency`` at a time; the pass's summary."""
+    """Send every message due now (or ``max_batches`` batches of them), ``concurrency`` at a
+    time; the pass's summary."""
     summary = SendSummary()
     rng = rng or random.Random()
+    batches = 0
+    lease = lease_for(client, concurrency)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for _ in range(max_batches):
+        while max_batches is None or batches < max_batches:
+            batches += 1
             with sessions() as session:
-                claimed = claim_due_messages(session, now())
+                claimed = claim_due_messages(session, now(), lease=lease)
                 endpoints = _endpoints(session, {c.subscription_id for c in claimed}, now())
             if not claimed:
                 break
@@ -251,14 +271,22 @@ def send_due(
                 for message in skipped:  # the endpoint was disabled or removed meanwhile
                     session.execute(update(MESSAGES).where(MESSAGES.c.id == message.id)
                                     .values(status="cancelled", next_attempt_at=None))  # fmt: skip
+                live = set(session.scalars(select(WebhookMessage.id).where(
+                    WebhookMessage.id.in_([m.id for m in sendable]))))  # fmt: skip
                 for message, attempt in zip(sendable, attempts, strict=True):
                     summary.sent += 1
                     if attempt.ok:
                         summary.delivered += 1
                     else:
                         summary.failed += 1
-                    outcome = record_attempt(session, message, attempt, now(),
-                                             rng.uniform(0.8, 1.2))  # fmt: skip
+                    if message.id not in live:
+                        continue  # its subscription was deleted during the send
+                    try:
+                        with session.begin_nested():
+                            outcome = record_attempt(session, message, attempt, now(),
+                                                     rng.uniform(0.8, 1.2))  # fmt: skip
+                    except IntegrityError:  # deleted between that check and this write
+                        continue
                     if outcome == "disabled":
                         summary.disabled.append(message.subscription_id)
                 session.commit()
@@ -328,8 +356,23 @@ def send_now(
     return attempt
 
 
+class RedeliveryRefused(ValueError):
+    """The message must not be sent again (it would bring back a withdrawn bulletin)."""
+
+
 def redeliver(session: Session, message: WebhookMessage, now: datetime | None = None) -> None:
-    """Queue a logged message again, same id and bytes, with a fresh set of retries."""
+    """Queue a logged message again, same id and bytes, with a fresh set of retries.
+
+    A ``published`` or ``updated`` event of a bulletin that has been withdrawn is refused:
+    sending it again would put the withdrawn notice back up.
+    """
+    if message.event in ("bulletin.published", "bulletin.updated") and message.bulletin_id:
+        status = session.scalar(select(Bulletin.status).where(Bulletin.id == message.bulletin_id))
+        if status is not None and status != "active":
+            raise RedeliveryRefused(
+                f"bulletin {message.bulletin_id} is {status}: its earlier events are not sent "
+                "again (its withdrawal or update is in the log)"
+            )
     message.status = "pending"
     message.attempts = 0
     message.next_attempt_at = now or utcnow()

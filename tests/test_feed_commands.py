@@ -115,6 +115,25 @@ def test_the_demo_polls_its_own_feeds_over_loopback(tmp_path):
         assert feed["status"] == "active" and feed["last_error"] is None
         team = get("/neighbourhoods/west-midlands/WV11demo/posts")
         assert {p["owner"] for p in team["items"]} >= {f"site:{site['id']}"}
+
+        # The demo force's feed, served by the demo too, yields bulletins that reach the demo
+        # outlet's subscription feed.
+        while not get("/bulletins")["items"]:
+            assert time.time() < deadline, "no demo bulletins arrived"
+            time.sleep(0.5)
+        near = get("/bulletins?near=WV11%201AA")["items"]
+        assert [b["title"] for b in near] == ["CCTV appeal after burglary in Wednesfield (demo)"]
+        assert near[0]["located_by"] == "postcode"
+        kinds = {b["kind"] for b in get("/bulletins")["items"]}
+        assert kinds == {"appeal", "missing", "warning"}  # the court result is not a bulletin
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "demo.db") as db:
+            (token,) = db.execute("SELECT feed_token FROM subscriptions").fetchone()
+        with urllib.request.urlopen(f"{base}/subscriptions/feeds/{token}/rss", timeout=5) as r:
+            rss = r.read().decode()
+        assert "CCTV appeal after burglary in Wednesfield (demo)" in rss
+        assert "Crown Court" not in rss
     finally:
         demo.terminate()
         demo.wait(timeout=10)

@@ -514,6 +514,8 @@ def test_subscription_validation_and_following_the_site(client, demo_directory):
     site = site_id(sessions, WEDNESFIELD)
     editor = bearer(app, f"editor:{site}")
     url = f"/sites/{site}/subscriptions"
+    with sessions() as session:  # the demo outlet's own subscription
+        before = session.scalar(select(func.count()).select_from(Subscription))
     assert client.post(url, json={}).status_code == 401
     bad = client.post(url, json={"kinds": ["gossip"]}, headers=editor)
     assert bad.status_code == 422
@@ -528,7 +530,7 @@ def test_subscription_validation_and_following_the_site(client, demo_directory):
                           headers=bearer(app, f"editor:{pending}"))  # fmt: skip
     assert refused.status_code == 409
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Subscription)) == 0
+        assert session.scalar(select(func.count()).select_from(Subscription)) == before
 
     sub = subscribe(client, app, site, kinds=["missing"])
     with sessions() as session:
@@ -573,3 +575,118 @@ def test_bulletin_json_is_the_webhook_payload(demo_directory, client):  # type: 
     assert payload["type"] == "bulletin.published"
     assert payload["data"]["id"] == expected["id"] and payload["data"]["kind"] == "wanted"
     assert payload["data"]["area"] == expected["area"]
+
+
+# ---------------------------------------------------------------------------- review cases
+
+
+def test_updates_resolve_only_what_they_are_about(demo_directory) -> None:  # type: ignore[no-untyped-def]
+    sessions = demo_directory.extensions["hyperlocal_db"].sessions
+    general = "https://police.example.org/appeals"
+    with sessions() as session:
+        appeal = post_bulletin(session, "west-midlands", kind="appeal", link=general,
+                               title="Appeal after burglary near WV11 1AA").bulletin  # fmt: skip
+        missing = post_bulletin(
+            session, "west-midlands", kind="missing", link=general,
+            title="Missing woman last seen on Stafford Road, Wolverhampton",
+        ).bulletin  # fmt: skip
+        # A link shared by two bulletins is a general page; a robbery charge is not news of
+        # the missing woman even though it names the same road and town.
+        post_bulletin(
+            session,
+            "west-midlands",
+            kind="update",
+            link=general,
+            title="Man charged after robbery on Stafford Road, Wolverhampton",
+        )
+        session.commit()
+        assert (appeal.status, missing.status) == ("active", "active")
+        found = post_bulletin(session, "west-midlands", kind="update",
+                              title="Update: woman missing from Stafford Road, Wolverhampton "
+                              "has been found safe")  # fmt: skip
+        session.commit()
+    assert missing.status == "resolved" and found.resolved == [missing.id]
+    assert appeal.status == "active"
+
+
+def test_a_withdrawal_is_the_last_word(loopback_app, client, sessions, fetcher,
+                                       httpserver: HTTPServer):  # type: ignore[no-untyped-def]  # fmt: skip
+    app = loopback_app
+    hook = Receiver(httpserver, "/flaky", status=503)
+    site = site_id(sessions, WEDNESFIELD)
+    sub = subscribe(client, app, site, webhook_url=hook.url)
+    with sessions() as session:
+        bulletin = post_bulletin(session, "west-midlands", kind="missing",
+                                 title="Missing boy from WV11 1AA").bulletin  # fmt: skip
+        session.commit()
+    send_due(sessions, fetcher)  # the publish fails and waits to be retried
+    police = bearer(app, "police:west-midlands")
+    client.patch(f"/bulletins/{bulletin.id}", json={"status": "resolved"}, headers=police)
+    hook.status = 204
+    clock = [utcnow() + timedelta(hours=1)]
+    send_due(sessions, fetcher, now=lambda: clock[0])
+    received = [json.loads(body)["type"] for _, body in hook.requests if hook.status]
+    assert received[-1] == "bulletin.withdrawn" and received.count("bulletin.published") == 1
+    editor = bearer(app, f"editor:{site}")
+    log = client.get(f"/sites/{site}/subscriptions/{sub['id']}/deliveries",
+                     headers=editor).get_json()["items"]  # fmt: skip
+    published = next(m for m in log if m["event"] == "bulletin.published")
+    assert published["status"] == "cancelled"
+    again = client.post(f"/sites/{site}/subscriptions/{sub['id']}/deliveries/"
+                        f"{published['id']}/redeliver", headers=editor)  # fmt: skip
+    assert again.status_code == 409 and "resolved" in again.get_json()["message"]
+
+
+def test_one_item_in_two_feeds_is_one_bulletin(demo_directory, sessions, fetcher,
+                                               httpserver: HTTPServer) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    from directory.feed_registry import sync_force_feeds
+
+    for path in ("/news.rss", "/appeals.rss"):
+        httpserver.expect_request(path).respond_with_data(police_rss([APPEAL]), headers=RSS)
+    with sessions() as session:
+        force = session.get(PoliceForce, "west-midlands")
+        force.engagement = [
+            {"type": "rss", "title": t, "url": httpserver.url_for(p)}
+            for t, p in (("News", "/news.rss"), ("Appeals", "/appeals.rss"))
+        ]
+        sync_force_feeds(session, force)
+        session.commit()
+        feeds = session.scalars(select(Feed.id).where(Feed.force_id == "west-midlands",
+                                                      Feed.status == "active")).all()  # fmt: skip
+    assert len(feeds) == 2  # the demo's listed address is retired
+    for feed in feeds:
+        assert refresh_feed(sessions, feed, fetcher).outcome == "new_items"
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Bulletin)) == 1
+
+
+def test_hostile_text_and_rejected_sites(client, demo_directory) -> None:  # type: ignore[no-untyped-def]
+    app = demo_directory
+    sessions = app.extensions["hyperlocal_db"].sessions
+    site = site_id(sessions, WEDNESFIELD)
+    sub = subscribe(client, app, site)
+    police = bearer(app, "police:west-midlands")
+    warning = client.post("/bulletins", headers=police, json={
+        "kind": "warning", "title": "Warning near WV11 1AA",
+        "body_html": "<p>bad \u000b char \ufffe here</p>"})  # fmt: skip
+    assert warning.status_code == 201
+    for fmt in ("rss", "atom", "json", "cap"):
+        assert client.get(sub["feeds"][fmt]).status_code == 200, fmt
+    assert feedparser.parse(client.get(sub["feeds"]["rss"]).data).entries
+    surrogate = client.post("/bulletins", headers={**police, "Content-Type": "application/json"},
+                            data=b'{"kind": "appeal", "title": "x \\ud800 y"}')  # fmt: skip
+    assert surrogate.status_code == 422
+    empty = client.patch(f"/bulletins/{warning.get_json()['id']}", json={}, headers=police)
+    assert empty.status_code == 422
+    # A cancelled warning's CAP Cancel is public.
+    client.patch(f"/bulletins/{warning.get_json()['id']}", json={"status": "cancelled"},
+                 headers=police)  # fmt: skip
+    cap = client.get(f"/bulletins/{warning.get_json()['id']}/cap")
+    assert cap.status_code == 200 and b"<msgType>Cancel</msgType>" in cap.data
+    # A rejected site gets nothing more, and its feed stops answering.
+    client.patch(f"/sites/{site}", json={"status": "rejected"}, headers=bearer(app, "admin"))
+    with sessions() as session:
+        later = post_bulletin(session, "west-midlands", kind="appeal", title="Appeal in WV11 1AA")
+        session.commit()
+    assert sub["id"] not in later.subscriptions
+    assert client.get(sub["feeds"]["rss"]).status_code == 404
