@@ -60,6 +60,26 @@ def key_allows(key: ApiKey | None, scope: str) -> bool:
     return key is not None and scope_allows(key.scope, scope)
 
 
+def authorise(required: str) -> ApiKey:
+    """The request's key if it allows ``required``; else 401 (none, unknown, revoked) or 403.
+
+    For views whose scope depends on what they read (a bulletin's force); ``require_scope``
+    is the decorator for scopes named by the URL.
+    """
+    secret = _presented_key()
+    if secret is None:
+        abort(401, message="this needs an API key: send 'Authorization: Bearer <key>'",
+              headers=_CHALLENGE)  # fmt: skip
+    key = authenticate(db_session(), secret)
+    if key is None:
+        abort(401, message="the API key is unknown or has been revoked", headers=_CHALLENGE)
+    if not scope_allows(key.scope, required):
+        abort(403, message=f"this needs an API key with scope '{required}'; "
+                           f"yours has scope '{key.scope}'")  # fmt: skip
+    g.api_key = key
+    return key
+
+
 def require_scope(blp: Blueprint, scope_template: str) -> Callable:
     """Protect a view: the request needs a live key whose scope allows ``scope_template``.
 
@@ -69,28 +89,7 @@ def require_scope(blp: Blueprint, scope_template: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            secret = _presented_key()
-            if secret is None:
-                abort(
-                    401,
-                    message="this needs an API key: send 'Authorization: Bearer <key>'",
-                    headers=_CHALLENGE,
-                )
-            key = authenticate(db_session(), secret)
-            if key is None:
-                abort(
-                    401,
-                    message="the API key is unknown or has been revoked",
-                    headers=_CHALLENGE,
-                )
-            required = scope_template.format(**kwargs)
-            if not scope_allows(key.scope, required):
-                abort(
-                    403,
-                    message=f"this needs an API key with scope '{required}'; "
-                    f"yours has scope '{key.scope}'",
-                )
-            g.api_key = key
+            authorise(scope_template.format(**kwargs))
             return view(*args, **kwargs)
 
         documented = blp.doc(security=[{SECURITY_SCHEME: []}])(wrapper)

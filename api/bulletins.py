@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
-from api.auth import key_allows, optional_key
+from api.auth import authorise, key_allows, optional_key
 from api.database import db_session
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
 from api.police import place_of
@@ -128,16 +128,6 @@ class BulletinUpdateSchema(Schema):
     expires_at = fields.AwareDateTime()
 
 
-def _police_key_for(force: str) -> None:
-    key = optional_key()
-    if key is None:
-        abort(401, message="this needs an API key: send 'Authorization: Bearer <key>'",
-              headers={"WWW-Authenticate": 'Bearer realm="hyperlocal"'})  # fmt: skip
-    if not key_allows(key, f"police:{force}"):
-        abort(403, message=f"this needs an API key with scope 'police:{force}'; yours has "
-                           f"scope '{key.scope}'")  # fmt: skip
-
-
 def _visible(bulletin: Bulletin) -> None:
     """Active bulletins are public; others only to their force and admins (a withdrawn
     missing-person notice must not stay readable)."""
@@ -179,7 +169,7 @@ class Bulletins(MethodView):
         if status != "active":
             if not args.get("force"):
                 abort(422, message=f"status={status} needs force=<force id> and its key")
-            _police_key_for(args["force"])
+            authorise(f"police:{args['force']}")
         page, per_page = page_args(args)
         near = box = None
         if args.get("near"):
@@ -209,10 +199,10 @@ class Bulletins(MethodView):
             force = key.scope.partition(":")[2]
         if force is None:
             if key is None:
-                _police_key_for("<force>")
+                authorise("police:<force>")
             abort(422, message="say which force posts it: 'force' (an admin key) or a "
                                "police:<force> key")  # fmt: skip
-        _police_key_for(force)
+        authorise(f"police:{force}")
         session = db_session()
         area, team = _area(session, body["area"], force)
         published = post_bulletin(
@@ -247,7 +237,7 @@ class BulletinItem(MethodView):
         """
         session = db_session()
         bulletin = get_bulletin(session, bulletin_id)
-        _police_key_for(bulletin.force_id or "<none>")
+        authorise(f"police:{bulletin.force_id or '<none>'}")
         if not changes:
             abort(422, message="send status, or title/body_html/expires_at to change")
         edits = {k: changes[k] for k in ("title", "body_html", "expires_at") if k in changes}

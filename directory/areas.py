@@ -423,6 +423,21 @@ def widen_area(area: Area, metres: float) -> Area:
     return Area("polygon", geometry)
 
 
+def set_area_columns(row: Any, area: Area | None, data: dict[str, Any] | None = None) -> None:
+    """Store ``area`` on a row with ``area``, ``area_kind`` and bounding-box columns (sites,
+    subscriptions, bulletins): its JSON (or ``data``) and its box, for the box indexes."""
+    if area is None:
+        row.area = row.area_kind = None
+        row.min_lat = row.min_lng = row.max_lat = row.max_lng = None
+        return
+    box = area.bbox
+    row.area = data if data is not None else area.to_json()
+    row.area_kind = area.kind
+    row.min_lat, row.min_lng, row.max_lat, row.max_lng = (
+        box.min_lat, box.min_lng, box.max_lat, box.max_lng
+    )  # fmt: skip
+
+
 def area_from_json(data: Mapping[str, Any]) -> Area:
     """Rebuild a stored area (the inverse of ``Area.to_json``).
 

@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, undefer
 
 from directory.area_cache import AREAS
-from directory.areas import Area, area_from_json
+from directory.areas import Area, area_from_json, set_area_columns
 from directory.bulletin_location import Located, locate_item
 from directory.geo import BoundingBox
 from directory.models import (
@@ -155,16 +155,7 @@ def bulletin_area(bulletin: Bulletin, session: Session) -> Area | None:
 def _set_area(bulletin: Bulletin, located: Located) -> None:
     bulletin.located_by = located.by
     bulletin.location = located.description and located.description[:300]
-    if located.area is None:
-        bulletin.area = None
-        bulletin.area_kind = None
-        bulletin.min_lat = bulletin.min_lng = bulletin.max_lat = bulletin.max_lng = None
-        return
-    bulletin.area = located.area.to_json()
-    bulletin.area_kind = located.area.kind
-    box = located.area.bbox
-    bulletin.min_lat, bulletin.min_lng = box.min_lat, box.min_lng
-    bulletin.max_lat, bulletin.max_lng = box.max_lat, box.max_lng
+    set_area_columns(bulletin, located.area)
 
 
 # ---------------------------------------------------------------------------- making

@@ -33,6 +33,17 @@ class BoundingBox:
     max_lat: float
     max_lng: float
 
+    @property
+    def extent_m(self) -> float:
+        """The longer side in metres (the width measured at the middle latitude)."""
+        height = (self.max_lat - self.min_lat) * METRES_PER_DEGREE_LAT
+        width = (
+            (self.max_lng - self.min_lng)
+            * METRES_PER_DEGREE_LAT
+            * math.cos(math.radians((self.min_lat + self.max_lat) / 2))
+        )
+        return max(height, width)
+
     def contains(self, lat: float, lng: float) -> bool:
         """True if the point lies inside or on the edge."""
         return self.min_lat <= lat <= self.max_lat and self.min_lng <= lng <= self.max_lng

@@ -8,7 +8,6 @@ geometry.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session, undefer
 from directory.accounts import Account
 from directory.api_keys import revoke_scope
 from directory.area_cache import AREAS
-from directory.areas import Area
+from directory.areas import Area, set_area_columns
 from directory.feed_registry import sync_site_feeds
 from directory.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_around
 from directory.models import SITE_STATUSES, Site
@@ -105,24 +104,13 @@ def _clean_text(value: str, what: str, limit: int, required: bool = False) -> st
 
 
 def _set_area(site: Site, area: Area) -> None:
-    box = area.bbox
-    height = (box.max_lat - box.min_lat) * METRES_PER_DEGREE_LAT
-    width = (
-        (box.max_lng - box.min_lng)
-        * METRES_PER_DEGREE_LAT
-        * math.cos(math.radians((box.min_lat + box.max_lat) / 2))
-    )
-    if max(height, width) > MAX_SITE_EXTENT_M:
+    extent = area.bbox.extent_m
+    if extent > MAX_SITE_EXTENT_M:
         raise SiteInvalid(
-            f"the area is {max(height, width) / 1000:,.0f} km across; a hyperlocal site covers "
+            f"the area is {extent / 1000:,.0f} km across; a hyperlocal site covers "
             f"at most {MAX_SITE_EXTENT_M / 1000:,.0f} km"
         )
-    site.area = area.to_json()
-    site.area_kind = area.kind
-    box = area.bbox
-    site.min_lat, site.min_lng, site.max_lat, site.max_lng = (
-        box.min_lat, box.min_lng, box.max_lat, box.max_lng
-    )  # fmt: skip
+    set_area_columns(site, area)
 
 
 def _check_url_free(session: Session, url: str, site_id: int | None = None) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, undefer
 
 from directory.area_cache import AREAS
-from directory.areas import Area, AreaInvalid, area_from_json, widen_area
+from directory.areas import Area, AreaInvalid, area_from_json, set_area_columns, widen_area
 from directory.geo import METRES_PER_DEGREE_LAT
 from directory.models import (
     BULLETIN_KINDS,
@@ -102,23 +102,16 @@ def _webhook_url(url: str | None) -> str | None:
 
 
 def _set_area(subscription: Subscription, area: Area, own: Area | None = None) -> None:
-    box = area.bbox
-    height = (box.max_lat - box.min_lat) * METRES_PER_DEGREE_LAT
-    width = height and (box.max_lng - box.min_lng) * METRES_PER_DEGREE_LAT * math.cos(
-        math.radians((box.min_lat + box.max_lat) / 2)
-    )
-    if max(height, width) > MAX_SUBSCRIPTION_EXTENT_M:
+    extent = area.bbox.extent_m
+    if extent > MAX_SUBSCRIPTION_EXTENT_M:
         raise SubscriptionInvalid(
-            f"the area is {max(height, width) / 1000:,.0f} km across; a subscription covers at "
+            f"the area is {extent / 1000:,.0f} km across; a subscription covers at "
             f"most {MAX_SUBSCRIPTION_EXTENT_M / 1000:,.0f} km"
         )
     data = area.to_json()
     if own is not None and own is not area:
         data["own"] = own.to_json()  # the editor's area before widening, for a new radius
-    subscription.area = data
-    subscription.area_kind = area.kind
-    subscription.min_lat, subscription.min_lng = box.min_lat, box.min_lng
-    subscription.max_lat, subscription.max_lng = box.max_lat, box.max_lng
+    set_area_columns(subscription, area, data)
 
 
 def _effective_area(site: Site, own: Area | None, radius_m: float) -> Area:

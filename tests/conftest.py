@@ -154,6 +154,12 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def sessions(app):  # type: ignore[no-untyped-def]
+    """The app's session factory (the demo database)."""
+    return app.extensions["hyperlocal_db"].sessions
+
+
+@pytest.fixture
 def engine_for() -> Iterator[Callable[[str], object]]:
     """Engines for URLs, disposed after the test."""
     engines = []

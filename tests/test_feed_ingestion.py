@@ -50,11 +50,6 @@ THREE = rss([("a", "First"), ("b", "Second"), ("c", "Third")])
 
 
 @pytest.fixture
-def sessions(app) -> sessionmaker[Session]:  # type: ignore[no-untyped-def]
-    return app.extensions["hyperlocal_db"].sessions
-
-
-@pytest.fixture
 def fetcher() -> HttpClient:
     return HttpClient(
         FetchPolicy(

@@ -38,8 +38,8 @@ from feeds.http import FetchPolicy, HttpClient
 from feeds.refresh import refresh_feed
 from feeds.webhooks import MAX_ATTEMPTS, RETRY_SCHEDULE, send_due
 from tests.conftest import bearer
+from tests.test_feed_ingestion import RSS
 
-RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
 WEDNESFIELD = "https://wednesfield-news.example.org/"
 LEICESTER = "https://le1-chronicle.example.org/"
 
@@ -84,11 +84,6 @@ MISSING_DOG = {
     "title": "Missing dog in Wednesfield",
     "description": "A cocker spaniel has gone missing from a garden.",
 }
-
-
-@pytest.fixture
-def sessions(app):  # type: ignore[no-untyped-def]
-    return app.extensions["hyperlocal_db"].sessions
 
 
 @pytest.fixture
