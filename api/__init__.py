@@ -12,7 +12,7 @@ from api.auth import BEARER_SCHEME, SECURITY_SCHEME
 from api.config import load_settings
 from api.database import init_database
 from api.errors import refuse_nul_characters, register_error_handlers, require_json_bodies
-from feeds.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient
+from feeds.ingest.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient
 
 API_TITLE = "hyperlocal"
 API_VERSION = "0.1.0"
@@ -96,7 +96,7 @@ def _init_geocoder(app: Flask) -> None:
     """Attach the place-name geocoder when one is configured."""
     if app.config["GEOCODER"] != "nominatim":
         return
-    from directory.geocoding import nominatim_geocoder
+    from directory.geography.geocoding import nominatim_geocoder
 
     app.extensions["hyperlocal_geocoder"] = nominatim_geocoder(
         domain=app.config["GEOCODER_DOMAIN"],

@@ -16,8 +16,8 @@ from flask_smorest import Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
 
 from api.database import db_session
-from directory.api_keys import authenticate, scope_allows
-from directory.models import ApiKey
+from directory.keys.models import ApiKey
+from directory.keys.store import authenticate, scope_allows
 
 SECURITY_SCHEME = "bearerAuth"
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "an API key: hl_..."}

@@ -13,9 +13,12 @@ from api.auth import authorise, key_allows, optional_key
 from api.database import db_session
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
 from api.police import place_of
-from directory.area_specs import area_from_spec
-from directory.areas import Area, AreaInvalid
-from directory.bulletins import (
+from directory.geography.area_specs import area_from_spec
+from directory.geography.areas import Area, AreaInvalid
+from directory.geography.geo import bbox_around
+from directory.police.models import Neighbourhood
+from directory.police.store import get_neighbourhood, neighbourhood_area
+from feeds.syndication.bulletins import (
     bulletin_json,
     change_status,
     edit_bulletin,
@@ -23,17 +26,9 @@ from directory.bulletins import (
     list_bulletins,
     post_bulletin,
 )
-from directory.geo import bbox_around
-from directory.models import (
-    BULLETIN_KINDS,
-    BULLETIN_STATUSES,
-    LOCATED_BY,
-    Bulletin,
-    Neighbourhood,
-)
-from directory.police import get_neighbourhood, neighbourhood_area
-from feeds.classify import SEVERITIES, URGENCIES
-from feeds.syndicate import cap_alert
+from feeds.syndication.classify import SEVERITIES, URGENCIES
+from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, LOCATED_BY, Bulletin
+from feeds.syndication.subscription_feeds import cap_alert
 
 blp = Blueprint("bulletins", __name__, description="Police appeals and warnings, located")
 

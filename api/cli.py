@@ -18,7 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import create_app
 from api.database import Database, database_url, get_database
-from directory.api_keys import (
+from directory.geography.postcode_import import ImportFormatError, import_postcodes
+from directory.geography.postcodes import POSTCODE_DATA_ATTRIBUTION, count_postcodes
+from directory.keys.store import (
     MAX_KEY_ID,
     ApiKeyNotFound,
     InvalidLabel,
@@ -28,20 +30,19 @@ from directory.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
-from directory.demo import demo_subscription_token, load_demo_directory
-from directory.feed_registry import sync_all_feeds
-from directory.police import assign_postcodes
-from directory.police_import import (
+from directory.police.importer import (
     LIVE_API,
     LivePoliceApi,
     PoliceImportError,
     SavedPoliceData,
     import_police_force,
 )
-from directory.postcode_import import ImportFormatError, import_postcodes
-from directory.postcodes import POSTCODE_DATA_ATTRIBUTION, count_postcodes
+from directory.police.store import assign_postcodes
 from directory.schema import DatabaseNotMigrated, schema_status, upgrade_database
-from feeds.poll import poll_due, run_worker
+from feeds.demo import demo_subscription_token, load_demo_directory
+from feeds.directory_changes import force_imported
+from feeds.ingest.registry import sync_all_feeds
+from feeds.worker import poll_and_publish, run_worker
 
 DEMO_EXTRACT = "codepo_demo.zip"
 
@@ -265,7 +266,8 @@ def police_import(forces: tuple[str, ...], saved: Path | None, api_url: str) -> 
             bar, update = _progress_bar(f"importing {force}", unit=" neighbourhoods")
             try:
                 with database.sessions() as session:
-                    summary = import_police_force(session, source, force, on_progress=update)
+                    summary = import_police_force(session, source, force, on_progress=update,
+                                                  before_commit=force_imported)  # fmt: skip
             except PoliceImportError as exc:
                 raise click.ClickException(f"{exc}; nothing was changed") from None
             finally:
@@ -296,8 +298,8 @@ def feeds_poll(once: bool) -> None:
         client, concurrency = _poller(database)
         bar, update = _progress_bar("polling feeds", unit=" feeds")
         try:
-            summary = poll_due(database.sessions, client, concurrency=concurrency,
-                               progress=update)  # fmt: skip
+            summary = poll_and_publish(database.sessions, client, concurrency=concurrency,
+                                       progress=update)  # fmt: skip
         finally:
             bar.close()
         click.echo(summary.line())

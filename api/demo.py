@@ -13,7 +13,7 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from directory.demo import demo_feed_names, demo_feed_path
+from feeds.demo import demo_feed_names, demo_feed_path
 
 blp = Blueprint("demo", __name__, description="Demo feeds (only in `hyperlocal demo`)")
 

@@ -15,23 +15,23 @@ from flask_smorest import abort
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from directory.accounts import AccountInvalid
-from directory.api_keys import ApiKeyNotFound, InvalidLabel, InvalidScope
-from directory.areas import AreaInvalid
-from directory.bulletins import BulletinInvalid, BulletinNotFound
-from directory.geocoding import GeocoderUnavailable
-from directory.locate import LocateError, PlaceNotFound
-from directory.police import (
+from directory.geography.areas import AreaInvalid
+from directory.geography.geocoding import GeocoderUnavailable
+from directory.geography.locate import LocateError, PlaceNotFound
+from directory.geography.postcode_format import PostcodeInvalid
+from directory.geography.postcodes import PostcodeNotFound
+from directory.keys.store import ApiKeyNotFound, InvalidLabel, InvalidScope
+from directory.police.store import (
     ForceNotFound,
     NeighbourhoodNotFound,
     OfficerNotFound,
     PoliceInvalid,
 )
-from directory.postcode_format import PostcodeInvalid
-from directory.postcodes import PostcodeNotFound
-from directory.sites import SiteConflict, SiteInvalid, SiteNotFound
-from directory.subscriptions import SubscriptionInvalid, SubscriptionNotFound
-from feeds.store import FeedNotFound
-from feeds.webhooks import MessageNotFound, RedeliveryRefused
+from directory.sites.store import SiteConflict, SiteInvalid, SiteNotFound
+from feeds.ingest.store import FeedNotFound
+from feeds.syndication.bulletins import BulletinInvalid, BulletinNotFound
+from feeds.syndication.subscriptions import SubscriptionInvalid, SubscriptionNotFound
+from feeds.syndication.webhooks import MessageNotFound, RedeliveryRefused
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from api.auth import key_allows, optional_key, require_scope
 from api.database import db_session, get_database
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
 from api.police import place_of, team_sites
-from directory.models import FEED_KINDS, FEED_STATUSES, Feed, Post
-from directory.police import find_officer, neighbourhoods_near
-from directory.sites import get_site
-from feeds.posts import all_police, list_posts, of_officer, of_police, of_sites
-from feeds.refresh import refresh_feed
-from feeds.store import get_feed, list_feeds
+from directory.police.store import find_officer, neighbourhoods_near
+from directory.sites.store import get_site
+from feeds.ingest.models import FEED_KINDS, FEED_STATUSES, Feed, Post
+from feeds.ingest.posts import all_police, list_posts, of_officer, of_police, of_sites
+from feeds.ingest.store import get_feed, list_feeds
+from feeds.worker import refresh_and_publish
 
 blp = Blueprint("feeds", __name__, description="Feeds the service polls, and their posts")
 
@@ -156,7 +156,8 @@ def post_json(post: Post, owner: str, kind: str) -> dict[str, Any]:
 
 
 def posts_page(owners: Any, args: dict[str, Any], **filters: Any) -> dict[str, Any]:
-    """The requested page of the posts of ``owners`` (a feeds.posts clause), as the API shows it."""
+    """The requested page of the posts of ``owners`` (a ``feeds.ingest.posts`` clause), as the
+    API shows it."""
     page, per_page = page_args(args)
     found = list_posts(db_session(), owners, page=page, per_page=per_page, **filters)
     items = [post_json(post, owner, kind) for post, owner, kind in found.items]
@@ -198,7 +199,8 @@ class FeedRefresh(MethodView):
         """
         get_feed(db_session(), feed_id)
         database = get_database()
-        result = refresh_feed(database.sessions, feed_id, current_app.extensions["hyperlocal_http"])
+        client = current_app.extensions["hyperlocal_http"]
+        result = refresh_and_publish(database.sessions, feed_id, client)
         session = db_session()
         session.expire_all()
         return {

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.database import db_reader
-from directory.postcodes import (
+from directory.geography.postcodes import (
     POSTCODE_DATA_ATTRIBUTION,
     POSTCODE_DATA_LICENCE,
     POSTCODE_DATA_LICENCE_URL,

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from api.auth import require_scope
 from api.database import db_session
-from directory.api_keys import (
+from directory.keys.store import (
     MAX_KEY_ID,
     MAX_LABEL_LENGTH,
     InvalidScope,

@@ -16,12 +16,10 @@ from api.database import db_session
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
 from api.sites import AccountSchema, SitePageSchema, SiteSchema, site_json
 from directory.accounts import accounts_from_json
-from directory.areas import polygon_area, union_area
-from directory.coverage import coverage_gaps
-from directory.locate import Location, locate
-from directory.models import Neighbourhood, Officer, PoliceForce
-from directory.opml import FeedOutline, opml_document
-from directory.police import (
+from directory.geography.areas import polygon_area, union_area
+from directory.geography.locate import Location, locate
+from directory.police.models import Neighbourhood, Officer, PoliceForce
+from directory.police.store import (
     NeighbourhoodMatch,
     active_officer_rows,
     active_officers,
@@ -38,8 +36,11 @@ from directory.police import (
     update_neighbourhood,
     update_officer,
 )
-from directory.sites import sites_intersecting, sites_near
+from directory.sites.coverage import coverage_gaps
+from directory.sites.opml import FeedOutline, opml_document
+from directory.sites.store import sites_intersecting, sites_near
 from directory.storage import utcnow
+from feeds.directory_changes import officer_changed, team_changed
 
 blp = Blueprint("police", __name__, description="Police forces, neighbourhood teams, officers")
 
@@ -366,6 +367,7 @@ class NeighbourhoodItem(MethodView):
         if "boundary" in changes:
             changes["boundary"] = polygon_area(changes["boundary"])
         update_neighbourhood(session, neighbourhood, **changes)
+        team_changed(session, neighbourhood)
         session.commit()
         return neighbourhood_json(neighbourhood, active_officers(session, neighbourhood.id))
 
@@ -383,6 +385,7 @@ class NeighbourhoodOfficers(MethodView):
             session, neighbourhood, name=body["name"], rank=body["rank"], bio=body["bio"],
             accounts=accounts_from_json(body["accounts"]),
         )  # fmt: skip
+        officer_changed(session, officer)
         session.commit()
         return officer_json(officer)
 
@@ -401,6 +404,7 @@ class NeighbourhoodOfficer(MethodView):
         if "accounts" in changes:
             changes["accounts"] = accounts_from_json(changes["accounts"])
         update_officer(session, officer, **changes)
+        officer_changed(session, officer)
         session.commit()
         return officer_json(officer)
 

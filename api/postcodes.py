@@ -22,9 +22,9 @@ from api.postcode_schemas import (
     PostcodeSchema,
     SectorListSchema,
 )
-from directory.locate import locate
-from directory.postcode_format import area_of_outcode
-from directory.postcodes import (
+from directory.geography.locate import locate
+from directory.geography.postcode_format import area_of_outcode
+from directory.geography.postcodes import (
     NamedCode,
     PostcodeRecord,
     get_postcode,

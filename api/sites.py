@@ -13,10 +13,10 @@ from api.auth import key_allows, optional_key, require_scope
 from api.database import db_session
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
 from directory.accounts import accounts_from_json
-from directory.area_specs import area_from_spec
-from directory.locate import locate
-from directory.models import SITE_STATUSES, Site
-from directory.sites import (
+from directory.geography.area_specs import area_from_spec
+from directory.geography.locate import locate
+from directory.sites.models import SITE_STATUSES, Site
+from directory.sites.store import (
     SiteMatch,
     create_site,
     delete_site,
@@ -26,6 +26,7 @@ from directory.sites import (
     sites_near,
     update_site,
 )
+from feeds.directory_changes import site_changed
 
 blp = Blueprint("sites", __name__, description="Hyperlocal sites and the areas they cover")
 
@@ -236,6 +237,7 @@ class Sites(MethodView):
             social_accounts=accounts_from_json(body["social_accounts"]),
             contact_email=body["contact_email"],
         )
+        site_changed(session, site)
         session.commit()
         return site_json(site, private=True), 201, NO_STORE
 
@@ -273,6 +275,7 @@ class SiteItem(MethodView):
         update_site(session, site, **changes)
         if status is not None:
             set_site_status(session, site, status)
+        site_changed(session, site, area_changed="area" in changes)
         session.commit()
         return site_json(site, private=True), 200, NO_STORE
 

@@ -16,12 +16,13 @@ from sqlalchemy import select
 from api.auth import require_scope
 from api.database import db_session, get_database
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
-from directory.area_specs import area_from_spec
-from directory.bulletins import feed_version, subscription_bulletins
-from directory.models import BULLETIN_KINDS, Subscription, WebhookAttempt, WebhookMessage
-from directory.sites import get_site
+from directory.geography.area_specs import area_from_spec
+from directory.sites.store import get_site
 from directory.storage import utcnow
-from directory.subscriptions import (
+from feeds.syndication import subscription_feeds
+from feeds.syndication.bulletins import feed_version, subscription_bulletins
+from feeds.syndication.models import BULLETIN_KINDS, Subscription, WebhookAttempt, WebhookMessage
+from feeds.syndication.subscriptions import (
     CHANNELS,
     MAX_WIDEN_M,
     create_subscription,
@@ -34,8 +35,7 @@ from directory.subscriptions import (
     subscription_by_token,
     update_subscription,
 )
-from feeds import syndicate
-from feeds.webhooks import delivery_log, get_message, lease_for, redeliver, send_now
+from feeds.syndication.webhooks import delivery_log, get_message, lease_for, redeliver, send_now
 
 blp = Blueprint("subscriptions", __name__,
                 description="Outlets' subscriptions: bulletin feeds and webhooks")  # fmt: skip
@@ -414,7 +414,7 @@ class SubscriptionFeed(MethodView):
             bulletins = [b for b in bulletins if b.kind == "warning"]
         self_url = url_for("subscriptions.SubscriptionFeed", token=token, fmt=fmt,
                            _external=True)  # fmt: skip
-        info = syndicate.FeedInfo(
+        info = subscription_feeds.FeedInfo(
             title=f"Police bulletins for {site.name}",
             description=f"Police appeals and warnings for the area {site.name} covers (hyperlocal)",
             self_url=self_url,
@@ -422,17 +422,17 @@ class SubscriptionFeed(MethodView):
             item_url=url_for("bulletins.BulletinItem", bulletin_id=0, _external=True)[:-1] + "{id}",
         )
         if fmt == "rss":
-            body = syndicate.rss(info, bulletins, self_url)
+            body = subscription_feeds.rss(info, bulletins, self_url)
         elif fmt == "atom":
-            body = syndicate.atom(info, bulletins, self_url)
+            body = subscription_feeds.atom(info, bulletins, self_url)
         elif fmt == "json":
-            body = syndicate.json_feed_bytes(info, bulletins, self_url)
+            body = subscription_feeds.json_feed_bytes(info, bulletins, self_url)
         else:
-            cap_info = syndicate.FeedInfo(
+            cap_info = subscription_feeds.FeedInfo(
                 info.title + " (CAP warnings)", info.description, self_url, info.home_url,
                 info.item_url + "/cap",
             )  # fmt: skip
-            body = syndicate.cap_index(cap_info, bulletins, self_url)
+            body = subscription_feeds.cap_index(cap_info, bulletins, self_url)
         response.set_data(body)
         response.headers["Content-Type"] = FEED_FORMATS[fmt]
         return response

@@ -15,11 +15,11 @@ from pathlib import Path
 import shapely
 from shapely.geometry import MultiPoint, box, mapping
 
-from directory.area_specs import area_from_spec
-from directory.areas import Area
-from directory.police import save_police_import
-from directory.police_data import ForceData, NeighbourhoodData
-from directory.sites import create_site, set_site_status
+from directory.geography.area_specs import area_from_spec
+from directory.geography.areas import Area
+from directory.police.data import ForceData, NeighbourhoodData
+from directory.police.store import save_police_import
+from directory.sites.store import create_site, set_site_status
 from directory.storage import create_db_engine, make_session_factory
 
 GB = box(-8.2, 49.9, 1.8, 60.9)

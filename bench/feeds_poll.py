@@ -35,12 +35,13 @@ sys.path.insert(0, str(ROOT))
 import feedparser  # noqa: E402
 from sqlalchemy import text, update  # noqa: E402
 
-from directory.feed_registry import WantedFeed, new_feed  # noqa: E402
-from directory.models import Feed, PoliceForce  # noqa: E402
+from directory.police.models import PoliceForce  # noqa: E402
 from directory.schema import upgrade_database  # noqa: E402
 from directory.storage import create_db_engine, make_session_factory, utcnow  # noqa: E402
-from feeds.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient  # noqa: E402
-from feeds.poll import poll_due  # noqa: E402
+from feeds.ingest.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient  # noqa: E402
+from feeds.ingest.models import Feed  # noqa: E402
+from feeds.ingest.registry import WantedFeed, new_feed  # noqa: E402
+from feeds.worker import poll_and_publish  # noqa: E402
 
 FEEDS = 1_000
 ITEMS = 20
@@ -165,7 +166,7 @@ def main() -> None:
         client = HttpClient(FetchPolicy(allowed_networks=LOOPBACK_NETWORKS))
         before = current_rss_mb()
         start = time.perf_counter()
-        first = poll_due(sessions, client, concurrency=args.concurrency)
+        first = poll_and_publish(sessions, client, concurrency=args.concurrency)
         first_time = time.perf_counter() - start
         peak = rss_mb()
         assert first.new_posts == FEEDS * ITEMS, first.line()
@@ -175,7 +176,7 @@ def main() -> None:
             session.execute(update(Feed).values(next_check_at=utcnow()))
             session.commit()
         start = time.perf_counter()
-        second = poll_due(sessions, client, concurrency=args.concurrency)
+        second = poll_and_publish(sessions, client, concurrency=args.concurrency)
         second_time = time.perf_counter() - start
         assert second.outcomes.get("not_modified") == FEEDS, second.line()
 

@@ -38,8 +38,8 @@ from pyproj import Transformer  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from directory.postcode_import import import_postcodes  # noqa: E402
-from directory.postcodes import nearest_postcodes  # noqa: E402
+from directory.geography.postcode_import import import_postcodes  # noqa: E402
+from directory.geography.postcodes import nearest_postcodes  # noqa: E402
 from directory.schema import upgrade_database  # noqa: E402
 from directory.storage import create_db_engine  # noqa: E402
 

@@ -43,15 +43,17 @@ sys.path.insert(0, str(ROOT))
 import urllib3  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
-from directory.area_cache import AREAS  # noqa: E402
-from directory.areas import Area, circle_area, footprint_area, polygon_area  # noqa: E402
-from directory.bulletins import post_bulletin  # noqa: E402
-from directory.models import PoliceForce, Site, Subscription  # noqa: E402
+from directory.geography.area_cache import AREAS  # noqa: E402
+from directory.geography.areas import Area, circle_area, footprint_area, polygon_area  # noqa: E402
+from directory.police.models import PoliceForce  # noqa: E402
 from directory.schema import upgrade_database  # noqa: E402
+from directory.sites.models import Site  # noqa: E402
 from directory.storage import create_db_engine, make_session_factory, utcnow  # noqa: E402
-from directory.subscriptions import new_secret, subscriptions_matching  # noqa: E402
-from feeds.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient  # noqa: E402
-from feeds.webhooks import send_due, signature_headers  # noqa: E402
+from feeds.ingest.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient  # noqa: E402
+from feeds.syndication.bulletins import post_bulletin  # noqa: E402
+from feeds.syndication.models import Subscription  # noqa: E402
+from feeds.syndication.subscriptions import new_secret, subscriptions_matching  # noqa: E402
+from feeds.syndication.webhooks import send_due, signature_headers  # noqa: E402
 
 TOWNS = [
     (52.4862, -1.8904), (53.4808, -2.2426), (53.8008, -1.5491), (53.4084, -2.9916),

@@ -1,4 +1,6 @@
-"""Feed ingestion and syndication (fetch → parse → store → classify → locate → deliver).
+"""Feeds in, bulletins out: ``ingest`` (fetch, parse, store, poll) then ``syndication``.
 
-Empty until the ingestion issue; it will import from ``directory`` and never from Flask.
+Builds on ``directory`` and never imports ``api`` or Flask (tests/test_layers.py). Inside,
+``syndication`` builds on ``ingest``, never the other way; ``worker`` (the polling and sending
+loop) and ``demo`` sit on both.
 """

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-import directory.models  # noqa: F401  (registers every table on the metadata)
+import migrations.models  # noqa: F401  (registers every table on the metadata)
 from directory.storage import Base, UTCDateTime, create_db_engine
 
 config = context.config

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from api import create_app
 from api.config import postgres_test_url
-from directory.postcode_import import import_postcodes
+from directory.geography.postcode_import import import_postcodes
 from directory.schema import upgrade_database
 from directory.storage import create_db_engine
 
@@ -177,7 +177,7 @@ def engine_for() -> Iterator[Callable[[str], object]]:
 @pytest.fixture
 def demo_directory(app):  # type: ignore[no-untyped-def]
     """The demo police teams and sites (what `hyperlocal demo` loads) on the demo database."""
-    from directory.demo import load_demo_directory
+    from feeds.demo import load_demo_directory
 
     with app.extensions["hyperlocal_db"].sessions() as session:
         load_demo_directory(session)
@@ -186,7 +186,7 @@ def demo_directory(app):  # type: ignore[no-untyped-def]
 
 def bearer(app, scope: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """Authorization headers for a new key with ``scope`` on the app's database."""
-    from directory.api_keys import create_api_key
+    from directory.keys.store import create_api_key
 
     with app.extensions["hyperlocal_db"].sessions() as session:
         secret = create_api_key(session, scope).secret

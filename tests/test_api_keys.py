@@ -7,14 +7,14 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from api.cli import main
-from directory.api_keys import (
+from directory.keys.models import ApiKey
+from directory.keys.store import (
     InvalidScope,
     create_api_key,
     hash_key,
     parse_scope,
     scope_allows,
 )
-from directory.models import ApiKey
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The per-process area cache: bounded, keyed by row and change, loads only misses."""
 
-from directory.area_cache import AreaCache
-from directory.areas import circle_area
+from directory.geography.area_cache import AreaCache
+from directory.geography.areas import circle_area
 
 
 def _json(radius: float) -> dict:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from geopy.distance import great_circle
 
-from directory.areas import (
+from directory.geography.areas import (
     AreaInvalid,
     area_from_json,
     circle_area,
     polygon_area,
     postcode_area,
 )
-from directory.postcodes import postcode_positions
+from directory.geography.postcodes import postcode_positions
 
 # A box around Wednesfield (WV11), in GeoJSON order [lng, lat].
 WEDNESFIELD = {

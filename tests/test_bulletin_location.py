@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from directory.bulletin_location import clean_place_name, locate_item, place_phrases
-from directory.models import Neighbourhood
+from directory.police.models import Neighbourhood
+from feeds.syndication.locate import clean_place_name, locate_item, place_phrases
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from feeds.classify import classify, parse_rules
+from feeds.syndication.classify import classify, parse_rules
 
 CASES: list[tuple[str, str, str | None]] = [
     # --- appeals

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from werkzeug import Response
 
 from api.cli import main
-from directory.models import Post
 from directory.storage import create_db_engine, make_session_factory
+from feeds.ingest.models import Post
 from tests.conftest import free_port, hyperlocal_command
 from tests.test_feed_ingestion import RSS, THREE
 from tests.test_feed_ingestion import add_site as approved_site

@@ -19,14 +19,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug import Response
 
-from directory.areas import circle_area
-from directory.models import Feed, Post, PostTag
-from directory.sites import create_site, set_site_status, update_site
+from directory.geography.areas import circle_area
+from directory.sites.store import create_site, set_site_status, update_site
 from directory.storage import utcnow
-from feeds.http import FetchPolicy, HttpClient
-from feeds.poll import poll_due
-from feeds.refresh import refresh_feed
-from feeds.schedule import MAX_FAILURES
+from feeds.directory_changes import site_changed
+from feeds.ingest.http import FetchPolicy, HttpClient
+from feeds.ingest.models import Feed, Post, PostTag
+from feeds.ingest.poll import poll_due
+from feeds.ingest.refresh import refresh_feed
+from feeds.ingest.schedule import MAX_FAILURES
 from tests.conftest import TEST_DATA
 
 FEEDS = TEST_DATA / "feeds"
@@ -68,6 +69,7 @@ def add_site(sessions, feed_urls, url="https://news.example.org/", **kwargs) -> 
         site = create_site(session, name="Test News", url=url, feed_urls=feed_urls,
                            area=circle_area(52.6, -2.1, 1500), **kwargs)  # fmt: skip
         set_site_status(session, site, "approved")
+        site_changed(session, site)
         session.commit()
         return site.id
 
@@ -359,9 +361,10 @@ def test_a_home_page_is_enough_the_feed_is_discovered(sessions, fetcher, httpser
     assert feed_of(sessions, site_id).url == httpserver.url_for("/feed.xml")
     # Editing the site keeps the discovered feed rather than starting again from the page.
     with sessions() as session:
-        from directory.sites import get_site
+        from directory.sites.store import get_site
 
         update_site(session, get_site(session, site_id), description="Now with a description")
+        site_changed(session, get_site(session, site_id))
         session.commit()
     again = feed_of(sessions, site_id)
     assert again.id == feed.id and again.url == httpserver.url_for("/feed.xml")
@@ -402,8 +405,8 @@ def test_the_guard_is_on_unless_loopback_is_allowed(sessions, httpserver):
 def test_feeds_claimed_by_a_poller_that_died_are_polled_when_the_lease_ends(
     sessions, fetcher, httpserver
 ):
-    from feeds.poll import LEASE
-    from feeds.store import claim_due_feeds
+    from feeds.ingest.poll import LEASE
+    from feeds.ingest.store import claim_due_feeds
 
     serve(httpserver, "/feed", THREE)
     feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
@@ -493,7 +496,7 @@ def test_a_permanent_redirect_to_an_unstorable_address_is_followed_not_stored(
 def test_a_moved_or_discovered_feed_stays_itself_when_the_directory_resyncs(
     sessions, fetcher, httpserver
 ):
-    from directory.feed_registry import sync_all_feeds
+    from feeds.ingest.registry import sync_all_feeds
 
     page = ('<html><head><link rel="alternate" type="application/rss+xml" href="/found.xml">'
             "</head></html>")  # fmt: skip
@@ -517,7 +520,7 @@ def test_a_moved_or_discovered_feed_stays_itself_when_the_directory_resyncs(
 
 def test_a_home_page_site_keeps_its_discovered_feed_alongside_account_feeds(sessions):
     from directory.accounts import check_account
-    from directory.sites import get_site
+    from directory.sites.store import get_site
 
     site_id = add_site(sessions, [], url="https://blog.example.org/")
     home = feed_of(sessions, site_id)
@@ -525,6 +528,7 @@ def test_a_home_page_site_keeps_its_discovered_feed_alongside_account_feeds(sess
         site = get_site(session, site_id)
         update_site(session, site, social_accounts=[
             check_account("mastodon", "https://mastodon.social/@blog")])  # fmt: skip
+        site_changed(session, site)
         session.commit()
         live = session.scalars(select(Feed).where(Feed.site_id == site_id,
                                                   Feed.status == "active")).all()  # fmt: skip
@@ -535,9 +539,9 @@ def test_a_home_page_site_keeps_its_discovered_feed_alongside_account_feeds(sess
 def test_a_feed_retired_during_its_fetch_stays_retired_and_stores_nothing(
     sessions, fetcher, httpserver
 ):
-    from directory.sites import get_site
-    from feeds.refresh import refresh_state
-    from feeds.store import feed_state
+    from directory.sites.store import get_site
+    from feeds.ingest.refresh import refresh_state
+    from feeds.ingest.store import feed_state
 
     serve(httpserver, "/feed", THREE)
     site_id = add_site(sessions, [httpserver.url_for("/feed")])
@@ -545,6 +549,7 @@ def test_a_feed_retired_during_its_fetch_stays_retired_and_stores_nothing(
     with sessions() as session:
         state = feed_state(session, feed.id)  # the poller has read it and is fetching...
         update_site(session, get_site(session, site_id), feed_urls=[])  # ...when it is dropped
+        site_changed(session, get_site(session, site_id))
         session.commit()
     result = refresh_state(sessions, state, fetcher)
     assert result.outcome == "skipped" and result.status == "retired"
@@ -554,8 +559,8 @@ def test_a_feed_retired_during_its_fetch_stays_retired_and_stores_nothing(
 
 
 def test_concurrent_claims_never_share_a_feed(sessions):
-    from feeds.poll import LEASE
-    from feeds.store import claim_due_feeds
+    from feeds.ingest.poll import LEASE
+    from feeds.ingest.store import claim_due_feeds
 
     for i in range(60):
         add_site(sessions, [f"https://feeds{i}.example.org/rss"], url=f"https://s{i}.example.org/")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.parse import FeedInvalid, parse_feed
+from feeds.ingest.parse import FeedInvalid, parse_feed
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from directory.feed_registry import account_feed_url
-from feeds import schedule
-from feeds.discover import feed_links
+from feeds.ingest import schedule
+from feeds.ingest.discover import feed_links
+from feeds.ingest.registry import account_feed_url
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)

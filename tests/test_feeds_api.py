@@ -7,7 +7,8 @@ from werkzeug import Response
 
 from api import http_client
 from directory.accounts import check_account
-from directory.police import add_officer, get_neighbourhood
+from directory.police.store import add_officer, get_neighbourhood
+from feeds.directory_changes import officer_changed
 from tests.conftest import bearer
 from tests.test_feed_ingestion import RSS, THREE, rss
 
@@ -99,6 +100,7 @@ def test_team_reading_list_and_truepicture_by_place(client, demo_directory, http
         team = get_neighbourhood(session, "west-midlands", "WV11demo")
         officer = add_officer(session, team, name="PC Demo Poster", accounts=[
             check_account("rss", httpserver.url_for("/pc"))])  # fmt: skip
+        officer_changed(session, officer)
         session.commit()
         officer_id = officer.id
     admin = bearer(app, "admin")

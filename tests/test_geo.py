@@ -3,7 +3,7 @@
 import pytest
 from geopy.distance import great_circle
 
-from directory.geo import bbox_around, distance_m, in_uk, lat_band, lat_bands
+from directory.geography.geo import bbox_around, distance_m, in_uk, lat_band, lat_bands
 
 PAIRS = [
     ((52.615855, -2.089476), (52.616, -2.0895)),  # next door

@@ -11,7 +11,7 @@ import zlib
 import pytest
 from werkzeug import Response
 
-from feeds.http import FetchError, FetchPolicy, HttpClient, forbidden_reason
+from feeds.ingest.http import FetchError, FetchPolicy, HttpClient, forbidden_reason
 
 ONLY_127_0_0_1 = ("127.0.0.1/32",)
 

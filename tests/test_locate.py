@@ -8,7 +8,7 @@ import pytest
 from werkzeug import Response
 
 from api import create_app
-from directory.locate import LocateError, locate, parse_lat_lng
+from directory.geography.locate import LocateError, locate, parse_lat_lng
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_geocoder_failure_is_503_and_not_cached(geocoding_app, httpserver):
 
 
 def test_locate_function_takes_any_geocoder(app):
-    from directory.locate import GeocodedPlace
+    from directory.geography.locate import GeocodedPlace
 
     calls = []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feeds.mentions import postcode_mentions
+from feeds.syndication.mentions import postcode_mentions
 
 
 @pytest.mark.parametrize(

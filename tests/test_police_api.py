@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from directory.demo import demo_police_dir
+from feeds.demo import demo_police_dir
 from tests.conftest import bearer
 
 
@@ -210,8 +210,8 @@ def test_local_body_is_what_the_schema_documents(client, demo_directory):
 def test_redrawing_one_team_leaves_other_teams_units_alone(client, demo_directory):
     """A force redraws a boundary: neighbouring teams keep their units, and a larger patch
     from another force cannot take units a smaller team already holds."""
-    from directory.models import Neighbourhood
-    from directory.postcodes import postcodes_of_teams
+    from directory.geography.postcodes import postcodes_of_teams
+    from directory.police.models import Neighbourhood
 
     app = demo_directory
     with app.extensions["hyperlocal_db"].sessions() as session:

@@ -11,10 +11,8 @@ import pytest
 from sqlalchemy import select
 from werkzeug import Response
 
-from directory.models import Neighbourhood, Officer, PoliceForce
-from directory.police import active_officers, get_neighbourhood, neighbourhood_at
-from directory.police_data import Report, parse_boundary
-from directory.police_import import (
+from directory.police.data import Report, parse_boundary
+from directory.police.importer import (
     LivePoliceApi,
     PoliceImportError,
     RateLimiter,
@@ -22,6 +20,8 @@ from directory.police_import import (
     backoff_seconds,
     import_police_force,
 )
+from directory.police.models import Neighbourhood, Officer, PoliceForce
+from directory.police.store import active_officers, get_neighbourhood, neighbourhood_at
 from directory.storage import make_session_factory
 
 DEMO_POLICE = Path(str(files("directory.data").joinpath("police")))
@@ -236,10 +236,10 @@ def test_live_api_unreachable(sessions):
 
 
 def test_postcodes_remember_their_team_and_follow_changes(sessions, saved, migrated_url):
-    from directory.areas import polygon_area
-    from directory.police import neighbourhood_for_postcode, update_neighbourhood
-    from directory.postcode_import import import_postcodes
-    from directory.postcodes import get_postcode, postcodes_of_teams
+    from directory.geography.areas import polygon_area
+    from directory.geography.postcode_import import import_postcodes
+    from directory.geography.postcodes import get_postcode, postcodes_of_teams
+    from directory.police.store import neighbourhood_for_postcode, update_neighbourhood
     from tests.conftest import DEMO_EXTRACT
 
     with sessions() as session:

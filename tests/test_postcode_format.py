@@ -2,7 +2,7 @@
 
 import pytest
 
-from directory.postcode_format import PostcodeInvalid, parse_postcode
+from directory.geography.postcode_format import PostcodeInvalid, parse_postcode
 
 VALID = [
     # (typed, kind, display, canonical)
@@ -94,7 +94,7 @@ def test_whole_message_for_the_classic_mistake() -> None:
 
 
 def test_display_units_are_recognised_without_full_parsing() -> None:
-    from directory.postcode_format import DISPLAY_UNIT_RE
+    from directory.geography.postcode_format import DISPLAY_UNIT_RE
 
     assert DISPLAY_UNIT_RE.match("WV11 1AA")
     assert DISPLAY_UNIT_RE.match("SW1A 0AA")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from directory.models import AreaName, Postcode
-from directory.postcode_import import ImportFormatError, import_postcodes
-from directory.postcodes import get_postcode, nearest_postcodes
+from directory.geography.models import AreaName, Postcode
+from directory.geography.postcode_import import ImportFormatError, import_postcodes
+from directory.geography.postcodes import get_postcode, nearest_postcodes
 from directory.storage import make_session_factory
 from tests.conftest import DEMO_EXTRACT, DEMO_POSTCODE_COUNT, TEST_DATA
 
@@ -212,7 +212,7 @@ def test_database_stays_readable_while_importing(migrated_url, engine_for, monke
     """Readers keep getting answers while an import rewrites the rows they read."""
     import threading
 
-    import directory.postcode_import as importer
+    import directory.geography.postcode_import as importer
 
     monkeypatch.setattr(importer, "BATCH_SIZE", 100)  # many small transactions
     engine = engine_for(migrated_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from directory.geo import distance_m
+from directory.geography.geo import distance_m
 
 
 def test_get_postcode_in_any_form(client):
@@ -66,7 +66,7 @@ def test_nearest_finds_every_postcode_within_the_radius(client, app):
     """Compared with brute force over the whole demo extract."""
     from sqlalchemy import select
 
-    from directory.models import Postcode
+    from directory.geography.models import Postcode
 
     lat, lng, radius = 52.5864, -2.1289, 600
     with app.extensions["hyperlocal_db"].sessions() as session:
@@ -91,8 +91,8 @@ def test_nearest_matches_brute_force_at_random_points(app):
 
     from sqlalchemy import select
 
-    from directory.models import Postcode
-    from directory.postcodes import nearest_postcodes
+    from directory.geography.models import Postcode
+    from directory.geography.postcodes import nearest_postcodes
 
     engine = app.extensions["hyperlocal_db"].engine
     with engine.connect() as connection:
@@ -197,7 +197,7 @@ def test_outcode_centroid_ignores_units_without_coordinates(client, app):
     """WV98 (PO boxes) mixes located units with 137 that have none."""
     from sqlalchemy import func, select
 
-    from directory.models import Postcode
+    from directory.geography.models import Postcode
 
     with app.extensions["hyperlocal_db"].sessions() as session:
         located = Postcode.postcode.like("WV98 %") & Postcode.latitude.is_not(None)
@@ -218,8 +218,8 @@ def test_single_lookup_body_is_exactly_what_the_schema_documents(client, app, mi
     """GET /postcodes/{pc} skips marshmallow at run time; its body must still be the schema's."""
     from api.postcode_schemas import PostcodeSchema
     from api.postcodes import postcode_json
-    from directory.postcode_import import import_postcodes
-    from directory.postcodes import get_postcode
+    from directory.geography.postcode_import import import_postcodes
+    from directory.geography.postcodes import get_postcode
     from directory.storage import create_db_engine
     from tests.conftest import TEST_DATA
 

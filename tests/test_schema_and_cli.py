@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import inspect
 
-import directory.models  # noqa: F401
+import migrations.models  # noqa: F401
 from api import create_app
 from api.cli import main
 from directory.schema import (

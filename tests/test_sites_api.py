@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from directory.models import Site
+from directory.sites.models import Site
 from tests.conftest import bearer
 
 WV11_SECTORS = {"type": "postcodes", "postcodes": ["WV11 1", "WV11 2"]}

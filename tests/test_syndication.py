@@ -21,22 +21,22 @@ from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
 from api import http_client
-from directory.bulletins import bulletin_json, post_bulletin
-from directory.models import (
+from directory.police.models import PoliceForce
+from directory.sites.models import Site
+from directory.storage import utcnow
+from feeds.ingest.http import FetchPolicy, HttpClient
+from feeds.ingest.models import Feed
+from feeds.syndication.bulletins import bulletin_json, post_bulletin
+from feeds.syndication.models import (
     Bulletin,
     BulletinDelivery,
-    Feed,
-    PoliceForce,
-    Site,
     Subscription,
     WebhookAttempt,
     WebhookMessage,
 )
-from directory.storage import utcnow
-from directory.subscriptions import deliver, subscriptions_matching
-from feeds.http import FetchPolicy, HttpClient
-from feeds.refresh import refresh_feed
-from feeds.webhooks import MAX_ATTEMPTS, RETRY_SCHEDULE, send_due
+from feeds.syndication.subscriptions import deliver, subscriptions_matching
+from feeds.syndication.webhooks import MAX_ATTEMPTS, RETRY_SCHEDULE, send_due
+from feeds.worker import refresh_and_publish
 from tests.conftest import bearer
 from tests.test_feed_ingestion import RSS
 
@@ -115,7 +115,7 @@ def subscribe(client, app, site: int, **body):  # type: ignore[no-untyped-def]
 
 def police_feed(sessions, url: str) -> int:  # type: ignore[no-untyped-def]
     """Point West Midlands' RSS engagement method at ``url``; the id of its feed."""
-    from directory.feed_registry import sync_force_feeds
+    from feeds.ingest.registry import sync_force_feeds
 
     with sessions() as session:
         force = session.get(PoliceForce, "west-midlands")
@@ -167,7 +167,7 @@ def test_police_item_reaches_exactly_the_covering_outlets_and_is_withdrawn(
         police_rss([APPEAL, MISSING, COURT, MISSING_DOG]), headers=RSS
     )
     feed_id = police_feed(sessions, httpserver.url_for("/police.rss"))
-    result = refresh_feed(sessions, feed_id, fetcher)
+    result = refresh_and_publish(sessions, feed_id, fetcher)
     assert result.outcome == "new_items" and len(result.new_posts) == 4
 
     with sessions() as session:
@@ -230,7 +230,7 @@ def test_found_safe_update_withdraws_the_missing_person_everywhere(
         lambda request: Response(served[0], headers=RSS)
     )
     feed_id = police_feed(sessions, httpserver.url_for("/police.rss"))
-    refresh_feed(sessions, feed_id, fetcher)
+    refresh_and_publish(sessions, feed_id, fetcher)
     send_due(sessions, fetcher)
     body = client.get(sub["feeds"]["json"]).get_json()
     assert [i["_hyperlocal"]["kind"] for i in body["items"]] == ["missing"]
@@ -244,7 +244,7 @@ def test_found_safe_update_withdraws_the_missing_person_everywhere(
     with sessions() as session:
         session.execute(Feed.__table__.update().values(next_check_at=utcnow(), etag=None))
         session.commit()
-    refresh_feed(sessions, feed_id, fetcher)
+    refresh_and_publish(sessions, feed_id, fetcher)
     with sessions() as session:
         missing = session.scalar(select(Bulletin).where(Bulletin.kind == "missing"))
         update = session.scalar(select(Bulletin).where(Bulletin.kind == "update"))
@@ -479,7 +479,7 @@ def test_two_workers_match_and_send_each_pair_once(
         bulletin = post_bulletin(session, "west-midlands", kind="appeal",
                                  title="Appeal near WV11 1AA").bulletin  # fmt: skip
         session.commit()
-        from directory.areas import area_from_json
+        from directory.geography.areas import area_from_json
 
         again = subscriptions_matching(session, area_from_json(bulletin.area), "appeal")
         assert set(subs) <= set(again)
@@ -634,7 +634,7 @@ def test_a_withdrawal_is_the_last_word(loopback_app, client, sessions, fetcher,
 
 def test_one_item_in_two_feeds_is_one_bulletin(demo_directory, sessions, fetcher,
                                                httpserver: HTTPServer) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
-    from directory.feed_registry import sync_force_feeds
+    from feeds.ingest.registry import sync_force_feeds
 
     for path in ("/news.rss", "/appeals.rss"):
         httpserver.expect_request(path).respond_with_data(police_rss([APPEAL]), headers=RSS)
@@ -650,7 +650,7 @@ def test_one_item_in_two_feeds_is_one_bulletin(demo_directory, sessions, fetcher
                                                       Feed.status == "active")).all()  # fmt: skip
     assert len(feeds) == 2  # the demo's listed address is retired
     for feed in feeds:
-        assert refresh_feed(sessions, feed, fetcher).outcome == "new_items"
+        assert refresh_and_publish(sessions, feed, fetcher).outcome == "new_items"
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Bulletin)) == 1
 

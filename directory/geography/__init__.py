@@ -1,0 +1,1 @@
+"""Where: postcodes (format, store, importers), areas, locating what a person types, geocoding."""

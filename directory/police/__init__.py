@@ -1,0 +1,1 @@
+"""Police forces, neighbourhood teams and officers, and the data.police.uk import."""

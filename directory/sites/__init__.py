@@ -1,0 +1,1 @@
+"""Hyperlocal sites: submission and moderation, the areas they cover, coverage gaps, OPML."""

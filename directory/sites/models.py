@@ -1,0 +1,63 @@
+"""The hyperlocal site table.
+
+Queries live in the store modules beside this one; this module only says what is stored.
+Every model shares ``directory.storage.Base``, so Alembic compares one metadata
+(``migrations/models.py`` imports them all).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from directory.storage import Base, UTCDateTime
+
+SITE_STATUSES = ("pending", "approved", "rejected")
+
+
+class Site(Base):
+    """A hyperlocal community site: what it is, where it publishes, the area it covers.
+
+    ``area`` is the Area's JSON (see directory.areas); the bounding box columns copy its bbox so
+    "which sites could cover this point" is an indexed range query before any geometry.
+    """
+
+    __tablename__ = "sites"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status_known"),
+        # Holds every bounding-box column, so "which boxes hold this point" is answered from the
+        # index alone, never reading the rows with their large coverage JSON.
+        Index("ix_sites_bbox", "status", "min_lat", "max_lat", "min_lng", "max_lng", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    feed_urls: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str | None] = mapped_column(String(40))
+    # Deferred: most queries only need the box columns; readers ask for it (undefer) or go
+    # through directory.area_cache.
+    area: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    area_kind: Mapped[str] = mapped_column(String(10))
+    min_lat: Mapped[float] = mapped_column(Float)
+    min_lng: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    max_lng: Mapped[float] = mapped_column(Float)
+    social_accounts: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

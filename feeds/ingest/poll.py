@@ -1,0 +1,125 @@
+"""A polling pass over ids and a session factory.
+
+``poll_due`` claims the feeds that are due (a lease, committed first), refreshes them on a
+bounded thread pool, and returns a summary. ``feeds.worker.run_worker`` repeats it (and sends
+what syndication queued) until told to stop. A queue worker can call ``refresh_feed`` per id
+instead: nothing here holds state between passes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from directory.storage import utcnow
+from feeds.ingest.http import HttpClient
+from feeds.ingest.refresh import NewPostsHook, RefreshResult, SessionFactory, refresh_state
+from feeds.ingest.store import FeedState, Unchanged, claim_due_feeds, record_unchanged
+
+# How long a claimed feed is reserved for its poller: far longer than a batch can take, so only
+# a poller that died leaves the lease to expire (see lease_for).
+LEASE = timedelta(minutes=10)
+UNCHANGED_FLUSH = 200
+FLUSH_SECONDS = 30.0  # or sooner: 304s wait no longer than this to be recorded
+BATCH_PER_THREAD = 4  # claimed at a time, per thread: leases stay short
+
+
+def lease_for(client: HttpClient) -> timedelta:
+    """A lease outlasting a claimed feed's wait in the queue: at most 2 x concurrency feeds
+    are queued, plus one claim, each fetched at most twice (discovery) within the client's
+    total deadline, by concurrency threads; doubled for safety."""
+    worst = client.policy.total_timeout * 2 * (2 + BATCH_PER_THREAD) * 2
+    return max(LEASE, timedelta(seconds=worst))
+
+
+@dataclass
+class PollSummary:
+    feeds: int = 0
+    new_posts: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failing: list[int] = field(default_factory=list)  # feeds parked as failing in this pass
+    results: list[RefreshResult] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in
+                          sorted(self.outcomes.items()))  # fmt: skip
+        text = f"polled {self.feeds} feeds: {self.new_posts} new posts"
+        if parts:
+            text += f" ({parts})"
+        if self.failing:
+            text += f"; failing: feeds {', '.join(map(str, self.failing[:20]))}"
+        return text
+
+
+def poll_due(
+    sessions: SessionFactory,
+    client: HttpClient,
+    *,
+    concurrency: int = 8,
+    now: datetime | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    keep_results: bool = False,
+    on_new_posts: NewPostsHook | None = None,
+) -> PollSummary:
+    """One pass over every feed due at ``now``, ``concurrency`` fetches at a time.
+
+    A pipeline, not rounds: feeds are claimed a few at a time whenever fewer than
+    ``2 x concurrency`` are queued, so no thread waits for a round's slowest feed and every
+    lease stays short. 304s are recorded in bulk every ``UNCHANGED_FLUSH`` answers or
+    ``FLUSH_SECONDS``; until then those feeds stay leased, so a poller that dies only causes
+    one more conditional GET.
+    Each refresh uses its own clock unless ``now`` is given (tests pin it). ``on_new_posts``
+    runs in each feed's storing transaction (see ``refresh_feed``).
+    """
+    summary = PollSummary()
+    workers = max(1, concurrency)
+    lease = lease_for(client)
+    unchanged: list[Unchanged] = []
+    pending: set[Future[RefreshResult]] = set()
+    exhausted = False
+    flushed = time.monotonic()
+
+    def refresh(state: FeedState) -> RefreshResult:
+        return refresh_state(
+            sessions, state, client, now, defer_not_modified=True, on_new_posts=on_new_posts
+        )
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while True:
+            if not exhausted and len(pending) < 2 * workers:
+                with sessions() as session:
+                    claimed = claim_due_feeds(session, now or utcnow(),
+                                              workers * BATCH_PER_THREAD, lease)  # fmt: skip
+                exhausted = not claimed
+                pending.update(pool.submit(refresh, state) for state in claimed)
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()
+                _count(summary, result, keep_results)
+                if result.unchanged is not None:
+                    unchanged.append(result.unchanged)
+                if progress:
+                    progress(summary.feeds, None)
+            if unchanged and (len(unchanged) >= UNCHANGED_FLUSH or not pending
+                              or time.monotonic() - flushed > FLUSH_SECONDS):  # fmt: skip
+                with sessions() as session:
+                    record_unchanged(session, unchanged)
+                    session.commit()
+                unchanged, flushed = [], time.monotonic()
+    return summary
+
+
+def _count(summary: PollSummary, result: RefreshResult, keep: bool) -> None:
+    summary.feeds += 1
+    summary.outcomes[result.outcome] += 1
+    summary.new_posts += len(result.new_posts)
+    if result.status == "failing" and result.outcome == "error":
+        summary.failing.append(result.feed_id)
+    if keep:
+        summary.results.append(result)

@@ -1,0 +1,63 @@
+"""Reading stored posts: by site, by team, by officer, by tag around a place. Newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.orm import Session
+
+from directory.police.models import Officer
+from directory.storage import Page, paginate
+from feeds.ingest.models import Feed, Post, PostTag
+
+
+def list_posts(
+    session: Session,
+    owners: ColumnElement[bool],
+    *,
+    tag: str | None = None,
+    kinds: Sequence[str] | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[Any]:
+    """Posts of the feeds matching ``owners``, newest first, as (Post, owner, kind) rows."""
+    query = (
+        select(Post, Feed.owner, Feed.kind)
+        .join(Feed, Feed.id == Post.feed_id)
+        .where(owners)
+        .order_by(Post.published_at.desc(), Post.id.desc())
+    )
+    if kinds:
+        query = query.where(Feed.kind.in_(kinds))
+    if tag:
+        query = query.where(
+            Post.id.in_(select(PostTag.post_id).where(PostTag.tag == tag.lower().lstrip("#")))
+        )
+    return paginate(session, query, page, per_page, rows=True)
+
+
+def of_sites(site_ids: Sequence[int]) -> ColumnElement[bool]:
+    return Feed.site_id.in_(site_ids) if site_ids else false()
+
+
+def of_officer(officer_id: int) -> ColumnElement[bool]:
+    return Feed.officer_id == officer_id
+
+
+def of_police(team_ids: Sequence[int], force_ids: Sequence[str]) -> ColumnElement[bool]:
+    """Feeds of these teams, their officers, and these forces."""
+    clauses: list[ColumnElement[bool]] = []
+    if team_ids:
+        clauses.append(Feed.neighbourhood_id.in_(team_ids))
+        officers = select(Officer.id).where(Officer.neighbourhood_id.in_(team_ids))
+        clauses.append(Feed.officer_id.in_(officers))
+    if force_ids:
+        clauses.append(Feed.force_id.in_(force_ids))
+    return or_(*clauses) if clauses else false()
+
+
+def all_police() -> ColumnElement[bool]:
+    return or_(Feed.neighbourhood_id.is_not(None), Feed.officer_id.is_not(None),
+               Feed.force_id.is_not(None))  # fmt: skip

@@ -1,0 +1,298 @@
+"""Feeds and posts in the database: claiming due feeds, storing items, recording outcomes.
+
+Every function takes a Session and leaves committing to the caller, except where noted;
+``refresh_feed`` sequences them so that a feed's items, its validators (ETag, Last-Modified)
+and its schedule are committed together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from directory.storage import Page, insert_ignoring, paginate
+from feeds.ingest.models import Feed, Post, PostTag
+from feeds.ingest.parse import ParsedItem
+from feeds.ingest.schedule import Decision
+
+MAX_ERROR_CHARS = 500
+
+
+class FeedNotFound(LookupError):
+    """No feed with that id."""
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What a poller needs to know about a feed before fetching it (no session held)."""
+
+    id: int
+    url: str
+    owner: str
+    etag: str | None
+    last_modified: str | None
+    interval: timedelta
+    error_count: int
+    status: str
+
+
+@dataclass(frozen=True)
+class NewPost:
+    """A post stored for the first time (what syndication consumes)."""
+
+    id: int
+    feed_id: int
+    key: str
+    title: str
+    link: str | None
+    published_at: datetime
+    point: tuple[float, float] | None
+    guid: str | None = None
+    content_html: str = ""
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A 304 answer waiting to be recorded."""
+
+    feed_id: int
+    at: datetime
+    decision: Decision
+    etag: str | None
+    last_modified: str | None
+
+
+def get_feed(session: Session, feed_id: int) -> Feed:
+    feed = session.get(Feed, feed_id) if 0 < feed_id < 2**31 else None
+    if feed is None:
+        raise FeedNotFound(f"no feed with id {feed_id}")
+    return feed
+
+
+_STATE = (Feed.id, Feed.url, Feed.owner, Feed.etag, Feed.last_modified,
+          Feed.interval_seconds, Feed.error_count, Feed.status)  # fmt: skip
+FEEDS = Feed.__table__  # plain UPDATEs: no ORM bookkeeping on the polling path
+
+
+def _state(row: Any) -> FeedState:
+    return FeedState(row.id, row.url, row.owner, row.etag, row.last_modified,
+                     timedelta(seconds=row.interval_seconds), row.error_count,
+                     row.status)  # fmt: skip
+
+
+def feed_state(session: Session, feed_id: int) -> FeedState:
+    row = session.execute(select(*_STATE).where(Feed.id == feed_id)).first()
+    if row is None:
+        raise FeedNotFound(f"no feed with id {feed_id}")
+    return _state(row)
+
+
+def claim_due_feeds(
+    session: Session, now: datetime, limit: int, lease: timedelta
+) -> list[FeedState]:
+    """Up to ``limit`` feeds due now, leased to the caller until ``now + lease``.
+
+    The lease (moving ``next_check_at`` forward) is committed here, so a second poller does not
+    take the same feeds, and a poller killed mid-fetch leaves them due again when it expires.
+    One ``UPDATE ... RETURNING`` claims them, so two pollers never both take a feed: SQLite
+    runs the statement under its write lock; PostgreSQL skips rows another poller is locking
+    and re-checks that each is still due.
+    """
+    due = (Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
+    chosen = (
+        select(Feed.id)
+        .where(*due)
+        .order_by(Feed.next_check_at, Feed.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(FEEDS)
+        .where(FEEDS.c.id.in_(chosen.scalar_subquery()), FEEDS.c.next_check_at <= now)
+        .values(next_check_at=now + lease)
+        .returning(*(FEEDS.c[column.key] for column in _STATE))
+    ).all()
+    session.commit()
+    return sorted((_state(row) for row in rows), key=lambda state: state.id)
+
+
+POSTS = Post.__table__
+
+
+def store_items(
+    session: Session, feed_id: int, items: Sequence[ParsedItem], now: datetime
+) -> list[NewPost]:
+    """Insert the items not stored yet for this feed; return only those (no commit).
+
+    Uniqueness per (feed, dedupe key) is the database's: ``ON CONFLICT DO NOTHING`` means two
+    pollers storing the same items at once, or a rerun after a crash, never duplicate a post.
+    """
+    if not items:
+        return []
+    keys = [item.key for item in items]
+    known = set(session.scalars(select(Post.key).where(Post.feed_id == feed_id,
+                                                       Post.key.in_(keys))))  # fmt: skip
+    fresh = [item for item in items if item.key not in known]
+    if not fresh:
+        return []
+    rows = [
+        {
+            "feed_id": feed_id,
+            "key": item.key,
+            "guid": item.guid and item.guid[:500],
+            "link": item.link,
+            "title": item.title,
+            "content_html": item.content_html,
+            "author": item.author,
+            "published_at": item.published_at or now,
+            "first_seen_at": now,
+            "tags": list(item.tags),
+            "latitude": item.point[0] if item.point else None,
+            "longitude": item.point[1] if item.point else None,
+        }  # fmt: skip
+        for item in fresh
+    ]
+    statement = insert_ignoring(session, POSTS, ["feed_id", "key"]).returning(
+        POSTS.c.id, POSTS.c.key
+    )
+    inserted = {key: post_id for post_id, key in session.execute(statement, rows)}
+    tags = [
+        {"post_id": inserted[item.key], "tag": tag}
+        for item in fresh
+        if item.key in inserted
+        for tag in item.tags
+    ]
+    if tags:
+        session.execute(insert(PostTag.__table__), tags)
+    return [
+        NewPost(
+            inserted[row["key"]],
+            feed_id,
+            row["key"],
+            row["title"],
+            row["link"],
+            row["published_at"],
+            item.point,
+            row["guid"],
+            row["content_html"],
+        )  # fmt: skip
+        for row, item in zip(rows, fresh, strict=True)
+        if row["key"] in inserted
+    ]
+
+
+def record_outcome(
+    session: Session,
+    feed_id: int,
+    now: datetime,
+    decision: Decision,
+    *,
+    http_status: int | None = None,
+    error: str | None = None,
+    success: bool = False,
+    new_items: int = 0,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    url: str | None = None,
+    title: str | None = None,
+    problem: str | None | object = "keep",
+) -> bool:
+    """Write a fetch's outcome and the next check onto the feed (no commit).
+
+    On success the validators are replaced (with what this response sent, possibly nothing);
+    on failure they are kept, as are the items. Returns False, writing nothing, when the feed
+    was retired meanwhile (its owner dropped it during the fetch): the caller rolls back.
+    """
+    values: dict[str, object] = {
+        "last_fetch_at": now,
+        "status": decision.status,
+        "next_check_at": decision.next_check_at,
+        "interval_seconds": int(decision.interval.total_seconds()),
+        "error_count": decision.error_count,
+        "last_http_status": http_status,
+        "updated_at": now,
+    }
+    if error is not None:
+        values["last_error"] = error[:MAX_ERROR_CHARS]
+    if success:
+        values.update(last_success_at=now, last_error=None, etag=etag and etag[:500],
+                      last_modified=last_modified and last_modified[:100])  # fmt: skip
+        if problem != "keep":
+            values["problem"] = problem and str(problem)[:300]
+        if new_items:
+            values["item_count"] = FEEDS.c.item_count + new_items
+    if title:
+        values["title"] = title[:300]
+    if url is not None:
+        values["url"] = url
+    result = session.execute(
+        update(FEEDS).where(FEEDS.c.id == feed_id, FEEDS.c.status != "retired").values(**values)
+    )
+    return bool(result.rowcount)
+
+
+_UNCHANGED = (
+    update(FEEDS)
+    .where(FEEDS.c.id == bindparam("b_id"), FEEDS.c.status != "retired")
+    .values(
+        last_fetch_at=bindparam("b_at"), last_success_at=bindparam("b_at"),
+        updated_at=bindparam("b_at"), status="active", error_count=0, last_error=None,
+        last_http_status=304, next_check_at=bindparam("b_next"),
+        interval_seconds=bindparam("b_interval"), etag=bindparam("b_etag"),
+        last_modified=bindparam("b_modified"),
+    )
+)  # fmt: skip
+
+
+def record_unchanged(session: Session, answers: Sequence[Unchanged]) -> None:
+    """Record many 304s in one statement (no commit): what a polling pass mostly sees."""
+    if not answers:
+        return
+    session.execute(_UNCHANGED, [
+        {"b_id": a.feed_id, "b_at": a.at, "b_next": a.decision.next_check_at,
+         "b_interval": int(a.decision.interval.total_seconds()),
+         "b_etag": a.etag and a.etag[:500], "b_modified": a.last_modified and a.last_modified[:100]}
+        for a in answers
+    ])  # fmt: skip
+
+
+def url_taken(session: Session, owner: str, url: str, feed_id: int) -> bool:
+    """Whether another live feed of the same owner is already fetched from ``url``."""
+    return (
+        session.scalar(
+            select(Feed.id).where(
+                Feed.owner == owner, Feed.url == url, Feed.id != feed_id, Feed.status != "retired"
+            )  # fmt: skip
+        )
+        is not None
+    )
+
+
+def list_feeds(
+    session: Session,
+    *,
+    owner: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[Feed]:
+    query = select(Feed).order_by(Feed.id)
+    if owner:
+        query = query.where(Feed.owner == owner)
+    if status:
+        query = query.where(Feed.status == status)
+    if kind:
+        query = query.where(Feed.kind == kind)
+    return paginate(session, query, page, per_page)
+
+
+def next_due_at(session: Session) -> datetime | None:
+    return session.scalar(
+        select(func.min(Feed.next_check_at)).where(Feed.status.in_(("active", "failing")))
+    )

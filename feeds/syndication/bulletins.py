@@ -1,0 +1,561 @@
+"""Bulletins: police appeals, missing-person notices, wanted notices, warnings and updates.
+
+A bulletin is made from a new item of a police-owned feed (``bulletins_from_posts``, called in
+the transaction that stores the item) or posted directly by a force (``post_bulletin``). Either
+way it is classified (``feeds.syndication.classify``), located (``feeds.syndication.locate``) and
+published in the same transaction: matched to the subscriptions whose area it meets, each match
+written once to ``bulletin_deliveries``, and a webhook event queued for each (the outbox).
+
+An ``update`` ("found safe", "charged following our appeal") resolves the earlier bulletin it
+refers to: the same link or guid, else the same force and the same subject within
+``UPDATE_WINDOW``. Only active bulletins are syndicated; a resolved or cancelled missing-person
+bulletin is *withdrawn*: ``bulletin.withdrawn`` is pushed so outlets take down name and photo.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, undefer
+
+from directory.geography.area_cache import AREAS
+from directory.geography.areas import Area, area_from_json, set_area_columns
+from directory.geography.geo import BoundingBox
+from directory.police.models import Neighbourhood, Officer, PoliceForce
+from directory.storage import Page, database_key, paginate, utcnow
+from directory.text import plain_text, sanitise_html, xml_safe
+from directory.urls import UrlInvalid, normalise_url
+from feeds.syndication.classify import SEVERITIES, URGENCIES, classify
+from feeds.syndication.locate import Located, locate_item
+from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, Bulletin, BulletinDelivery
+from feeds.syndication.subscriptions import (
+    cancel_pending,
+    deliver,
+    delivered_to,
+    enqueue_events,
+    subscriptions_matching,
+)
+
+# How long a bulletin stays active unless the force says otherwise or resolves it.
+LIFETIME = {
+    "appeal": timedelta(days=28),
+    "missing": timedelta(days=14),
+    "wanted": timedelta(days=28),
+    "warning": timedelta(days=7),
+    "update": timedelta(days=7),
+}
+MAX_LIFETIME = timedelta(days=365)
+UPDATE_WINDOW = timedelta(days=30)  # how far back an update looks for what it resolves
+MIN_SHARED_WORDS = 2
+POLICE_OWNERS = ("force", "neighbourhood", "officer")
+# Words that say what kind of item it is, not what it is about: they do not make two items
+# the same subject ("missing", "appeal", "found").
+_KIND_WORDS = frozenset(
+    """
+    missing appeal appeals appealing found safe well located traced charged charge arrested arrest
+    arrests update updated thank thanks sharing shared share help helped public officers police
+    no longer required wanted man woman boy girl teenager year years old aged information
+    witnesses witness cctv released images image following after earlier our we have been has the
+    and for with from who was were are his her their this that last seen named concern concerned
+    have your you any anyone contact please call quoting reference crime stoppers """.split()
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+|\d{2,}")
+_FOUND = re.compile(
+    r"\b(found|traced|located|returned (home|safely)|back home|no longer missing|"
+    r"has been (found|traced|located))\b", re.IGNORECASE,
+)  # fmt: skip
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z'’-]{2,})\b")
+_STREET_WORDS = frozenset("road street lane avenue drive close way court place crescent "
+                          "grove hill park square terrace gardens".split())  # fmt: skip
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words inside sentences (names, places), not street-type words."""
+    return {
+        word.lower() for word in _NAME.findall(text)
+        if word.lower() not in _KIND_WORDS and word.lower() not in _STREET_WORDS
+    }  # fmt: skip
+
+
+class BulletinNotFound(LookupError):
+    """No bulletin with that id."""
+
+
+class BulletinInvalid(ValueError):
+    """A bulletin that cannot be stored; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Published:
+    bulletin: Bulletin
+    subscriptions: list[int]  # newly matched
+    resolved: list[int]  # earlier bulletins this one resolved (updates)
+
+
+# ---------------------------------------------------------------------------- shapes
+
+
+def bulletin_json(bulletin: Bulletin, area: bool = True) -> dict[str, Any]:
+    """A bulletin as the API shows it and as webhook events carry it."""
+    body: dict[str, Any] = {
+        "id": bulletin.id,
+        "kind": bulletin.kind,
+        "status": bulletin.status,
+        "title": bulletin.title,
+        "body_html": bulletin.body_html,
+        "summary": plain_text(bulletin.body_html, 600),
+        "link": bulletin.link,
+        "source": bulletin.source,
+        "force": bulletin.force_id,
+        "neighbourhood_id": bulletin.neighbourhood_id,
+        "reason": bulletin.reason,
+        "severity": bulletin.severity,
+        "urgency": bulletin.urgency,
+        "located_by": bulletin.located_by,
+        "location": bulletin.location,
+        "published_at": bulletin.published_at,
+        "expires_at": bulletin.expires_at,
+        "resolved_at": bulletin.resolved_at,
+        "resolved_by": bulletin.resolved_by_id,
+        "resolution": bulletin.resolution,
+        "updated_at": bulletin.updated_at,
+    }
+    if area:
+        body["area"] = bulletin.area
+    return body
+
+
+def bulletin_area(bulletin: Bulletin, session: Session) -> Area | None:
+    """The bulletin's target area, from the area cache."""
+    if bulletin.min_lat is None:
+        return None
+
+    def load(ids: list[int]) -> dict[int, Any]:
+        return dict(session.execute(select(Bulletin.id, Bulletin.area)
+                                    .where(Bulletin.id.in_(ids))).all())  # fmt: skip
+
+    found = AREAS.areas(
+        (database_key(session), "bulletins"), [(bulletin.id, bulletin.updated_at)], load
+    )
+    return found.get(bulletin.id)
+
+
+def _set_area(bulletin: Bulletin, located: Located) -> None:
+    bulletin.located_by = located.by
+    bulletin.location = located.description and located.description[:300]
+    set_area_columns(bulletin, located.area)
+
+
+# ---------------------------------------------------------------------------- making
+
+
+def _text(value: str, what: str, limit: int, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise BulletinInvalid(f"{what} is required")
+    if len(value) > limit:
+        raise BulletinInvalid(f"{what} is at most {limit:,} characters")
+    return value
+
+
+def _expiry(kind: str, published: datetime, expires_at: datetime | None, now: datetime
+            ) -> datetime:  # fmt: skip
+    if expires_at is None:
+        return published + LIFETIME[kind]
+    if expires_at.tzinfo is None:
+        raise BulletinInvalid("expires_at needs a time zone (e.g. 2026-12-01T18:00:00Z)")
+    if expires_at <= now:
+        raise BulletinInvalid("expires_at is in the past")
+    if expires_at > now + MAX_LIFETIME:
+        raise BulletinInvalid(f"expires_at is more than {MAX_LIFETIME.days} days away")
+    return expires_at
+
+
+def _publish(session: Session, bulletin: Bulletin, now: datetime) -> Published:
+    """Flush the bulletin, resolve what an update refers to, match and queue events."""
+    session.add(bulletin)
+    session.flush()
+    resolved = _resolve_referenced(session, bulletin, now) if bulletin.kind == "update" else []
+    area = None
+    if bulletin.area is not None:
+        area = area_from_json(bulletin.area)
+    matched: list[int] = []
+    if area is not None and bulletin.status == "active":
+        candidates = subscriptions_matching(session, area, bulletin.kind)
+        matched = deliver(session, bulletin.id, candidates, now)
+        enqueue_events(session, matched, "bulletin.published", bulletin_json(bulletin),
+                       bulletin.id, now)  # fmt: skip
+    return Published(bulletin, matched, resolved)
+
+
+def post_bulletin(
+    session: Session,
+    force_id: str,
+    *,
+    kind: str,
+    title: str,
+    body_html: str = "",
+    link: str | None = None,
+    area: Area | None = None,
+    neighbourhood: Neighbourhood | None = None,
+    expires_at: datetime | None = None,
+    severity: str | None = None,
+    urgency: str | None = None,
+    now: datetime | None = None,
+) -> Published:
+    """A bulletin posted directly by a force. Without ``area`` (or a team) it is located
+    from its words, as feed items are."""
+    now = now or utcnow()
+    if session.get(PoliceForce, force_id) is None:
+        raise BulletinInvalid(f"no police force '{force_id}'")
+    if kind not in BULLETIN_KINDS:
+        raise BulletinInvalid(f"kind '{kind}' is not one of {', '.join(BULLETIN_KINDS)}")
+    if kind != "warning" and (severity or urgency):
+        raise BulletinInvalid("severity and urgency are for warnings only")
+    if severity is not None and severity not in SEVERITIES:
+        raise BulletinInvalid(f"severity is one of {', '.join(SEVERITIES)}")
+    if urgency is not None and urgency not in URGENCIES:
+        raise BulletinInvalid(f"urgency is one of {', '.join(URGENCIES)}")
+    clean_title = plain_text(_text(title, "title", 500, required=True), 500)
+    body = sanitise_html(_text(body_html, "body", 50_000))
+    try:
+        clean_link = normalise_url(link, "link") if link else None
+    except UrlInvalid as exc:
+        raise BulletinInvalid(str(exc)) from None
+    if neighbourhood is not None and neighbourhood.force_id != force_id:
+        raise BulletinInvalid(f"neighbourhood {neighbourhood.code} is not a team of {force_id}")
+    if area is not None:
+        located = Located(area, "given", "given by the force",
+                          neighbourhood.id if neighbourhood else None)  # fmt: skip
+    else:
+        team = neighbourhood.id if neighbourhood else None
+        located = locate_item(session, f"{clean_title}\n{plain_text(body)}", None, force_id,
+                              team)  # fmt: skip
+    if kind == "warning":
+        levels = classify(clean_title, plain_text(body))
+        severity = severity or levels.severity or "Unknown"
+        urgency = urgency or levels.urgency or "Unknown"
+    bulletin = Bulletin(
+        kind=kind,
+        status="active",
+        title=clean_title,
+        body_html=body,
+        link=clean_link,
+        guid=None,
+        source="direct",
+        post_id=None,
+        force_id=force_id,
+        neighbourhood_id=located.neighbourhood_id,
+        reason=f"posted directly by {force_id}",
+        severity=severity,
+        urgency=urgency,
+        published_at=now,
+        expires_at=_expiry(kind, now, expires_at, now),
+        created_at=now,
+        updated_at=now,
+    )
+    _set_area(bulletin, located)
+    return _publish(session, bulletin, now)
+
+
+def _owner_place(session: Session, owner: str) -> tuple[str | None, int | None]:
+    """(force id, team id) of a feed owner such as "officer:7"."""
+    kind, _, ident = owner.partition(":")
+    if kind == "force":
+        return ident, None
+    if kind == "neighbourhood":
+        team = session.get(Neighbourhood, int(ident))
+        return (team.force_id, team.id) if team else (None, None)
+    if kind == "officer":
+        officer = session.get(Officer, int(ident))
+        team = session.get(Neighbourhood, officer.neighbourhood_id) if officer else None
+        return (team.force_id, team.id) if team else (None, None)
+    return None, None
+
+
+def _already_published(session: Session, force_id: str | None, post: Any) -> bool:
+    """True if the force already has a bulletin for this item (the same guid, or the same
+    article link, seen in another of its feeds: a force feed and a team feed, say)."""
+    if force_id is None or not (post.guid or post.link):
+        return False
+    same = []
+    if post.guid:
+        same.append(Bulletin.guid == post.guid)
+    if post.link:
+        same.append(Bulletin.link == post.link)
+    found = session.scalar(
+        select(Bulletin.id).where(Bulletin.force_id == force_id, or_(*same)).limit(1)
+    )
+    return found is not None
+
+
+def is_police_owner(owner: str) -> bool:
+    return owner.partition(":")[0] in POLICE_OWNERS
+
+
+def bulletins_from_posts(
+    session: Session, owner: str, posts: Sequence[Any], now: datetime | None = None
+) -> list[Published]:
+    """Bulletins for the new items of a police-owned feed (``feeds.ingest.store.NewPost``s), oldest
+    first so that an update in the same fetch finds the appeal it closes. Items that are not
+    bulletins (court results, recruitment) are left as plain posts."""
+    now = now or utcnow()
+    if not posts or not is_police_owner(owner):
+        return []
+    force_id, team_id = _owner_place(session, owner)
+    made = []
+    for post in sorted(posts, key=lambda p: (p.published_at, p.id)):
+        summary = plain_text(post.content_html, 5000)
+        verdict = classify(post.title, summary)
+        if verdict.kind is None or _already_published(session, force_id, post):
+            continue
+        located = locate_item(session, f"{post.title}\n{summary}", post.point, force_id, team_id)
+        published = min(post.published_at, now)
+        bulletin = Bulletin(
+            kind=verdict.kind,
+            status="active",
+            title=xml_safe(post.title[:500]) or "(untitled)",
+            body_html=xml_safe(post.content_html),
+            link=post.link,
+            guid=post.guid,
+            source="feed",
+            post_id=post.id,
+            force_id=force_id,
+            neighbourhood_id=located.neighbourhood_id or team_id,
+            reason=verdict.reason[:500],
+            severity=verdict.severity,
+            urgency=verdict.urgency,
+            published_at=published,
+            expires_at=published + LIFETIME[verdict.kind],
+            created_at=now,
+            updated_at=now,
+        )
+        if bulletin.expires_at <= now:
+            bulletin.status = "expired"  # an old item seen for the first time: keep, don't send
+        _set_area(bulletin, located)
+        made.append(_publish(session, bulletin, now))
+    return made
+
+
+# ---------------------------------------------------------------------------- updates
+
+
+def subject_words(text: str) -> set[str]:
+    """What an item is about, as a set of words: names, places, offences; not kind words."""
+    return {
+        word.lower().strip("'’-")
+        for word in _WORD.findall(text)
+        if word.lower() not in _KIND_WORDS and len(word) > 2
+    }
+
+
+def _resolve_referenced(session: Session, update_: Bulletin, now: datetime) -> list[int]:
+    """Resolve the earlier active bulletins this update refers to; their ids."""
+    if update_.force_id is None:
+        return []
+    since = update_.published_at - UPDATE_WINDOW
+    earlier = session.scalars(
+        select(Bulletin).where(
+            Bulletin.force_id == update_.force_id,
+            Bulletin.status == "active",
+            Bulletin.kind != "update",
+            Bulletin.id != update_.id,
+            Bulletin.published_at >= since,
+            Bulletin.published_at <= update_.published_at + timedelta(hours=1),
+        )
+    ).all()
+    text = f"{update_.title} {plain_text(update_.body_html, 2000)}"
+    finding = bool(_FOUND.search(text))
+    # A missing-person notice is closed only by news that someone was found.
+    eligible = [b for b in earlier if b.kind != "missing" or finding]
+    same_guid = [b for b in eligible if update_.guid and b.guid == update_.guid]
+    # A link shared by several bulletins is a general page ("/appeals"), not a reference.
+    by_link = [b for b in earlier if update_.link and b.link == update_.link]
+    chosen = same_guid or [b for b in by_link if b in eligible and len(by_link) == 1]
+    if not chosen:
+        words = subject_words(text)
+        names = _names(text)
+        scored = []
+        for candidate in eligible:
+            theirs_text = f"{candidate.title} {plain_text(candidate.body_html, 2000)}"
+            shared = words & subject_words(theirs_text)
+            # Two shared words, one of them a name or place written as one ("Jayden",
+            # "Heath Town"), so that "Stafford Road" alone does not tie two stories.
+            if len(shared) >= MIN_SHARED_WORDS and names & _names(theirs_text):
+                scored.append((len(shared), candidate.published_at, candidate))
+        if scored:
+            chosen = [max(scored, key=lambda s: (s[0], s[1]))[2]]
+    for bulletin in chosen:
+        change_status(session, bulletin, "resolved", f"update: {update_.title}"[:300], now,
+                      resolved_by=update_.id)  # fmt: skip
+    return [b.id for b in chosen]
+
+
+# ---------------------------------------------------------------------------- status
+
+
+def withdrawal_event(bulletin: Bulletin) -> str:
+    """The event a change of status sends: missing-person notices resolved or cancelled, and
+    anything cancelled or expired, are withdrawn (take it down); other resolutions update."""
+    if bulletin.status == "active":
+        return "bulletin.updated"
+    if bulletin.kind == "missing" or bulletin.status in ("cancelled", "expired"):
+        return "bulletin.withdrawn"
+    return "bulletin.updated"
+
+
+def change_status(
+    session: Session,
+    bulletin: Bulletin,
+    status: str,
+    note: str | None,
+    now: datetime | None = None,
+    resolved_by: int | None = None,
+) -> Bulletin:
+    """Resolve, cancel or expire an active bulletin and tell every outlet that had it."""
+    now = now or utcnow()
+    if status not in BULLETIN_STATUSES or status == "active":
+        raise BulletinInvalid("status can be changed to resolved or cancelled")
+    if bulletin.status != "active":
+        raise BulletinInvalid(f"bulletin {bulletin.id} is already {bulletin.status}")
+    bulletin.status = status
+    bulletin.resolved_at = now
+    bulletin.resolution = note and note[:300]
+    bulletin.resolved_by_id = resolved_by
+    bulletin.updated_at = now
+    session.flush()
+    event = withdrawal_event(bulletin)
+    if event == "bulletin.withdrawn":
+        # What is still queued about it must not reach an outlet after the withdrawal.
+        cancel_pending(session, now, bulletin_id=bulletin.id)
+    enqueue_events(session, delivered_to(session, bulletin.id), event,
+                   bulletin_json(bulletin, area=False), bulletin.id, now)  # fmt: skip
+    return bulletin
+
+
+def expire_bulletins(session: Session, now: datetime | None = None, limit: int = 500) -> int:
+    """Mark active bulletins past their expiry as expired (and withdraw them); how many."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Bulletin)
+        .where(Bulletin.status == "active", Bulletin.expires_at <= now)
+        .order_by(Bulletin.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for bulletin in due:
+        change_status(session, bulletin, "expired", "expired", now)
+    return len(due)
+
+
+def edit_bulletin(
+    session: Session,
+    bulletin: Bulletin,
+    *,
+    title: str | None = None,
+    body_html: str | None = None,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Bulletin:
+    """Change an active bulletin's words or expiry and send ``bulletin.updated``."""
+    now = now or utcnow()
+    if bulletin.status != "active":
+        raise BulletinInvalid(f"bulletin {bulletin.id} is {bulletin.status}: it can't be edited")
+    if title is not None:
+        bulletin.title = plain_text(_text(title, "title", 500, required=True), 500)
+    if body_html is not None:
+        bulletin.body_html = sanitise_html(_text(body_html, "body", 50_000))
+    if expires_at is not None:
+        bulletin.expires_at = _expiry(bulletin.kind, bulletin.published_at, expires_at, now)
+    bulletin.updated_at = now
+    session.flush()
+    enqueue_events(session, delivered_to(session, bulletin.id), "bulletin.updated",
+                   bulletin_json(bulletin), bulletin.id, now)  # fmt: skip
+    return bulletin
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def get_bulletin(session: Session, bulletin_id: int) -> Bulletin:
+    bulletin = (
+        session.get(Bulletin, bulletin_id, options=[undefer(Bulletin.area)])
+        if 0 < bulletin_id < 2**31
+        else None
+    )
+    if bulletin is None:
+        raise BulletinNotFound(f"no bulletin with id {bulletin_id}")
+    return bulletin
+
+
+def list_bulletins(
+    session: Session,
+    *,
+    box: BoundingBox | None = None,
+    near: tuple[float, float, float] | None = None,
+    kinds: Sequence[str] = (),
+    statuses: Sequence[str] = ("active",),
+    force_id: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[Bulletin]:
+    """Bulletins newest first; ``near`` = (lat, lng, radius_m) keeps those whose area holds
+    the point or lies within the radius (``box`` is its bounding box, for the index)."""
+    query = select(Bulletin).options(undefer(Bulletin.area))
+    if statuses:
+        query = query.where(Bulletin.status.in_(list(statuses)))
+    if kinds:
+        query = query.where(Bulletin.kind.in_(list(kinds)))
+    if force_id:
+        query = query.where(Bulletin.force_id == force_id)
+    query = query.order_by(Bulletin.published_at.desc(), Bulletin.id.desc())
+    if near is None or box is None:
+        return paginate(session, query, page, per_page)
+    lat, lng, radius = near
+    query = query.where(
+        Bulletin.min_lat <= box.max_lat, Bulletin.max_lat >= box.min_lat,
+        Bulletin.min_lng <= box.max_lng, Bulletin.max_lng >= box.min_lng,
+    )  # fmt: skip
+    found = [
+        b for b in session.scalars(query.limit(5000))
+        if (area := bulletin_area(b, session)) is not None and area.distance_m(lat, lng) <= radius
+    ]  # fmt: skip
+    start = (page - 1) * per_page
+    return Page(found[start : start + per_page], page, per_page, len(found))
+
+
+def subscription_bulletins(
+    session: Session, subscription_id: int, limit: int = 50
+) -> list[Bulletin]:
+    """The active bulletins delivered to a subscription, newest first (its feed)."""
+    query = (
+        select(Bulletin)
+        .join(BulletinDelivery, BulletinDelivery.bulletin_id == Bulletin.id)
+        .where(
+            BulletinDelivery.subscription_id == subscription_id, Bulletin.status == "active"
+        )  # fmt: skip
+        .options(undefer(Bulletin.area))
+        .order_by(Bulletin.published_at.desc(), Bulletin.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def feed_version(session: Session, subscription_id: int) -> tuple[int, datetime | None]:
+    """(count, newest change) of what a subscription's feed shows or has stopped showing:
+    an ETag and Last-Modified that move when a bulletin arrives, changes or is withdrawn."""
+    row = session.execute(
+        select(func.count(), func.max(Bulletin.updated_at))
+        .select_from(BulletinDelivery)
+        .join(Bulletin, BulletinDelivery.bulletin_id == Bulletin.id)
+        .where(
+            BulletinDelivery.subscription_id == subscription_id,
+            or_(Bulletin.status == "active", Bulletin.resolved_at.is_not(None)),
+        )  # fmt: skip
+    ).first()
+    return (row[0], row[1]) if row else (0, None)

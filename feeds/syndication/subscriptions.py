@@ -1,0 +1,472 @@
+"""Outlets' subscriptions to bulletins, matching bulletins to them, and the webhook outbox.
+
+A subscription belongs to a site; its editors manage it. It says which kinds of bulletin the
+outlet wants, where (the site's coverage by default, widened by ``radius_m``, or an area of
+its own) and how: a feed at an unguessable address, and optionally a webhook endpoint. The
+effective area's bounding box is copied into indexed columns so that matching a bulletin
+starts with a range query; areas themselves come from the per-process area cache.
+
+Webhook events are rows of ``webhook_messages`` written in the caller's transaction (the
+outbox); ``feeds.syndication.webhooks`` sends them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, undefer
+
+from directory.geography.area_cache import AREAS
+from directory.geography.areas import (
+    Area,
+    AreaInvalid,
+    area_from_json,
+    set_area_columns,
+    widen_area,
+)
+from directory.geography.geo import METRES_PER_DEGREE_LAT
+from directory.sites.models import Site
+from directory.storage import database_key, insert_ignoring, utcnow
+from directory.urls import UrlInvalid, normalise_url
+from feeds.syndication.models import BULLETIN_KINDS, BulletinDelivery, Subscription, WebhookMessage
+
+CHANNELS = ("feed", "webhook")
+MAX_WIDEN_M = 25_000.0
+MAX_SUBSCRIPTIONS_PER_SITE = 20
+# A subscription's area is a site's coverage (at most MAX_SITE_EXTENT_M across) widened by at
+# most MAX_WIDEN_M on each side, or an area of its own no larger: the box search only scans
+# boxes starting this far south of the bulletin's.
+MAX_SUBSCRIPTION_EXTENT_M = 100_000.0 + 2 * MAX_WIDEN_M  # directory.sites.store.MAX_SITE_EXTENT_M
+_MAX_HEIGHT_DEG = MAX_SUBSCRIPTION_EXTENT_M / METRES_PER_DEGREE_LAT
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 24
+# After a rotation the previous secret still signs (alongside the new one) for this long, so
+# a receiver can switch without dropping events.
+ROTATION_OVERLAP_HOURS = 24
+
+
+class SubscriptionNotFound(LookupError):
+    """No subscription with that id (for this site)."""
+
+
+class SubscriptionInvalid(ValueError):
+    """A field that cannot be stored; the message names it."""
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and base64 of 24 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def _kinds(kinds: Iterable[str] | None) -> list[str]:
+    chosen = list(dict.fromkeys(kinds)) if kinds is not None else list(BULLETIN_KINDS)
+    unknown = [k for k in chosen if k not in BULLETIN_KINDS]
+    if unknown:
+        raise SubscriptionInvalid(
+            f"unknown kind(s) {', '.join(map(str, unknown))}: use {', '.join(BULLETIN_KINDS)}"
+        )
+    if not chosen:
+        raise SubscriptionInvalid("kinds must name at least one kind of bulletin")
+    return chosen
+
+
+def _channels(channels: Iterable[str] | None, webhook_url: str | None) -> list[str]:
+    chosen = list(dict.fromkeys(channels)) if channels is not None else (
+        ["feed", "webhook"] if webhook_url else ["feed"]
+    )  # fmt: skip
+    unknown = [c for c in chosen if c not in CHANNELS]
+    if unknown:
+        raise SubscriptionInvalid(
+            f"unknown channel(s) {', '.join(map(str, unknown))}: use {', '.join(CHANNELS)}"
+        )
+    if not chosen:
+        raise SubscriptionInvalid("channels must name at least one of feed, webhook")
+    if "webhook" in chosen and not webhook_url:
+        raise SubscriptionInvalid("the webhook channel needs a webhook_url")
+    return chosen
+
+
+def _webhook_url(url: str | None) -> str | None:
+    if url is None or not url.strip():
+        return None
+    try:
+        return normalise_url(url, "webhook_url")
+    except UrlInvalid as exc:
+        raise SubscriptionInvalid(str(exc)) from None
+
+
+def _set_area(subscription: Subscription, area: Area, own: Area | None = None) -> None:
+    extent = area.bbox.extent_m
+    if extent > MAX_SUBSCRIPTION_EXTENT_M:
+        raise SubscriptionInvalid(
+            f"the area is {extent / 1000:,.0f} km across; a subscription covers at "
+            f"most {MAX_SUBSCRIPTION_EXTENT_M / 1000:,.0f} km"
+        )
+    data = area.to_json()
+    if own is not None and own is not area:
+        data["own"] = own.to_json()  # the editor's area before widening, for a new radius
+    set_area_columns(subscription, area, data)
+
+
+def _effective_area(site: Site, own: Area | None, radius_m: float) -> Area:
+    if not (math.isfinite(radius_m) and 0 <= radius_m <= MAX_WIDEN_M):
+        raise SubscriptionInvalid(
+            f"radius_m {radius_m:g} is not allowed: 0 to {MAX_WIDEN_M:,.0f} metres"
+        )
+    base = own if own is not None else area_from_json(site.area)
+    try:
+        return widen_area(base, radius_m)
+    except AreaInvalid as exc:
+        raise SubscriptionInvalid(f"the widened area: {exc}") from None
+
+
+def create_subscription(
+    session: Session,
+    site: Site,
+    *,
+    label: str = "",
+    kinds: Sequence[str] | None = None,
+    area: Area | None = None,
+    radius_m: float = 0.0,
+    channels: Sequence[str] | None = None,
+    webhook_url: str | None = None,
+) -> Subscription:
+    """Subscribe an outlet (``area=None``: the site's coverage, kept in step with it)."""
+    count = session.query(Subscription).filter(Subscription.site_id == site.id).count()
+    if count >= MAX_SUBSCRIPTIONS_PER_SITE:
+        raise SubscriptionInvalid(
+            f"a site may have at most {MAX_SUBSCRIPTIONS_PER_SITE} subscriptions"
+        )
+    url = _webhook_url(webhook_url)
+    now = utcnow()
+    subscription = Subscription(
+        site_id=site.id,
+        label=_label(label),
+        kinds=_kinds(kinds),
+        follows_site=area is None,
+        radius_m=float(radius_m),
+        channels=_channels(channels, url),
+        feed_token=secrets.token_urlsafe(24),
+        webhook_url=url,
+        webhook_secrets=[{"secret": new_secret(), "created_at": now.isoformat()}] if url else [],
+        webhook_state="active" if url else "none",
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    _set_area(subscription, _effective_area(site, area, float(radius_m)), area)
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def _label(label: str | None) -> str:
+    label = (label or "").strip()
+    if len(label) > 200 or any(ord(c) < 32 for c in label):
+        raise SubscriptionInvalid("label is at most 200 characters, without control characters")
+    return label
+
+
+_UNSET: Any = object()
+
+
+def update_subscription(
+    session: Session,
+    subscription: Subscription,
+    site: Site,
+    *,
+    label: str | None = None,
+    kinds: Sequence[str] | None = None,
+    area: Area | None | Any = _UNSET,
+    radius_m: float | None = None,
+    channels: Sequence[str] | None = None,
+    webhook_url: str | None | Any = _UNSET,
+    active: bool | None = None,
+) -> Subscription:
+    """Change the given fields. A new webhook url gets a new secret and is enabled again;
+    ``area=None`` goes back to following the site's coverage."""
+    now = utcnow()
+    if label is not None:
+        subscription.label = _label(label)
+    if kinds is not None:
+        subscription.kinds = _kinds(kinds)
+    if webhook_url is not _UNSET:
+        url = _webhook_url(webhook_url)
+        if url != subscription.webhook_url:
+            subscription.webhook_url = url
+            subscription.webhook_secrets = (
+                [{"secret": new_secret(), "created_at": now.isoformat()}] if url else []
+            )
+            subscription.webhook_state = "active" if url else "none"
+            subscription.webhook_disabled_reason = None
+            subscription.webhook_failing_since = None
+            if channels is None:
+                channels = [c for c in subscription.channels if c != "webhook"] + (
+                    ["webhook"] if url else []
+                )
+    if channels is not None:
+        subscription.channels = _channels(channels, subscription.webhook_url)
+    if area is not _UNSET or radius_m is not None:
+        if radius_m is not None:
+            subscription.radius_m = float(radius_m)
+        if area is not _UNSET:
+            subscription.follows_site = area is None
+            own = area
+        else:
+            own = None if subscription.follows_site else area_from_json(_own_area(subscription))
+        _set_area(subscription, _effective_area(site, own, subscription.radius_m), own)
+    if active is not None:
+        subscription.active = active
+    subscription.updated_at = now
+    session.flush()
+    return subscription
+
+
+def _own_area(subscription: Subscription) -> dict[str, Any]:
+    """The editor's own area as it was before widening (kept under "own" in the JSON)."""
+    return subscription.area.get("own", subscription.area)
+
+
+def follow_site_area(session: Session, site: Site) -> None:
+    """Recompute the area of the site's subscriptions that follow its coverage."""
+    query = select(Subscription).where(
+        Subscription.site_id == site.id, Subscription.follows_site.is_(True)
+    )
+    for subscription in session.scalars(query.options(undefer(Subscription.area))):
+        _set_area(subscription, _effective_area(site, None, subscription.radius_m))
+        subscription.updated_at = utcnow()
+
+
+def enable_webhook(subscription: Subscription) -> None:
+    """Turn a disabled endpoint back on (the editor fixed it)."""
+    if not subscription.webhook_url:
+        raise SubscriptionInvalid("this subscription has no webhook_url")
+    subscription.webhook_state = "active"
+    subscription.webhook_disabled_reason = None
+    subscription.webhook_failing_since = None
+    subscription.updated_at = utcnow()
+
+
+def rotate_secret(subscription: Subscription, now: datetime | None = None) -> str:
+    """A new signing secret; the previous one keeps signing for ROTATION_OVERLAP_HOURS."""
+    if not subscription.webhook_url:
+        raise SubscriptionInvalid("this subscription has no webhook_url to sign for")
+    now = now or utcnow()
+    until = (now + timedelta(hours=ROTATION_OVERLAP_HOURS)).isoformat()
+    kept = [
+        {**old, "expires_at": old.get("expires_at") or until}
+        for old in subscription.webhook_secrets
+        if not old.get("expires_at") or datetime.fromisoformat(old["expires_at"]) > now
+    ]
+    secret = new_secret()
+    subscription.webhook_secrets = [{"secret": secret, "created_at": now.isoformat()}] + kept
+    subscription.updated_at = now
+    return secret
+
+
+def signing_secrets(secrets_json: Sequence[dict[str, Any]], now: datetime) -> list[str]:
+    """The secrets that sign a message sent ``now``: the current one and unexpired old ones."""
+    return [
+        s["secret"]
+        for s in secrets_json
+        if not s.get("expires_at") or datetime.fromisoformat(s["expires_at"]) > now
+    ]
+
+
+def get_subscription(session: Session, site_id: int, subscription_id: int) -> Subscription:
+    subscription = (
+        session.get(Subscription, subscription_id, options=[undefer(Subscription.area)])
+        if 0 < subscription_id < 2**31
+        else None
+    )
+    if subscription is None or subscription.site_id != site_id:
+        raise SubscriptionNotFound(f"site {site_id} has no subscription {subscription_id}")
+    return subscription
+
+
+def subscription_by_token(session: Session, token: str) -> Subscription:
+    subscription = (
+        session.scalar(select(Subscription).where(Subscription.feed_token == token))
+        if 0 < len(token) <= 64
+        else None
+    )
+    if subscription is None:
+        raise SubscriptionNotFound("no subscription feed at this address")
+    return subscription
+
+
+def list_subscriptions(session: Session, site_id: int) -> list[Subscription]:
+    query = (
+        select(Subscription)
+        .where(Subscription.site_id == site_id)
+        .options(undefer(Subscription.area))
+        .order_by(Subscription.id)
+    )
+    return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------------------- matching
+
+_BOXES = (
+    select(Subscription.id, Subscription.updated_at, Subscription.kinds)
+    .join(Site, Site.id == Subscription.site_id)
+    .where(Site.status == "approved")
+    .where(
+        Subscription.active.is_(True),
+        Subscription.min_lat.between(bindparam("lowest_min_lat"), bindparam("max_lat")),
+        Subscription.max_lat >= bindparam("min_lat"),
+        Subscription.min_lng <= bindparam("max_lng"),
+        Subscription.max_lng >= bindparam("min_lng"),
+    )
+)
+_AREAS = select(Subscription.id, Subscription.area).where(
+    Subscription.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def subscriptions_matching(session: Session, area: Area, kind: str) -> list[int]:
+    """Ids of the active subscriptions that want ``kind`` and whose area meets ``area``.
+
+    The box index narrows the candidates; the kinds are checked on the rows it returns; only
+    then are areas (from the cache) intersected.
+    """
+    box = area.bbox
+    connection = session.connection()
+    rows = connection.execute(
+        _BOXES,
+        {
+            "lowest_min_lat": box.min_lat - _MAX_HEIGHT_DEG,
+            "max_lat": box.max_lat,
+            "min_lat": box.min_lat,
+            "max_lng": box.max_lng,
+            "min_lng": box.min_lng,
+        },
+    ).all()
+    wanted = [(row.id, row.updated_at) for row in rows if kind in row.kinds]
+    if not wanted:
+        return []
+
+    def load(ids: list[int]) -> dict[int, Any]:
+        return dict(connection.execute(_AREAS, {"ids": ids}).all())
+
+    areas = AREAS.areas((database_key(session), "subscriptions"), wanted, load)
+    return sorted(i for i, covered in areas.items() if covered.intersects(area))
+
+
+def deliver(session: Session, bulletin_id: int, subscription_ids: Sequence[int],
+            now: datetime) -> list[int]:  # fmt: skip
+    """Record the matches (unique per pair); returns the subscriptions newly matched, so a
+    second worker matching the same bulletin adds nothing."""
+    if not subscription_ids:
+        return []
+    table = BulletinDelivery.__table__
+    rows = [
+        {"bulletin_id": bulletin_id, "subscription_id": s, "matched_at": now}
+        for s in subscription_ids
+    ]
+    statement = insert_ignoring(session, table, ["bulletin_id", "subscription_id"]).returning(
+        table.c.subscription_id
+    )
+    return sorted(session.scalars(statement, rows).all())
+
+
+def delivered_to(session: Session, bulletin_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(BulletinDelivery.subscription_id).where(
+                BulletinDelivery.bulletin_id == bulletin_id
+            )
+        )
+    )
+
+
+# ---------------------------------------------------------------------------- outbox
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def event_payload(event: str, data: dict[str, Any], now: datetime) -> str:
+    """The JSON body of a webhook event, as signed and sent (Standard Webhooks shape)."""
+    return json.dumps(
+        {"type": event, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data},
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=_json_default,
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def enqueue_events(
+    session: Session,
+    subscription_ids: Sequence[int],
+    event: str,
+    data: dict[str, Any],
+    bulletin_id: int | None,
+    now: datetime,
+    first_attempt_at: datetime | None = None,
+) -> list[int]:
+    """Queue ``event`` for those of the subscriptions with an enabled webhook; the message
+    ids (the rows', not the ``webhook-id``s)."""
+    if not subscription_ids:
+        return []
+    rows = session.execute(
+        select(Subscription.id, Subscription.channels).where(
+            Subscription.id.in_(list(subscription_ids)),
+            Subscription.webhook_state == "active",
+            Subscription.active.is_(True),
+        )
+    )
+    targets = sorted(i for i, channels in rows if "webhook" in channels)
+    if not targets:
+        return []
+    payload = event_payload(event, data, now)
+    messages = WebhookMessage.__table__
+    inserted = session.execute(
+        messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "msg_id": new_message_id(),
+                "subscription_id": target,
+                "bulletin_id": bulletin_id,
+                "event": event,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": first_attempt_at or now,
+                "created_at": now,
+            }
+            for target in targets
+        ],
+    )
+    return list(inserted.scalars())
+
+
+def cancel_pending(
+    session: Session,
+    now: datetime,
+    *,
+    subscription_id: int | None = None,
+    bulletin_id: int | None = None,
+) -> None:
+    """Stop queued messages: a disabled endpoint's (they stay in the log, redeliverable), or
+    a withdrawn bulletin's (its withdrawal must be the last word)."""
+    query = update(WebhookMessage).where(WebhookMessage.status == "pending")
+    if subscription_id is not None:
+        query = query.where(WebhookMessage.subscription_id == subscription_id)
+    if bulletin_id is not None:
+        query = query.where(WebhookMessage.bulletin_id == bulletin_id)
+    session.execute(query.values(status="cancelled", next_attempt_at=None))

@@ -1,0 +1,378 @@
+"""Sending queued webhook events: Standard Webhooks signing, retries, and giving up.
+
+Each ``webhook_messages`` row is one event for one endpoint, with a stable ``msg_id`` (the
+``webhook-id`` header: receivers deduplicate on it, since delivery is at least once). A worker
+claims due messages with one ``UPDATE ... RETURNING`` that moves ``next_attempt_at`` forward as
+a lease (as feeds are claimed), POSTs each through ``feeds.ingest.http`` (the same address guard as
+feed fetches; redirects are not followed) and records the attempt:
+
+- 2xx: delivered; the endpoint is healthy again;
+- 410 Gone: the receiver asked us to stop: the endpoint is disabled and its queue cancelled;
+- anything else (a 3xx, 4xx, 5xx, a timeout, a refused address): retried after
+  ``RETRY_SCHEDULE`` with jitter (about 27 hours in all); a message that runs out of retries
+  fails, and an endpoint that has not accepted anything for ``DISABLE_AFTER`` is disabled.
+
+The subscription says why it was disabled; an editor re-enables it and redelivers from the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from standardwebhooks import Webhook
+
+from directory.storage import utcnow
+from feeds.ingest.http import FetchError, HttpClient
+from feeds.syndication.models import Bulletin, Subscription, WebhookAttempt, WebhookMessage
+from feeds.syndication.subscriptions import cancel_pending, signing_secrets
+
+log = logging.getLogger(__name__)
+SessionFactory = Callable[[], Session]
+
+# Waits after the 1st, 2nd, ... failed attempt (the Standard Webhooks / Svix schedule).
+RETRY_SCHEDULE = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+DISABLE_AFTER = timedelta(hours=24)
+LEASE = timedelta(minutes=2)
+BATCH = 64
+MESSAGES = WebhookMessage.__table__
+
+
+def next_attempt_at(attempts: int, now: datetime, jitter: float = 1.0) -> datetime | None:
+    """When to try again after ``attempts`` failed attempts (None: give up). Pure."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return now + RETRY_SCHEDULE[attempts - 1] * jitter
+
+
+def signature_headers(msg_id: str, body: str, secrets: list[str], at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers: one ``v1,`` signature per live secret (rotation)."""
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": " ".join(Webhook(secret).sign(msg_id, at, body) for secret in secrets),
+        "Content-Type": "application/json",
+    }
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    msg_id: str
+    subscription_id: int
+    event: str
+    payload: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Attempt:
+    message_id: int
+    status: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class SendSummary:
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0  # attempts that did not succeed (retried or given up)
+    disabled: list[int] = field(default_factory=list)
+
+    def line(self) -> str:
+        text = f"sent {self.sent} webhook events: {self.delivered} delivered, {self.failed} failed"
+        if self.disabled:
+            text += f"; endpoints disabled: subscriptions {', '.join(map(str, self.disabled))}"
+        return text
+
+
+def lease_for(client: HttpClient, concurrency: int) -> timedelta:
+    """A lease no batch outlives: its rounds of sends, each within the client's deadline."""
+    rounds = -(-BATCH // max(1, concurrency))
+    return max(LEASE, timedelta(seconds=rounds * client.policy.total_timeout + 60))
+
+
+def claim_due_messages(
+    session: Session, now: datetime, limit: int = BATCH, lease: timedelta = LEASE
+) -> list[Claimed]:
+    """Pending messages due now, leased to the caller until ``now + lease`` (committed)."""
+    chosen = (
+        select(WebhookMessage.id)
+        .where(WebhookMessage.status == "pending", WebhookMessage.next_attempt_at <= now)
+        .order_by(WebhookMessage.next_attempt_at, WebhookMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(MESSAGES)
+        .where(
+            MESSAGES.c.id.in_(chosen.scalar_subquery()),
+            MESSAGES.c.next_attempt_at <= now,
+            MESSAGES.c.status == "pending",
+        )  # fmt: skip
+        .values(next_attempt_at=now + lease)
+        .returning(
+            MESSAGES.c.id,
+            MESSAGES.c.msg_id,
+            MESSAGES.c.subscription_id,
+            MESSAGES.c.event,
+            MESSAGES.c.payload,
+            MESSAGES.c.attempts,
+        )  # fmt: skip
+    ).all()
+    session.commit()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+
+def send(client: HttpClient, claimed: Claimed, url: str, secrets: list[str],
+         now: datetime) -> Attempt:  # fmt: skip
+    """POST one message; never raises for the receiver's faults."""
+    started = time.monotonic()
+    headers = signature_headers(claimed.msg_id, claimed.payload, secrets, now)
+    try:
+        response = client.post(url, claimed.payload.encode(), headers)
+    except FetchError as exc:
+        return Attempt(claimed.id, None, f"{exc.kind}: {exc}"[:500], _ms(started))
+    error = None
+    if 300 <= response.status < 400:
+        error = f"redirects are not followed ({response.status} to " \
+                f"{response.headers.get('location', '?')[:200]})"  # fmt: skip
+    elif not 200 <= response.status < 300:
+        error = f"the endpoint answered {response.status}"
+    return Attempt(claimed.id, response.status, error, _ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def record_attempt(
+    session: Session, claimed: Claimed, attempt: Attempt, now: datetime, jitter: float = 1.0
+) -> str | None:
+    """Write the attempt and its consequences (no commit). Returns "disabled" when the
+    endpoint was disabled by it."""
+    session.execute(
+        insert(WebhookAttempt.__table__).values(
+            message_id=claimed.id, at=now, http_status=attempt.status,
+            error=attempt.error, duration_ms=attempt.duration_ms,
+        )
+    )  # fmt: skip
+    attempts = claimed.attempts + 1
+    subscription = session.get(Subscription, claimed.subscription_id)
+    if attempt.ok:
+        session.execute(
+            update(MESSAGES).where(MESSAGES.c.id == claimed.id).values(
+                status="delivered", attempts=attempts, next_attempt_at=None,
+                last_status=attempt.status, last_error=None, delivered_at=now,
+            )
+        )  # fmt: skip
+        if subscription is not None and subscription.webhook_failing_since is not None:
+            subscription.webhook_failing_since = None
+        return None
+    retry_at = None if attempt.status == 410 else next_attempt_at(attempts, now, jitter)
+    session.execute(
+        update(MESSAGES).where(MESSAGES.c.id == claimed.id).values(
+            status="pending" if retry_at else "failed", attempts=attempts,
+            next_attempt_at=retry_at, last_status=attempt.status, last_error=attempt.error,
+        )
+    )  # fmt: skip
+    if subscription is None or subscription.webhook_state != "active":
+        return None
+    if subscription.webhook_failing_since is None:
+        subscription.webhook_failing_since = now
+    reason = None
+    if attempt.status == 410:
+        reason = f"the endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC"
+    elif retry_at is None and now - subscription.webhook_failing_since >= DISABLE_AFTER:
+        reason = (
+            f"no event accepted since {subscription.webhook_failing_since:%Y-%m-%d %H:%M} UTC; "
+            f"last: {attempt.error}"
+        )[:300]
+    if reason is None:
+        return None
+    subscription.webhook_state = "disabled"
+    subscription.webhook_disabled_reason = reason
+    subscription.updated_at = now
+    cancel_pending(session, now, subscription_id=subscription.id)
+    log.warning("subscription %s: webhook disabled: %s", subscription.id, reason)
+    return "disabled"
+
+
+def _endpoints(session: Session, ids: set[int], now: datetime) -> dict[int, tuple[str, list[str]]]:
+    """(url, signing secrets) of the subscriptions whose webhook may be called now."""
+    rows = session.execute(
+        select(Subscription.id, Subscription.webhook_url, Subscription.webhook_secrets,
+               Subscription.channels).where(
+            Subscription.id.in_(ids),
+            Subscription.webhook_state == "active",
+            Subscription.active.is_(True),
+            Subscription.webhook_url.is_not(None),
+        )
+    )  # fmt: skip
+    return {
+        i: (url, signing_secrets(secrets, now))
+        for i, url, secrets, channels in rows
+        if "webhook" in channels
+    }
+
+
+def send_due(
+    sessions: SessionFactory,
+    client: HttpClient,
+    *,
+    concurrency: int = 8,
+    now: Callable[[], datetime] = utcnow,
+    rng: random.Random | None = None,
+    max_batches: int | None = None,
+) -> SendSummary:
+    """Send every message due now (or ``max_batches`` batches of them), ``concurrency`` at a
+    time; the pass's summary."""
+    summary = SendSummary()
+    rng = rng or random.Random()
+    batches = 0
+    lease = lease_for(client, concurrency)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        while max_batches is None or batches < max_batches:
+            batches += 1
+            with sessions() as session:
+                claimed = claim_due_messages(session, now(), lease=lease)
+                endpoints = _endpoints(session, {c.subscription_id for c in claimed}, now())
+            if not claimed:
+                break
+            sendable = [c for c in claimed if c.subscription_id in endpoints]
+            skipped = [c for c in claimed if c.subscription_id not in endpoints]
+            targets = [endpoints[c.subscription_id] for c in sendable]
+            attempts = list(pool.map(
+                lambda c, target: send(client, c, target[0], target[1], now()), sendable, targets
+            ))  # fmt: skip
+            with sessions() as session:
+                for message in skipped:  # the endpoint was disabled or removed meanwhile
+                    session.execute(update(MESSAGES).where(MESSAGES.c.id == message.id)
+                                    .values(status="cancelled", next_attempt_at=None))  # fmt: skip
+                live = set(session.scalars(select(WebhookMessage.id).where(
+                    WebhookMessage.id.in_([m.id for m in sendable]))))  # fmt: skip
+                for message, attempt in zip(sendable, attempts, strict=True):
+                    summary.sent += 1
+                    if attempt.ok:
+                        summary.delivered += 1
+                    else:
+                        summary.failed += 1
+                    if message.id not in live:
+                        continue  # its subscription was deleted during the send
+                    try:
+                        with session.begin_nested():
+                            outcome = record_attempt(session, message, attempt, now(),
+                                                     rng.uniform(0.8, 1.2))  # fmt: skip
+                    except IntegrityError:  # deleted between that check and this write
+                        continue
+                    if outcome == "disabled":
+                        summary.disabled.append(message.subscription_id)
+                session.commit()
+    return summary
+
+
+def next_message_due(session: Session) -> datetime | None:
+    return session.scalar(
+        select(func.min(WebhookMessage.next_attempt_at)).where(WebhookMessage.status == "pending")
+    )
+
+
+class MessageNotFound(LookupError):
+    """No such message in this subscription's log."""
+
+
+def get_message(session: Session, subscription_id: int, msg_id: str) -> WebhookMessage:
+    message = session.scalar(select(WebhookMessage).where(WebhookMessage.msg_id == msg_id))
+    if message is None or message.subscription_id != subscription_id:
+        raise MessageNotFound(f"subscription {subscription_id} has no message {msg_id}")
+    return message
+
+
+def delivery_log(
+    session: Session, subscription_id: int, page: int, per_page: int
+) -> tuple[list[WebhookMessage], dict[int, list[WebhookAttempt]], int]:
+    """A subscription's messages, newest first, with their attempts; and the total."""
+    total = (
+        session.scalar(
+            select(func.count()).where(WebhookMessage.subscription_id == subscription_id)
+        )
+        or 0
+    )
+    messages = list(session.scalars(
+        select(WebhookMessage).where(WebhookMessage.subscription_id == subscription_id)
+        .order_by(WebhookMessage.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ))  # fmt: skip
+    attempts: dict[int, list[WebhookAttempt]] = {m.id: [] for m in messages}
+    if messages:
+        for attempt in session.scalars(
+            select(WebhookAttempt).where(WebhookAttempt.message_id.in_(list(attempts)))
+            .order_by(WebhookAttempt.id)
+        ):  # fmt: skip
+            attempts[attempt.message_id].append(attempt)
+    return messages, attempts, total
+
+
+def send_now(
+    sessions: SessionFactory, client: HttpClient, message_id: int, now: datetime | None = None
+) -> Attempt | None:
+    """Send one message at once (a test event, a redelivery asked for in the API) and record
+    it; None if its endpoint is not active."""
+    now = now or utcnow()
+    with sessions() as session:
+        row = session.get(WebhookMessage, message_id)
+        if row is None:
+            return None
+        claimed = Claimed(row.id, row.msg_id, row.subscription_id, row.event, row.payload,
+                          row.attempts)  # fmt: skip
+        endpoint = _endpoints(session, {row.subscription_id}, now).get(row.subscription_id)
+    if endpoint is None:
+        return None
+    attempt = send(client, claimed, endpoint[0], endpoint[1], now)
+    with sessions() as session:
+        record_attempt(session, claimed, attempt, now, random.uniform(0.8, 1.2))
+        session.commit()
+    return attempt
+
+
+class RedeliveryRefused(ValueError):
+    """The message must not be sent again (it would bring back a withdrawn bulletin)."""
+
+
+def redeliver(session: Session, message: WebhookMessage, now: datetime | None = None) -> None:
+    """Queue a logged message again, same id and bytes, with a fresh set of retries.
+
+    A ``published`` or ``updated`` event of a bulletin that has been withdrawn is refused:
+    sending it again would put the withdrawn notice back up.
+    """
+    if message.event in ("bulletin.published", "bulletin.updated") and message.bulletin_id:
+        status = session.scalar(select(Bulletin.status).where(Bulletin.id == message.bulletin_id))
+        if status is not None and status != "active":
+            raise RedeliveryRefused(
+                f"bulletin {message.bulletin_id} is {status}: its earlier events are not sent "
+                "again (its withdrawal or update is in the log)"
+            )
+    message.status = "pending"
+    message.attempts = 0
+    message.next_attempt_at = now or utcnow()
