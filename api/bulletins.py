@@ -18,14 +18,8 @@ from directory.geography.areas import Area, AreaInvalid
 from directory.geography.geo import bbox_around
 from directory.police.models import Neighbourhood
 from directory.police.store import get_neighbourhood, neighbourhood_area
-from feeds.syndication.bulletins import (
-    bulletin_json,
-    change_status,
-    edit_bulletin,
-    get_bulletin,
-    list_bulletins,
-    post_bulletin,
-)
+from feeds.syndication.bulletin_queries import get_bulletin, list_bulletins
+from feeds.syndication.bulletins import bulletin_json, change_status, edit_bulletin, post_bulletin
 from feeds.syndication.classify import SEVERITIES, URGENCIES
 from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, LOCATED_BY, Bulletin
 from feeds.syndication.subscription_feeds import cap_alert

@@ -29,7 +29,8 @@ from directory.police.store import (
 )
 from directory.sites.store import SiteConflict, SiteInvalid, SiteNotFound
 from feeds.ingest.store import FeedNotFound
-from feeds.syndication.bulletins import BulletinInvalid, BulletinNotFound
+from feeds.syndication.bulletin_queries import BulletinNotFound
+from feeds.syndication.bulletins import BulletinInvalid
 from feeds.syndication.subscriptions import SubscriptionInvalid, SubscriptionNotFound
 from feeds.syndication.webhooks import MessageNotFound, RedeliveryRefused
 

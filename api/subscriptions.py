@@ -20,14 +20,14 @@ from directory.geography.area_specs import area_from_spec
 from directory.sites.store import get_site
 from directory.storage import utcnow
 from feeds.syndication import subscription_feeds
-from feeds.syndication.bulletins import feed_version, subscription_bulletins
+from feeds.syndication.bulletin_queries import feed_version, subscription_bulletins
 from feeds.syndication.models import BULLETIN_KINDS, Subscription, WebhookAttempt, WebhookMessage
+from feeds.syndication.outbox import enqueue_events
 from feeds.syndication.subscriptions import (
     CHANNELS,
     MAX_WIDEN_M,
     create_subscription,
     enable_webhook,
-    enqueue_events,
     get_subscription,
     list_subscriptions,
     rotate_secret,

@@ -51,8 +51,9 @@ from directory.sites.models import Site  # noqa: E402
 from directory.storage import create_db_engine, make_session_factory, utcnow  # noqa: E402
 from feeds.ingest.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient  # noqa: E402
 from feeds.syndication.bulletins import post_bulletin  # noqa: E402
+from feeds.syndication.matching import subscriptions_matching  # noqa: E402
 from feeds.syndication.models import Subscription  # noqa: E402
-from feeds.syndication.subscriptions import new_secret, subscriptions_matching  # noqa: E402
+from feeds.syndication.subscriptions import new_secret  # noqa: E402
 from feeds.syndication.webhooks import send_due, signature_headers  # noqa: E402
 
 TOWNS = [

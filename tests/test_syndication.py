@@ -27,6 +27,7 @@ from directory.storage import utcnow
 from feeds.ingest.http import FetchPolicy, HttpClient
 from feeds.ingest.models import Feed
 from feeds.syndication.bulletins import bulletin_json, post_bulletin
+from feeds.syndication.matching import deliver, subscriptions_matching
 from feeds.syndication.models import (
     Bulletin,
     BulletinDelivery,
@@ -34,7 +35,6 @@ from feeds.syndication.models import (
     WebhookAttempt,
     WebhookMessage,
 )
-from feeds.syndication.subscriptions import deliver, subscriptions_matching
 from feeds.syndication.webhooks import MAX_ATTEMPTS, RETRY_SCHEDULE, send_due
 from feeds.worker import refresh_and_publish
 from tests.conftest import bearer

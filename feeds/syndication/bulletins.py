@@ -14,32 +14,25 @@ bulletin is *withdrawn*: ``bulletin.withdrawn`` is pushed so outlets take down n
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
-from directory.geography.area_cache import AREAS
 from directory.geography.areas import Area, area_from_json, set_area_columns
-from directory.geography.geo import BoundingBox
 from directory.police.models import Neighbourhood, Officer, PoliceForce
-from directory.storage import Page, database_key, paginate, utcnow
+from directory.storage import utcnow
 from directory.text import plain_text, sanitise_html, xml_safe
 from directory.urls import UrlInvalid, normalise_url
 from feeds.syndication.classify import SEVERITIES, URGENCIES, classify
 from feeds.syndication.locate import Located, locate_item
-from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, Bulletin, BulletinDelivery
-from feeds.syndication.subscriptions import (
-    cancel_pending,
-    deliver,
-    delivered_to,
-    enqueue_events,
-    subscriptions_matching,
-)
+from feeds.syndication.matching import deliver, delivered_to, subscriptions_matching
+from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, Bulletin
+from feeds.syndication.outbox import cancel_pending, enqueue_events
+from feeds.syndication.updates import UPDATE_WINDOW, referenced_by
 
 # How long a bulletin stays active unless the force says otherwise or resolves it.
 LIFETIME = {
@@ -50,40 +43,7 @@ LIFETIME = {
     "update": timedelta(days=7),
 }
 MAX_LIFETIME = timedelta(days=365)
-UPDATE_WINDOW = timedelta(days=30)  # how far back an update looks for what it resolves
-MIN_SHARED_WORDS = 2
 POLICE_OWNERS = ("force", "neighbourhood", "officer")
-# Words that say what kind of item it is, not what it is about: they do not make two items
-# the same subject ("missing", "appeal", "found").
-_KIND_WORDS = frozenset(
-    """
-    missing appeal appeals appealing found safe well located traced charged charge arrested arrest
-    arrests update updated thank thanks sharing shared share help helped public officers police
-    no longer required wanted man woman boy girl teenager year years old aged information
-    witnesses witness cctv released images image following after earlier our we have been has the
-    and for with from who was were are his her their this that last seen named concern concerned
-    have your you any anyone contact please call quoting reference crime stoppers """.split()
-)
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+|\d{2,}")
-_FOUND = re.compile(
-    r"\b(found|traced|located|returned (home|safely)|back home|no longer missing|"
-    r"has been (found|traced|located))\b", re.IGNORECASE,
-)  # fmt: skip
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z'’-]{2,})\b")
-_STREET_WORDS = frozenset("road street lane avenue drive close way court place crescent "
-                          "grove hill park square terrace gardens".split())  # fmt: skip
-
-
-def _names(text: str) -> set[str]:
-    """Capitalised words inside sentences (names, places), not street-type words."""
-    return {
-        word.lower() for word in _NAME.findall(text)
-        if word.lower() not in _KIND_WORDS and word.lower() not in _STREET_WORDS
-    }  # fmt: skip
-
-
-class BulletinNotFound(LookupError):
-    """No bulletin with that id."""
 
 
 class BulletinInvalid(ValueError):
@@ -128,21 +88,6 @@ def bulletin_json(bulletin: Bulletin, area: bool = True) -> dict[str, Any]:
     if area:
         body["area"] = bulletin.area
     return body
-
-
-def bulletin_area(bulletin: Bulletin, session: Session) -> Area | None:
-    """The bulletin's target area, from the area cache."""
-    if bulletin.min_lat is None:
-        return None
-
-    def load(ids: list[int]) -> dict[int, Any]:
-        return dict(session.execute(select(Bulletin.id, Bulletin.area)
-                                    .where(Bulletin.id.in_(ids))).all())  # fmt: skip
-
-    found = AREAS.areas(
-        (database_key(session), "bulletins"), [(bulletin.id, bulletin.updated_at)], load
-    )
-    return found.get(bulletin.id)
 
 
 def _set_area(bulletin: Bulletin, located: Located) -> None:
@@ -345,15 +290,6 @@ def bulletins_from_posts(
 # ---------------------------------------------------------------------------- updates
 
 
-def subject_words(text: str) -> set[str]:
-    """What an item is about, as a set of words: names, places, offences; not kind words."""
-    return {
-        word.lower().strip("'’-")
-        for word in _WORD.findall(text)
-        if word.lower() not in _KIND_WORDS and len(word) > 2
-    }
-
-
 def _resolve_referenced(session: Session, update_: Bulletin, now: datetime) -> list[int]:
     """Resolve the earlier active bulletins this update refers to; their ids."""
     if update_.force_id is None:
@@ -369,27 +305,7 @@ def _resolve_referenced(session: Session, update_: Bulletin, now: datetime) -> l
             Bulletin.published_at <= update_.published_at + timedelta(hours=1),
         )
     ).all()
-    text = f"{update_.title} {plain_text(update_.body_html, 2000)}"
-    finding = bool(_FOUND.search(text))
-    # A missing-person notice is closed only by news that someone was found.
-    eligible = [b for b in earlier if b.kind != "missing" or finding]
-    same_guid = [b for b in eligible if update_.guid and b.guid == update_.guid]
-    # A link shared by several bulletins is a general page ("/appeals"), not a reference.
-    by_link = [b for b in earlier if update_.link and b.link == update_.link]
-    chosen = same_guid or [b for b in by_link if b in eligible and len(by_link) == 1]
-    if not chosen:
-        words = subject_words(text)
-        names = _names(text)
-        scored = []
-        for candidate in eligible:
-            theirs_text = f"{candidate.title} {plain_text(candidate.body_html, 2000)}"
-            shared = words & subject_words(theirs_text)
-            # Two shared words, one of them a name or place written as one ("Jayden",
-            # "Heath Town"), so that "Stafford Road" alone does not tie two stories.
-            if len(shared) >= MIN_SHARED_WORDS and names & _names(theirs_text):
-                scored.append((len(shared), candidate.published_at, candidate))
-        if scored:
-            chosen = [max(scored, key=lambda s: (s[0], s[1]))[2]]
+    chosen = referenced_by(update_, earlier)
     for bulletin in chosen:
         change_status(session, bulletin, "resolved", f"update: {update_.title}"[:300], now,
                       resolved_by=update_.id)  # fmt: skip
@@ -477,85 +393,3 @@ def edit_bulletin(
     enqueue_events(session, delivered_to(session, bulletin.id), "bulletin.updated",
                    bulletin_json(bulletin), bulletin.id, now)  # fmt: skip
     return bulletin
-
-
-# ---------------------------------------------------------------------------- reading
-
-
-def get_bulletin(session: Session, bulletin_id: int) -> Bulletin:
-    bulletin = (
-        session.get(Bulletin, bulletin_id, options=[undefer(Bulletin.area)])
-        if 0 < bulletin_id < 2**31
-        else None
-    )
-    if bulletin is None:
-        raise BulletinNotFound(f"no bulletin with id {bulletin_id}")
-    return bulletin
-
-
-def list_bulletins(
-    session: Session,
-    *,
-    box: BoundingBox | None = None,
-    near: tuple[float, float, float] | None = None,
-    kinds: Sequence[str] = (),
-    statuses: Sequence[str] = ("active",),
-    force_id: str | None = None,
-    page: int = 1,
-    per_page: int = 20,
-) -> Page[Bulletin]:
-    """Bulletins newest first; ``near`` = (lat, lng, radius_m) keeps those whose area holds
-    the point or lies within the radius (``box`` is its bounding box, for the index)."""
-    query = select(Bulletin).options(undefer(Bulletin.area))
-    if statuses:
-        query = query.where(Bulletin.status.in_(list(statuses)))
-    if kinds:
-        query = query.where(Bulletin.kind.in_(list(kinds)))
-    if force_id:
-        query = query.where(Bulletin.force_id == force_id)
-    query = query.order_by(Bulletin.published_at.desc(), Bulletin.id.desc())
-    if near is None or box is None:
-        return paginate(session, query, page, per_page)
-    lat, lng, radius = near
-    query = query.where(
-        Bulletin.min_lat <= box.max_lat, Bulletin.max_lat >= box.min_lat,
-        Bulletin.min_lng <= box.max_lng, Bulletin.max_lng >= box.min_lng,
-    )  # fmt: skip
-    found = [
-        b for b in session.scalars(query.limit(5000))
-        if (area := bulletin_area(b, session)) is not None and area.distance_m(lat, lng) <= radius
-    ]  # fmt: skip
-    start = (page - 1) * per_page
-    return Page(found[start : start + per_page], page, per_page, len(found))
-
-
-def subscription_bulletins(
-    session: Session, subscription_id: int, limit: int = 50
-) -> list[Bulletin]:
-    """The active bulletins delivered to a subscription, newest first (its feed)."""
-    query = (
-        select(Bulletin)
-        .join(BulletinDelivery, BulletinDelivery.bulletin_id == Bulletin.id)
-        .where(
-            BulletinDelivery.subscription_id == subscription_id, Bulletin.status == "active"
-        )  # fmt: skip
-        .options(undefer(Bulletin.area))
-        .order_by(Bulletin.published_at.desc(), Bulletin.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def feed_version(session: Session, subscription_id: int) -> tuple[int, datetime | None]:
-    """(count, newest change) of what a subscription's feed shows or has stopped showing:
-    an ETag and Last-Modified that move when a bulletin arrives, changes or is withdrawn."""
-    row = session.execute(
-        select(func.count(), func.max(Bulletin.updated_at))
-        .select_from(BulletinDelivery)
-        .join(Bulletin, BulletinDelivery.bulletin_id == Bulletin.id)
-        .where(
-            BulletinDelivery.subscription_id == subscription_id,
-            or_(Bulletin.status == "active", Bulletin.resolved_at.is_not(None)),
-        )  # fmt: skip
-    ).first()
-    return (row[0], row[1]) if row else (0, None)

@@ -13,17 +13,15 @@ outbox); ``feeds.syndication.webhooks`` sends them.
 from __future__ import annotations
 
 import base64
-import json
 import math
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
-from directory.geography.area_cache import AREAS
 from directory.geography.areas import (
     Area,
     AreaInvalid,
@@ -31,11 +29,10 @@ from directory.geography.areas import (
     set_area_columns,
     widen_area,
 )
-from directory.geography.geo import METRES_PER_DEGREE_LAT
 from directory.sites.models import Site
-from directory.storage import database_key, insert_ignoring, utcnow
+from directory.storage import utcnow
 from directory.urls import UrlInvalid, normalise_url
-from feeds.syndication.models import BULLETIN_KINDS, BulletinDelivery, Subscription, WebhookMessage
+from feeds.syndication.models import BULLETIN_KINDS, Subscription
 
 CHANNELS = ("feed", "webhook")
 MAX_WIDEN_M = 25_000.0
@@ -44,7 +41,6 @@ MAX_SUBSCRIPTIONS_PER_SITE = 20
 # most MAX_WIDEN_M on each side, or an area of its own no larger: the box search only scans
 # boxes starting this far south of the bulletin's.
 MAX_SUBSCRIPTION_EXTENT_M = 100_000.0 + 2 * MAX_WIDEN_M  # directory.sites.store.MAX_SITE_EXTENT_M
-_MAX_HEIGHT_DEG = MAX_SUBSCRIPTION_EXTENT_M / METRES_PER_DEGREE_LAT
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
 # After a rotation the previous secret still signs (alongside the new one) for this long, so
@@ -310,163 +306,3 @@ def list_subscriptions(session: Session, site_id: int) -> list[Subscription]:
         .order_by(Subscription.id)
     )
     return list(session.scalars(query))
-
-
-# ---------------------------------------------------------------------------- matching
-
-_BOXES = (
-    select(Subscription.id, Subscription.updated_at, Subscription.kinds)
-    .join(Site, Site.id == Subscription.site_id)
-    .where(Site.status == "approved")
-    .where(
-        Subscription.active.is_(True),
-        Subscription.min_lat.between(bindparam("lowest_min_lat"), bindparam("max_lat")),
-        Subscription.max_lat >= bindparam("min_lat"),
-        Subscription.min_lng <= bindparam("max_lng"),
-        Subscription.max_lng >= bindparam("min_lng"),
-    )
-)
-_AREAS = select(Subscription.id, Subscription.area).where(
-    Subscription.id.in_(bindparam("ids", expanding=True))
-)
-
-
-def subscriptions_matching(session: Session, area: Area, kind: str) -> list[int]:
-    """Ids of the active subscriptions that want ``kind`` and whose area meets ``area``.
-
-    The box index narrows the candidates; the kinds are checked on the rows it returns; only
-    then are areas (from the cache) intersected.
-    """
-    box = area.bbox
-    connection = session.connection()
-    rows = connection.execute(
-        _BOXES,
-        {
-            "lowest_min_lat": box.min_lat - _MAX_HEIGHT_DEG,
-            "max_lat": box.max_lat,
-            "min_lat": box.min_lat,
-            "max_lng": box.max_lng,
-            "min_lng": box.min_lng,
-        },
-    ).all()
-    wanted = [(row.id, row.updated_at) for row in rows if kind in row.kinds]
-    if not wanted:
-        return []
-
-    def load(ids: list[int]) -> dict[int, Any]:
-        return dict(connection.execute(_AREAS, {"ids": ids}).all())
-
-    areas = AREAS.areas((database_key(session), "subscriptions"), wanted, load)
-    return sorted(i for i, covered in areas.items() if covered.intersects(area))
-
-
-def deliver(session: Session, bulletin_id: int, subscription_ids: Sequence[int],
-            now: datetime) -> list[int]:  # fmt: skip
-    """Record the matches (unique per pair); returns the subscriptions newly matched, so a
-    second worker matching the same bulletin adds nothing."""
-    if not subscription_ids:
-        return []
-    table = BulletinDelivery.__table__
-    rows = [
-        {"bulletin_id": bulletin_id, "subscription_id": s, "matched_at": now}
-        for s in subscription_ids
-    ]
-    statement = insert_ignoring(session, table, ["bulletin_id", "subscription_id"]).returning(
-        table.c.subscription_id
-    )
-    return sorted(session.scalars(statement, rows).all())
-
-
-def delivered_to(session: Session, bulletin_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(BulletinDelivery.subscription_id).where(
-                BulletinDelivery.bulletin_id == bulletin_id
-            )
-        )
-    )
-
-
-# ---------------------------------------------------------------------------- outbox
-
-
-def new_message_id() -> str:
-    return "msg_" + secrets.token_urlsafe(18)
-
-
-def event_payload(event: str, data: dict[str, Any], now: datetime) -> str:
-    """The JSON body of a webhook event, as signed and sent (Standard Webhooks shape)."""
-    return json.dumps(
-        {"type": event, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data},
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=_json_default,
-    )
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def enqueue_events(
-    session: Session,
-    subscription_ids: Sequence[int],
-    event: str,
-    data: dict[str, Any],
-    bulletin_id: int | None,
-    now: datetime,
-    first_attempt_at: datetime | None = None,
-) -> list[int]:
-    """Queue ``event`` for those of the subscriptions with an enabled webhook; the message
-    ids (the rows', not the ``webhook-id``s)."""
-    if not subscription_ids:
-        return []
-    rows = session.execute(
-        select(Subscription.id, Subscription.channels).where(
-            Subscription.id.in_(list(subscription_ids)),
-            Subscription.webhook_state == "active",
-            Subscription.active.is_(True),
-        )
-    )
-    targets = sorted(i for i, channels in rows if "webhook" in channels)
-    if not targets:
-        return []
-    payload = event_payload(event, data, now)
-    messages = WebhookMessage.__table__
-    inserted = session.execute(
-        messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
-        [
-            {
-                "msg_id": new_message_id(),
-                "subscription_id": target,
-                "bulletin_id": bulletin_id,
-                "event": event,
-                "payload": payload,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": first_attempt_at or now,
-                "created_at": now,
-            }
-            for target in targets
-        ],
-    )
-    return list(inserted.scalars())
-
-
-def cancel_pending(
-    session: Session,
-    now: datetime,
-    *,
-    subscription_id: int | None = None,
-    bulletin_id: int | None = None,
-) -> None:
-    """Stop queued messages: a disabled endpoint's (they stay in the log, redeliverable), or
-    a withdrawn bulletin's (its withdrawal must be the last word)."""
-    query = update(WebhookMessage).where(WebhookMessage.status == "pending")
-    if subscription_id is not None:
-        query = query.where(WebhookMessage.subscription_id == subscription_id)
-    if bulletin_id is not None:
-        query = query.where(WebhookMessage.bulletin_id == bulletin_id)
-    session.execute(query.values(status="cancelled", next_attempt_at=None))

@@ -33,7 +33,8 @@ from standardwebhooks import Webhook
 from directory.storage import utcnow
 from feeds.ingest.http import FetchError, HttpClient
 from feeds.syndication.models import Bulletin, Subscription, WebhookAttempt, WebhookMessage
-from feeds.syndication.subscriptions import cancel_pending, signing_secrets
+from feeds.syndication.outbox import cancel_pending
+from feeds.syndication.subscriptions import signing_secrets
 
 log = logging.getLogger(__name__)
 SessionFactory = Callable[[], Session]

@@ -1,0 +1,118 @@
+"""Reading bulletins: one by id, a page of them around a place, a subscription's feed.
+
+Only what the API and the outlet feeds read; making, resolving and withdrawing bulletins is
+``feeds.syndication.bulletins``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, undefer
+
+from directory.geography.area_cache import AREAS
+from directory.geography.areas import Area
+from directory.geography.geo import BoundingBox
+from directory.storage import Page, database_key, paginate
+from feeds.syndication.models import Bulletin, BulletinDelivery
+
+
+class BulletinNotFound(LookupError):
+    """No bulletin with that id."""
+
+
+def bulletin_area(bulletin: Bulletin, session: Session) -> Area | None:
+    """The bulletin's target area, from the area cache."""
+    if bulletin.min_lat is None:
+        return None
+
+    def load(ids: list[int]) -> dict[int, Any]:
+        return dict(session.execute(select(Bulletin.id, Bulletin.area)
+                                    .where(Bulletin.id.in_(ids))).all())  # fmt: skip
+
+    found = AREAS.areas(
+        (database_key(session), "bulletins"), [(bulletin.id, bulletin.updated_at)], load
+    )
+    return found.get(bulletin.id)
+
+
+def get_bulletin(session: Session, bulletin_id: int) -> Bulletin:
+    bulletin = (
+        session.get(Bulletin, bulletin_id, options=[undefer(Bulletin.area)])
+        if 0 < bulletin_id < 2**31
+        else None
+    )
+    if bulletin is None:
+        raise BulletinNotFound(f"no bulletin with id {bulletin_id}")
+    return bulletin
+
+
+def list_bulletins(
+    session: Session,
+    *,
+    box: BoundingBox | None = None,
+    near: tuple[float, float, float] | None = None,
+    kinds: Sequence[str] = (),
+    statuses: Sequence[str] = ("active",),
+    force_id: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[Bulletin]:
+    """Bulletins newest first; ``near`` = (lat, lng, radius_m) keeps those whose area holds
+    the point or lies within the radius (``box`` is its bounding box, for the index)."""
+    query = select(Bulletin).options(undefer(Bulletin.area))
+    if statuses:
+        query = query.where(Bulletin.status.in_(list(statuses)))
+    if kinds:
+        query = query.where(Bulletin.kind.in_(list(kinds)))
+    if force_id:
+        query = query.where(Bulletin.force_id == force_id)
+    query = query.order_by(Bulletin.published_at.desc(), Bulletin.id.desc())
+    if near is None or box is None:
+        return paginate(session, query, page, per_page)
+    lat, lng, radius = near
+    query = query.where(
+        Bulletin.min_lat <= box.max_lat, Bulletin.max_lat >= box.min_lat,
+        Bulletin.min_lng <= box.max_lng, Bulletin.max_lng >= box.min_lng,
+    )  # fmt: skip
+    found = [
+        b for b in session.scalars(query.limit(5000))
+        if (area := bulletin_area(b, session)) is not None and area.distance_m(lat, lng) <= radius
+    ]  # fmt: skip
+    start = (page - 1) * per_page
+    return Page(found[start : start + per_page], page, per_page, len(found))
+
+
+def subscription_bulletins(
+    session: Session, subscription_id: int, limit: int = 50
+) -> list[Bulletin]:
+    """The active bulletins delivered to a subscription, newest first (its feed)."""
+    query = (
+        select(Bulletin)
+        .join(BulletinDelivery, BulletinDelivery.bulletin_id == Bulletin.id)
+        .where(
+            BulletinDelivery.subscription_id == subscription_id, Bulletin.status == "active"
+        )  # fmt: skip
+        .options(undefer(Bulletin.area))
+        .order_by(Bulletin.published_at.desc(), Bulletin.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def feed_version(session: Session, subscription_id: int) -> tuple[int, datetime | None]:
+    """(count, newest change) of what a subscription's feed shows or has stopped showing:
+    an ETag and Last-Modified that move when a bulletin arrives, changes or is withdrawn."""
+    row = session.execute(
+        select(func.count(), func.max(Bulletin.updated_at))
+        .select_from(BulletinDelivery)
+        .join(Bulletin, BulletinDelivery.bulletin_id == Bulletin.id)
+        .where(
+            BulletinDelivery.subscription_id == subscription_id,
+            or_(Bulletin.status == "active", Bulletin.resolved_at.is_not(None)),
+        )  # fmt: skip
+    ).first()
+    return (row[0], row[1]) if row else (0, None)

@@ -1,0 +1,100 @@
+"""The webhook outbox: events queued for subscriptions' endpoints in the publishing transaction.
+
+A payload is fixed when the event happens, so every retry and redelivery sends the same bytes
+under the same ``webhook-id``; ``feeds.syndication.webhooks`` sends them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from feeds.syndication.models import Subscription, WebhookMessage
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def event_payload(event: str, data: dict[str, Any], now: datetime) -> str:
+    """The JSON body of a webhook event, as signed and sent (Standard Webhooks shape)."""
+    return json.dumps(
+        {"type": event, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data},
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=_json_default,
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def enqueue_events(
+    session: Session,
+    subscription_ids: Sequence[int],
+    event: str,
+    data: dict[str, Any],
+    bulletin_id: int | None,
+    now: datetime,
+    first_attempt_at: datetime | None = None,
+) -> list[int]:
+    """Queue ``event`` for those of the subscriptions with an enabled webhook; the message
+    ids (the rows', not the ``webhook-id``s)."""
+    if not subscription_ids:
+        return []
+    rows = session.execute(
+        select(Subscription.id, Subscription.channels).where(
+            Subscription.id.in_(list(subscription_ids)),
+            Subscription.webhook_state == "active",
+            Subscription.active.is_(True),
+        )
+    )
+    targets = sorted(i for i, channels in rows if "webhook" in channels)
+    if not targets:
+        return []
+    payload = event_payload(event, data, now)
+    messages = WebhookMessage.__table__
+    inserted = session.execute(
+        messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "msg_id": new_message_id(),
+                "subscription_id": target,
+                "bulletin_id": bulletin_id,
+                "event": event,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": first_attempt_at or now,
+                "created_at": now,
+            }
+            for target in targets
+        ],
+    )
+    return list(inserted.scalars())
+
+
+def cancel_pending(
+    session: Session,
+    now: datetime,
+    *,
+    subscription_id: int | None = None,
+    bulletin_id: int | None = None,
+) -> None:
+    """Stop queued messages: a disabled endpoint's (they stay in the log, redeliverable), or
+    a withdrawn bulletin's (its withdrawal must be the last word)."""
+    query = update(WebhookMessage).where(WebhookMessage.status == "pending")
+    if subscription_id is not None:
+        query = query.where(WebhookMessage.subscription_id == subscription_id)
+    if bulletin_id is not None:
+        query = query.where(WebhookMessage.bulletin_id == bulletin_id)
+    session.execute(query.values(status="cancelled", next_attempt_at=None))
