@@ -17,7 +17,8 @@ from directory.geography.area_specs import area_from_spec
 from directory.geography.areas import Area, AreaInvalid
 from directory.geography.geo import bbox_around
 from directory.police.models import Neighbourhood
-from directory.police.store import get_neighbourhood, neighbourhood_area
+from directory.police.patches import neighbourhood_area
+from directory.police.store import get_neighbourhood
 from feeds.syndication.bulletin_queries import get_bulletin, list_bulletins
 from feeds.syndication.bulletins import bulletin_json, change_status, edit_bulletin, post_bulletin
 from feeds.syndication.classify import SEVERITIES, URGENCIES

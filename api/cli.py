@@ -37,7 +37,7 @@ from directory.police.importer import (
     SavedPoliceData,
     import_police_force,
 )
-from directory.police.store import assign_postcodes
+from directory.police.patches import assign_postcodes
 from directory.schema import DatabaseNotMigrated, schema_status, upgrade_database
 from feeds.demo import demo_subscription_token, load_demo_directory
 from feeds.directory_changes import force_imported

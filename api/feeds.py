@@ -13,7 +13,8 @@ from api.auth import key_allows, optional_key, require_scope
 from api.database import db_session, get_database
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
 from api.police import place_of, team_sites
-from directory.police.store import find_officer, neighbourhoods_near
+from directory.police.patches import neighbourhoods_near
+from directory.police.store import find_officer
 from directory.sites.store import get_site
 from feeds.ingest.models import FEED_KINDS, FEED_STATUSES, Feed, Post
 from feeds.ingest.posts import all_police, list_posts, of_officer, of_police, of_sites

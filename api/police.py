@@ -19,19 +19,21 @@ from directory.accounts import accounts_from_json
 from directory.geography.areas import polygon_area, union_area
 from directory.geography.locate import Location, locate
 from directory.police.models import Neighbourhood, Officer, PoliceForce
-from directory.police.store import (
+from directory.police.patches import (
     NeighbourhoodMatch,
     active_officer_rows,
+    neighbourhood_area,
+    neighbourhood_at,
+    neighbourhood_for_postcode,
+    neighbourhoods_near,
+)
+from directory.police.store import (
     active_officers,
     add_officer,
     get_force,
     get_neighbourhood,
     get_officer,
     list_forces,
-    neighbourhood_area,
-    neighbourhood_at,
-    neighbourhood_for_postcode,
-    neighbourhoods_near,
     neighbourhoods_of_force,
     update_neighbourhood,
     update_officer,

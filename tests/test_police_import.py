@@ -21,7 +21,8 @@ from directory.police.importer import (
     import_police_force,
 )
 from directory.police.models import Neighbourhood, Officer, PoliceForce
-from directory.police.store import active_officers, get_neighbourhood, neighbourhood_at
+from directory.police.patches import neighbourhood_at
+from directory.police.store import active_officers, get_neighbourhood
 from directory.storage import make_session_factory
 
 DEMO_POLICE = Path(str(files("directory.data").joinpath("police")))
@@ -239,7 +240,8 @@ def test_postcodes_remember_their_team_and_follow_changes(sessions, saved, migra
     from directory.geography.areas import polygon_area
     from directory.geography.postcode_import import import_postcodes
     from directory.geography.postcodes import get_postcode, postcodes_of_teams
-    from directory.police.store import neighbourhood_for_postcode, update_neighbourhood
+    from directory.police.patches import neighbourhood_for_postcode
+    from directory.police.store import update_neighbourhood
     from tests.conftest import DEMO_EXTRACT
 
     with sessions() as session:

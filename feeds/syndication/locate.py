@@ -27,7 +27,7 @@ from directory.geography.geo import BoundingBox
 from directory.geography.models import AreaName, Postcode
 from directory.geography.postcodes import postcode_positions
 from directory.police.models import Neighbourhood
-from directory.police.store import force_area, neighbourhood_area
+from directory.police.patches import force_area, neighbourhood_area
 from directory.storage import database_key
 from feeds.syndication.mentions import postcode_mentions
 
