@@ -222,11 +222,7 @@ def _keep_smaller_holders(
 # names as the models (plus the force's, prefixed): the ORM's loading costs several times the
 # queries themselves, and these rows are only read.
 _TEAM = Neighbourhood.__table__
-
-
 _FORCE = PoliceForce.__table__
-
-
 _TEAM_OF_POSTCODE = (
     select(
         *[column for column in _TEAM.c if column.name != "boundary"],
@@ -238,8 +234,6 @@ _TEAM_OF_POSTCODE = (
     .join(_FORCE, _FORCE.c.id == _TEAM.c.force_id)
     .where(Postcode.__table__.c.postcode == bindparam("postcode"), _TEAM.c.active.is_(True))
 )
-
-
 _ACTIVE_OFFICERS = (
     select(Officer.__table__)
     .where(

@@ -35,8 +35,6 @@ _BOXES = (
         Subscription.max_lng >= bindparam("min_lng"),
     )
 )
-
-
 _AREAS = select(Subscription.id, Subscription.area).where(
     Subscription.id.in_(bindparam("ids", expanding=True))
 )

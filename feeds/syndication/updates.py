@@ -16,10 +16,7 @@ from directory.text import plain_text
 from feeds.syndication.models import Bulletin
 
 UPDATE_WINDOW = timedelta(days=30)  # how far back an update looks for what it resolves
-
-
 MIN_SHARED_WORDS = 2
-
 
 # Words that say what kind of item it is, not what it is about: they do not make two items
 # the same subject ("missing", "appeal", "found").
@@ -32,20 +29,12 @@ _KIND_WORDS = frozenset(
     and for with from who was were are his her their this that last seen named concern concerned
     have your you any anyone contact please call quoting reference crime stoppers """.split()
 )
-
-
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+|\d{2,}")
-
-
 _FOUND = re.compile(
     r"\b(found|traced|located|returned (home|safely)|back home|no longer missing|"
     r"has been (found|traced|located))\b", re.IGNORECASE,
 )  # fmt: skip
-
-
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z'’-]{2,})\b")
-
-
 _STREET_WORDS = frozenset("road street lane avenue drive close way court place crescent "
                           "grove hill park square terrace gardens".split())  # fmt: skip
 
