@@ -2,11 +2,11 @@
 
 Two sources, detected from the file itself:
 
-- **OS Code-Point Open** zip (``codepoint``): ``Data/CSV/<area>.csv`` without header, British National Grid
-  eastings/northings (converted to WGS84 with pyproj, one vectorised call per area file), and
-  ``Doc/Codelist.xlsx`` naming every ward, district and county code.
-- **ONS Postcode Directory** CSV (``onspd``; bare, or the zip with it under ``Data/``): header row, WGS84
-  ``lat``/``long``, termination dates, Northern Ireland and the police force area (``pfa``).
+- **OS Code-Point Open** zip (``codepoint``): ``Data/CSV/<area>.csv`` without header,
+  British National Grid eastings/northings (converted to WGS84 with pyproj, one vectorised call
+  per area file), and ``Doc/Codelist.xlsx`` naming every ward, district and county code.
+- **ONS Postcode Directory** CSV (``onspd``; bare, or the zip with it under ``Data/``): header
+  row, WGS84 ``lat``/``long``, termination dates, Northern Ireland and the police force area.
 
 Re-importing updates rows in place (upsert on the postcode), one transaction per batch, so the
 service keeps answering from the old rows while an import runs and a re-run after an interruption
