@@ -16,7 +16,7 @@ from api.database import db_session
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
 from api.sites import AccountSchema, SitePageSchema, SiteSchema, site_json
 from directory.accounts import accounts_from_json
-from directory.geography.areas import polygon_area, union_area
+from directory.geography.area_builders import polygon_area, union_area
 from directory.geography.locate import Location, locate
 from directory.police.models import Neighbourhood, Officer, PoliceForce
 from directory.police.patches import (

@@ -43,8 +43,9 @@ sys.path.insert(0, str(ROOT))
 import urllib3  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
+from directory.geography.area_builders import footprint_area, polygon_area  # noqa: E402
 from directory.geography.area_cache import AREAS  # noqa: E402
-from directory.geography.areas import Area, circle_area, footprint_area, polygon_area  # noqa: E402
+from directory.geography.areas import Area, circle_area  # noqa: E402
 from directory.police.models import PoliceForce  # noqa: E402
 from directory.schema import upgrade_database  # noqa: E402
 from directory.sites.models import Site  # noqa: E402

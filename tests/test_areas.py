@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 from geopy.distance import great_circle
 
-from directory.geography.areas import (
-    AreaInvalid,
-    area_from_json,
-    circle_area,
-    polygon_area,
-    postcode_area,
-)
+from directory.geography.area_builders import polygon_area, postcode_area
+from directory.geography.areas import AreaInvalid, area_from_json, circle_area
 from directory.geography.postcodes import postcode_positions
 
 # A box around Wednesfield (WV11), in GeoJSON order [lng, lat].

@@ -237,7 +237,7 @@ def test_live_api_unreachable(sessions):
 
 
 def test_postcodes_remember_their_team_and_follow_changes(sessions, saved, migrated_url):
-    from directory.geography.areas import polygon_area
+    from directory.geography.area_builders import polygon_area
     from directory.geography.postcode_import import import_postcodes
     from directory.geography.postcodes import get_postcode, postcodes_of_teams
     from directory.police.patches import neighbourhood_for_postcode

@@ -11,15 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from directory.geography.areas import (
-    Area,
-    AreaInvalid,
-    as_number,
-    circle_area,
-    parse_postcode_set,
-    polygon_area,
-    postcode_area,
-)
+from directory.geography.area_builders import parse_postcode_set, polygon_area, postcode_area
+from directory.geography.areas import Area, AreaInvalid, as_number, circle_area
 from directory.geography.locate import LocateError, locate
 from directory.geography.postcodes import PostcodeNotFound, postcode_positions
 from directory.storage import Reader

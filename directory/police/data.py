@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directory.accounts import Account, AccountInvalid, check_account
-from directory.geography.areas import Area, AreaInvalid, polygon_area, repaired_polygon_area
+from directory.geography.area_builders import polygon_area, repaired_polygon_area
+from directory.geography.areas import Area, AreaInvalid
 from directory.geography.geo import in_uk
 from directory.text import plain_text
 from directory.urls import url_or_none

@@ -16,8 +16,9 @@ import shapely
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
+from directory.geography.area_builders import union_area
 from directory.geography.area_cache import AREAS
-from directory.geography.areas import Area, union_area
+from directory.geography.areas import Area
 from directory.geography.geo import bbox_around, distance_m
 from directory.geography.models import Postcode
 from directory.geography.postcodes import (

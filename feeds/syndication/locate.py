@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.geography.areas import Area, AreaInvalid, circle_area, footprint_area, postcode_area
+from directory.geography.area_builders import footprint_area, postcode_area
+from directory.geography.areas import Area, AreaInvalid, circle_area
 from directory.geography.geo import BoundingBox
 from directory.geography.models import AreaName, Postcode
 from directory.geography.postcodes import postcode_positions

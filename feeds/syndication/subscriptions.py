@@ -22,13 +22,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
-from directory.geography.areas import (
-    Area,
-    AreaInvalid,
-    area_from_json,
-    set_area_columns,
-    widen_area,
-)
+from directory.geography.area_builders import widen_area
+from directory.geography.areas import Area, AreaInvalid, area_from_json, set_area_columns
 from directory.sites.models import Site
 from directory.storage import utcnow
 from directory.urls import UrlInvalid, normalise_url
