@@ -24,14 +24,13 @@ from api.postcode_schemas import (
 )
 from directory.geography.locate import locate
 from directory.geography.postcode_format import area_of_outcode
+from directory.geography.postcode_groups import outcode_summary, sector_summaries
 from directory.geography.postcodes import (
     NamedCode,
     PostcodeRecord,
     get_postcode,
     lookup_postcodes,
     nearest_postcodes,
-    outcode_summary,
-    sector_summaries,
 )
 
 blp = Blueprint("postcodes", __name__, description="UK postcodes: look up, nearest, districts")

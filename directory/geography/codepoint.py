@@ -24,7 +24,6 @@ from directory.geography.postcode_rows import (
     GRID_MAX_NORTHING,
     GSS_CODE,
     MALFORMED,
-    NO_COORDINATES,
     POSITIONAL_QUALITIES,
     Batch,
     GssCodes,
@@ -32,6 +31,7 @@ from directory.geography.postcode_rows import (
     ImportSummary,
     unit_key,
 )
+from directory.geography.postcodes import NO_COORDINATES
 
 CODEPOINT_MEMBER = re.compile(r"^Data/CSV/([a-z]{1,2})\.csv$", re.IGNORECASE)
 

@@ -14,7 +14,8 @@ from typing import Literal
 
 from directory.geography.geo import in_uk
 from directory.geography.postcode_format import PostcodeInvalid, parse_postcode
-from directory.geography.postcodes import get_postcode, postcode_group_summary
+from directory.geography.postcode_groups import postcode_group_summary
+from directory.geography.postcodes import get_postcode
 from directory.storage import Reader
 
 Precision = Literal["unit", "sector", "district", "area", "point", "place"]

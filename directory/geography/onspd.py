@@ -18,7 +18,6 @@ from directory.geography.geo import in_uk
 from directory.geography.postcode_rows import (
     GRID_MAX_NORTHING,
     MALFORMED,
-    NO_COORDINATES,
     ONSPD_FIELDS,
     Batch,
     ImportFormatError,
@@ -26,6 +25,7 @@ from directory.geography.postcode_rows import (
     optional_code,
     unit_key,
 )
+from directory.geography.postcodes import NO_COORDINATES
 
 # Every ONSPD column the import reads; a file without one of them is refused (importing it
 # anyway would overwrite stored values with blanks).

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directory.geography.postcode_format import DISPLAY_UNIT_RE, PostcodeInvalid, parse_postcode
+from directory.geography.postcodes import QUALITY_DESCRIPTIONS
 
 CODEPOINT_COLUMNS = 10
 GSS_CODE = re.compile(r"^[A-Z][0-9]{8}$")
 _PSEUDO_CODE = re.compile(r"^[A-Z]99999999$")  # ONSPD "no such area here"
-NO_COORDINATES = 90
-POSITIONAL_QUALITIES = frozenset({10, 20, 30, 40, 50, 60, 90})
+POSITIONAL_QUALITIES = frozenset(QUALITY_DESCRIPTIONS)  # Code-Point's scale
 
 # The British National Grid's extent in metres (Code-Point's eastings and northings).
 GRID_MAX_EASTING = 700_000

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, case, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 from sqlalchemy.orm import aliased
 
 from directory.geography.geo import (
@@ -110,19 +110,6 @@ class NearbyPostcode:
 
     record: PostcodeRecord
     distance_m: float
-
-
-@dataclass(frozen=True, slots=True)
-class PostcodeGroupSummary:
-    """Centroid, extent and counts of the units in a district or sector."""
-
-    code: str
-    postcode_count: int
-    live_count: int
-    terminated_count: int
-    latitude: float | None
-    longitude: float | None
-    bbox: BoundingBox | None
 
 
 _county = aliased(AreaName, name="county")
@@ -277,44 +264,7 @@ def nearest_postcodes(
     ]
 
 
-def _summary_columns() -> list:
-    """Aggregates shared by district and sector summaries; positions only from located units."""
-    located = Postcode.quality != NO_COORDINATES
-    return [
-        func.count(),
-        func.count(Postcode.terminated_on),
-        func.avg(case((located, Postcode.latitude))),
-        func.avg(case((located, Postcode.longitude))),
-        func.min(case((located, Postcode.latitude))),
-        func.min(case((located, Postcode.longitude))),
-        func.max(case((located, Postcode.latitude))),
-        func.max(case((located, Postcode.longitude))),
-    ]
-
-
-def _summary(code: str, row: Sequence) -> PostcodeGroupSummary:
-    total, terminated, lat, lng, min_lat, min_lng, max_lat, max_lng = row
-    return PostcodeGroupSummary(
-        code=code,
-        postcode_count=total,
-        live_count=total - terminated,
-        terminated_count=terminated,
-        latitude=round(lat, 6) if lat is not None else None,
-        longitude=round(lng, 6) if lng is not None else None,
-        bbox=BoundingBox(min_lat, min_lng, max_lat, max_lng) if min_lat is not None else None,
-    )
-
-
-def _parse_outcode(text: str) -> ParsedPostcode:
-    parsed = parse_postcode(text)
-    if parsed.kind != "district":
-        raise PostcodeInvalid(
-            f"'{parsed.display}' is a postcode {parsed.kind}, not an outcode such as 'WV11'"
-        )
-    return parsed
-
-
-def _key_range(parsed: ParsedPostcode) -> tuple:
+def key_range(parsed: ParsedPostcode) -> tuple:
     """The primary-key range holding every unit of a district, sector or area.
 
     Keys compare byte-wise: units of district "WV1" lie in ['WV1 ', 'WV1!') (space < '!'), of
@@ -331,44 +281,6 @@ def _key_range(parsed: ParsedPostcode) -> tuple:
         low = high = parsed.display
         return (Postcode.postcode == low,)
     return (Postcode.postcode >= low, Postcode.postcode < high)
-
-
-def postcode_group_summary(db: Reader, parsed: ParsedPostcode) -> PostcodeGroupSummary:
-    """Centroid, bounding box and postcode counts of a district, sector or area.
-
-    Raises PostcodeNotFound when no units are stored under it.
-    """
-    row = connection_of(db).execute(select(*_summary_columns()).where(*_key_range(parsed))).one()
-    if row[0] == 0:
-        raise PostcodeNotFound(f"{parsed.kind} not found: no postcodes in '{parsed.display}'")
-    return _summary(parsed.display, row)
-
-
-def outcode_summary(db: Reader, text: str) -> PostcodeGroupSummary:
-    """Centroid, bounding box and postcode counts of a district ("WV11").
-
-    Raises PostcodeInvalid for text that is not an outcode, PostcodeNotFound for one with no units.
-    """
-    return postcode_group_summary(db, _parse_outcode(text))
-
-
-def sector_summaries(db: Reader, text: str) -> list[PostcodeGroupSummary]:
-    """The summary of every sector of a district, in order ("WV11 1", "WV11 2", ...)."""
-    parsed = _parse_outcode(text)
-    sector_key = func.substr(Postcode.postcode, 1, func.length(Postcode.postcode) - 2)
-    rows = (
-        connection_of(db)
-        .execute(
-            select(sector_key, *_summary_columns())
-            .where(*_key_range(parsed))
-            .group_by(sector_key)
-            .order_by(sector_key)
-        )
-        .all()
-    )
-    if not rows:
-        raise PostcodeNotFound(f"district not found: no postcodes in '{parsed.display}'")
-    return [_summary(row[0], row[1:]) for row in rows]
 
 
 def postcode_positions(db: Reader, codes: Sequence[str]) -> dict[str, list[tuple[float, float]]]:
@@ -388,7 +300,7 @@ def postcode_positions(db: Reader, codes: Sequence[str]) -> dict[str, list[tuple
             continue
         rows = connection.execute(
             select(Postcode.latitude, Postcode.longitude).where(
-                *_key_range(parsed),
+                *key_range(parsed),
                 Postcode.latitude.is_not(None),
                 Postcode.terminated_on.is_(None),
             )
