@@ -195,7 +195,7 @@ def test_officers_are_added_changed_and_stood_down(client, demo_directory):
 
 def test_local_body_is_what_the_schema_documents(client, demo_directory):
     """/postcodes/{pc}/local skips marshmallow at run time; its keys must match the schema."""
-    from api.police import ForceBriefSchema, LocalSchema, NeighbourhoodSchema, OfficerSchema
+    from api.police_schemas import ForceBriefSchema, LocalSchema, NeighbourhoodSchema, OfficerSchema
     from api.sites import SiteSchema
 
     body = client.get("/postcodes/WV111AA/local").get_json()
