@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from api.cli import openapi_document, openapi_yaml
+from api.spec import openapi_document, openapi_yaml
 
 SPEC = Path(__file__).parent.parent / "openapi.yaml"
 
