@@ -31,8 +31,8 @@ from directory.sites.store import SiteConflict, SiteInvalid, SiteNotFound
 from feeds.ingest.store import FeedNotFound
 from feeds.syndication.bulletin_queries import BulletinNotFound
 from feeds.syndication.bulletins import BulletinInvalid
+from feeds.syndication.delivery_log import MessageNotFound, RedeliveryRefused, WebhookUnavailable
 from feeds.syndication.subscriptions import SubscriptionInvalid, SubscriptionNotFound
-from feeds.syndication.webhooks import MessageNotFound, RedeliveryRefused
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     SubscriptionInvalid: 422,
     MessageNotFound: 404,
     RedeliveryRefused: 409,
+    WebhookUnavailable: 409,
     GeocoderUnavailable: 503,
 }
 

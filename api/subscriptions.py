@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from sqlalchemy import select
 
 from api.auth import require_scope
 from api.database import db_session, get_database
@@ -27,10 +25,14 @@ from api.subscription_schemas import (
 from directory.geography.area_specs import area_from_spec
 from directory.sites.store import get_site
 from directory.storage import utcnow
-from feeds.syndication import subscription_feeds
-from feeds.syndication.bulletin_queries import feed_version, subscription_bulletins
+from feeds.syndication.delivery_log import (
+    delivery_log,
+    get_message,
+    redeliver,
+    send_test_event,
+)
 from feeds.syndication.models import Subscription, WebhookAttempt, WebhookMessage
-from feeds.syndication.outbox import enqueue_events
+from feeds.syndication.serving import FeedLinks, subscription_feed_body, subscription_feed_version
 from feeds.syndication.subscriptions import (
     create_subscription,
     enable_webhook,
@@ -38,10 +40,8 @@ from feeds.syndication.subscriptions import (
     list_subscriptions,
     rotate_secret,
     signing_secrets,
-    subscription_by_token,
     update_subscription,
 )
-from feeds.syndication.webhooks import delivery_log, get_message, lease_for, redeliver, send_now
 
 blp = Blueprint("subscriptions", __name__,
                 description="Outlets' subscriptions: bulletin feeds and webhooks")  # fmt: skip
@@ -53,7 +53,6 @@ FEED_FORMATS = {
     "json": "application/feed+json; charset=utf-8",
     "cap": "application/atom+xml; charset=utf-8",
 }
-FEED_ITEMS = 50
 
 
 def subscription_json(subscription: Subscription) -> dict[str, Any]:
@@ -215,28 +214,9 @@ class TestEvent(MethodView):
         session = db_session()
         subscription = get_subscription(session, site_id, subscription_id)
         client = current_app.extensions["hyperlocal_http"]
-        if subscription.webhook_state != "active":
-            abort(409, message="the webhook is "
-                  + ("disabled: " + (subscription.webhook_disabled_reason or "")
-                     if subscription.webhook_state == "disabled" else "not set: add a webhook_url")
-                  )  # fmt: skip
-        data = {"subscription_id": subscription.id, "message": "a test event from hyperlocal"}
-        now = utcnow()
-        # Queued already leased, so that a running worker does not send it as well.
-        ids = enqueue_events(session, [subscription.id], "test", data, None, now,
-                             first_attempt_at=now + lease_for(client, 1))  # fmt: skip
-        if not ids:
-            abort(409, message="the subscription's channels do not include webhook")
-        session.commit()
-        attempt = send_now(get_database().sessions, client, ids[0], now)  # fmt: skip
-        session.expire_all()
-        message = session.get(WebhookMessage, ids[0])
-        attempts = list(session.scalars(
-            select(WebhookAttempt).where(WebhookAttempt.message_id == ids[0])
-            .order_by(WebhookAttempt.id)
-        ))  # fmt: skip
-        return {"message": message_json(message, attempts),
-                "delivered": bool(attempt and attempt.ok)}, 200, NO_STORE  # fmt: skip
+        sent = send_test_event(session, get_database().sessions, client, subscription)
+        body = {"message": message_json(sent.message, sent.attempts), "delivered": sent.delivered}
+        return body, 200, NO_STORE
 
 
 @blp.route("/sites/<int:site_id>/subscriptions/<int:subscription_id>/deliveries")
@@ -287,54 +267,23 @@ class SubscriptionFeed(MethodView):
         warnings, each linking to its CAP 1.2 alert.
         """
         session = db_session()
-        subscription = subscription_by_token(session, token)
-        site = get_site(session, subscription.site_id)
-        if site.status != "approved":
-            abort(404, message="no subscription feed at this address")
-        count, changed = feed_version(session, subscription.id)
-        modified = max(filter(None, [changed, subscription.updated_at, site.updated_at]))
-        tag = hashlib.sha256(
-            f"{subscription.id}:{subscription.updated_at}:{site.updated_at}:{count}:{changed}:"
-            f"{fmt}".encode()
-        ).hexdigest()[:24]
-        # HTTP dates have whole seconds: a change later in the same second must not look old.
-        whole = modified.replace(microsecond=0) + timedelta(
-            seconds=1 if modified.microsecond else 0
-        )
+        version = subscription_feed_version(session, token, fmt)
         response = Response(status=200)
-        response.set_etag(tag)
-        response.last_modified = whole
+        response.set_etag(version.etag)
+        response.last_modified = version.modified
         response.headers["Cache-Control"] = "no-cache"
-        if request.if_none_match.contains(tag) or (
+        if request.if_none_match.contains(version.etag) or (
             not request.if_none_match and request.if_modified_since
-            and request.if_modified_since >= whole
+            and request.if_modified_since >= version.modified
         ):  # fmt: skip
             response.status_code = 304
             return response
-        bulletins = subscription_bulletins(session, subscription.id, FEED_ITEMS)
-        if fmt == "cap":
-            bulletins = [b for b in bulletins if b.kind == "warning"]
-        self_url = url_for("subscriptions.SubscriptionFeed", token=token, fmt=fmt,
-                           _external=True)  # fmt: skip
-        info = subscription_feeds.FeedInfo(
-            title=f"Police bulletins for {site.name}",
-            description=f"Police appeals and warnings for the area {site.name} covers (hyperlocal)",
-            self_url=self_url,
+        links = FeedLinks(
+            self_url=url_for("subscriptions.SubscriptionFeed", token=token, fmt=fmt,
+                             _external=True),
             home_url=url_for("bulletins.Bulletins", _external=True),
             item_url=url_for("bulletins.BulletinItem", bulletin_id=0, _external=True)[:-1] + "{id}",
-        )
-        if fmt == "rss":
-            body = subscription_feeds.rss(info, bulletins, self_url)
-        elif fmt == "atom":
-            body = subscription_feeds.atom(info, bulletins, self_url)
-        elif fmt == "json":
-            body = subscription_feeds.json_feed_bytes(info, bulletins, self_url)
-        else:
-            cap_info = subscription_feeds.FeedInfo(
-                info.title + " (CAP warnings)", info.description, self_url, info.home_url,
-                info.item_url + "/cap",
-            )  # fmt: skip
-            body = subscription_feeds.cap_index(cap_info, bulletins, self_url)
-        response.set_data(body)
+        )  # fmt: skip
+        response.set_data(subscription_feed_body(session, version, fmt, links))
         response.headers["Content-Type"] = FEED_FORMATS[fmt]
         return response

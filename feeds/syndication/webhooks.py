@@ -32,12 +32,12 @@ from standardwebhooks import Webhook
 
 from directory.storage import utcnow
 from feeds.ingest.http import FetchError, HttpClient
-from feeds.syndication.models import Bulletin, Subscription, WebhookAttempt, WebhookMessage
+from feeds.ingest.refresh import SessionFactory
+from feeds.syndication.models import Subscription, WebhookAttempt, WebhookMessage
 from feeds.syndication.outbox import cancel_pending
 from feeds.syndication.subscriptions import signing_secrets
 
 log = logging.getLogger(__name__)
-SessionFactory = Callable[[], Session]
 
 # Waits after the 1st, 2nd, ... failed attempt (the Standard Webhooks / Svix schedule).
 RETRY_SCHEDULE = (
@@ -221,7 +221,9 @@ def record_attempt(
     return "disabled"
 
 
-def _endpoints(session: Session, ids: set[int], now: datetime) -> dict[int, tuple[str, list[str]]]:
+def active_endpoints(
+    session: Session, ids: set[int], now: datetime
+) -> dict[int, tuple[str, list[str]]]:
     """(url, signing secrets) of the subscriptions whose webhook may be called now."""
     rows = session.execute(
         select(Subscription.id, Subscription.webhook_url, Subscription.webhook_secrets,
@@ -259,7 +261,7 @@ def send_due(
             batches += 1
             with sessions() as session:
                 claimed = claim_due_messages(session, now(), lease=lease)
-                endpoints = _endpoints(session, {c.subscription_id for c in claimed}, now())
+                endpoints = active_endpoints(session, {c.subscription_id for c in claimed}, now())
             if not claimed:
                 break
             sendable = [c for c in claimed if c.subscription_id in endpoints]
@@ -298,82 +300,3 @@ def next_message_due(session: Session) -> datetime | None:
     return session.scalar(
         select(func.min(WebhookMessage.next_attempt_at)).where(WebhookMessage.status == "pending")
     )
-
-
-class MessageNotFound(LookupError):
-    """No such message in this subscription's log."""
-
-
-def get_message(session: Session, subscription_id: int, msg_id: str) -> WebhookMessage:
-    message = session.scalar(select(WebhookMessage).where(WebhookMessage.msg_id == msg_id))
-    if message is None or message.subscription_id != subscription_id:
-        raise MessageNotFound(f"subscription {subscription_id} has no message {msg_id}")
-    return message
-
-
-def delivery_log(
-    session: Session, subscription_id: int, page: int, per_page: int
-) -> tuple[list[WebhookMessage], dict[int, list[WebhookAttempt]], int]:
-    """A subscription's messages, newest first, with their attempts; and the total."""
-    total = (
-        session.scalar(
-            select(func.count()).where(WebhookMessage.subscription_id == subscription_id)
-        )
-        or 0
-    )
-    messages = list(session.scalars(
-        select(WebhookMessage).where(WebhookMessage.subscription_id == subscription_id)
-        .order_by(WebhookMessage.id.desc()).offset((page - 1) * per_page).limit(per_page)
-    ))  # fmt: skip
-    attempts: dict[int, list[WebhookAttempt]] = {m.id: [] for m in messages}
-    if messages:
-        for attempt in session.scalars(
-            select(WebhookAttempt).where(WebhookAttempt.message_id.in_(list(attempts)))
-            .order_by(WebhookAttempt.id)
-        ):  # fmt: skip
-            attempts[attempt.message_id].append(attempt)
-    return messages, attempts, total
-
-
-def send_now(
-    sessions: SessionFactory, client: HttpClient, message_id: int, now: datetime | None = None
-) -> Attempt | None:
-    """Send one message at once (a test event, a redelivery asked for in the API) and record
-    it; None if its endpoint is not active."""
-    now = now or utcnow()
-    with sessions() as session:
-        row = session.get(WebhookMessage, message_id)
-        if row is None:
-            return None
-        claimed = Claimed(row.id, row.msg_id, row.subscription_id, row.event, row.payload,
-                          row.attempts)  # fmt: skip
-        endpoint = _endpoints(session, {row.subscription_id}, now).get(row.subscription_id)
-    if endpoint is None:
-        return None
-    attempt = send(client, claimed, endpoint[0], endpoint[1], now)
-    with sessions() as session:
-        record_attempt(session, claimed, attempt, now, random.uniform(0.8, 1.2))
-        session.commit()
-    return attempt
-
-
-class RedeliveryRefused(ValueError):
-    """The message must not be sent again (it would bring back a withdrawn bulletin)."""
-
-
-def redeliver(session: Session, message: WebhookMessage, now: datetime | None = None) -> None:
-    """Queue a logged message again, same id and bytes, with a fresh set of retries.
-
-    A ``published`` or ``updated`` event of a bulletin that has been withdrawn is refused:
-    sending it again would put the withdrawn notice back up.
-    """
-    if message.event in ("bulletin.published", "bulletin.updated") and message.bulletin_id:
-        status = session.scalar(select(Bulletin.status).where(Bulletin.id == message.bulletin_id))
-        if status is not None and status != "active":
-            raise RedeliveryRefused(
-                f"bulletin {message.bulletin_id} is {status}: its earlier events are not sent "
-                "again (its withdrawal or update is in the log)"
-            )
-    message.status = "pending"
-    message.attempts = 0
-    message.next_attempt_at = now or utcnow()
