@@ -15,6 +15,7 @@ from flask_smorest import abort
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from directory.accounts import AccountInvalid
+from directory.coverage import NoPatch
 from directory.geography.areas import AreaInvalid
 from directory.geography.geocoding import GeocoderUnavailable
 from directory.geography.locate import LocateError, PlaceNotFound
@@ -51,6 +52,7 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     NeighbourhoodNotFound: 404,
     OfficerNotFound: 404,
     PoliceInvalid: 422,
+    NoPatch: 422,
     PostcodeNotFound: 404,
     PlaceNotFound: 404,
     ApiKeyNotFound: 404,

@@ -30,15 +30,14 @@ from api.police_schemas import (
 )
 from api.sites import SitePageSchema, site_json
 from directory.accounts import accounts_from_json
-from directory.geography.area_builders import polygon_area, union_area
+from directory.coverage import patch_gaps
+from directory.geography.area_builders import polygon_area
 from directory.geography.locate import Location, locate
+from directory.local import LocalAnswer, local_to
 from directory.police.models import Neighbourhood, Officer, PoliceForce
 from directory.police.patches import (
     NeighbourhoodMatch,
-    active_officer_rows,
     neighbourhood_area,
-    neighbourhood_at,
-    neighbourhood_for_postcode,
     neighbourhoods_near,
 )
 from directory.police.store import (
@@ -52,16 +51,13 @@ from directory.police.store import (
     update_neighbourhood,
     update_officer,
 )
-from directory.sites.coverage import coverage_gaps
 from directory.sites.opml import FeedOutline, opml_document
-from directory.sites.store import sites_intersecting, sites_near
+from directory.sites.store import sites_intersecting
 from directory.storage import utcnow
 from feeds.directory_changes import officer_changed, team_changed
 
 blp = Blueprint("police", __name__, description="Police forces, neighbourhood teams, officers")
 
-LOCAL_SITES_RADIUS_M = 2_000  # sites this close count as "local" to a resident
-LOCAL_SITES_MAX = 20
 PRECISION_NOTES = {
     "unit": "for this full postcode",
     "sector": "for the middle of this postcode sector; a full postcode is more precise",
@@ -127,6 +123,24 @@ def neighbourhood_json(
         body["distance_m"] = match.distance_m
         body["reason"] = match.reason
     return body
+
+
+def local_json(place: Location, local: LocalAnswer) -> dict[str, Any]:
+    """The resident lookup's answer, in LocalSchema's shape (a test holds the two together)."""
+    return {
+        "query": place.label,
+        "precision": place.precision,
+        "note": PRECISION_NOTES[place.precision],
+        "location": {"lat": place.latitude, "lng": place.longitude},
+        "force": local.force,
+        "neighbourhood": (
+            neighbourhood_json(local.neighbourhood, boundary=False)
+            if local.neighbourhood is not None
+            else None
+        ),  # fmt: skip
+        "officers": [officer_json(o) for o in local.officers],
+        "sites": [site_json(m.site, private=False, match=m, area=False) for m in local.sites],
+    }
 
 
 def _isoformat(value: Any) -> str:
@@ -318,36 +332,9 @@ class Local(MethodView):
         place = place_of(postcode)
         if place.precision not in PRECISION_NOTES:
             abort(422, message=f"'{postcode}' is not a postcode; try /sites?near= for places")
-        session = db_session()
         unit = place.postcode if place.precision == "unit" else None
-        # A unit's team was recorded when boundaries were loaded; anything else (or a unit
-        # imported since) is placed by geometry.
-        neighbourhood: Any = neighbourhood_for_postcode(session, unit) if unit else None
-        force: dict[str, Any] | None = None
-        if neighbourhood is not None:
-            team = neighbourhood
-            force = {"id": team.force_id, "name": team.force_name, "url": team.force_url,
-                     "telephone": team.force_telephone}  # fmt: skip
-        else:
-            neighbourhood = neighbourhood_at(session, place.latitude, place.longitude)
-            if neighbourhood is not None:
-                f = neighbourhood.force
-                force = {"id": f.id, "name": f.name, "url": f.url, "telephone": f.telephone}
-        sites = sites_near(session, place.latitude, place.longitude, LOCAL_SITES_RADIUS_M,
-                           postcode=unit, with_area=False)[:LOCAL_SITES_MAX]  # fmt: skip
-        officers = active_officer_rows(session, neighbourhood.id) if neighbourhood else []
-        body = {
-            "query": place.label,
-            "precision": place.precision,
-            "note": PRECISION_NOTES[place.precision],
-            "location": {"lat": place.latitude, "lng": place.longitude},
-            "force": force,
-            "neighbourhood": (
-                neighbourhood_json(neighbourhood, boundary=False) if neighbourhood else None
-            ),
-            "officers": [officer_json(o) for o in officers],
-            "sites": [site_json(m.site, private=False, match=m, area=False) for m in sites],
-        }
+        local = local_to(db_session(), place.latitude, place.longitude, unit)
+        body = local_json(place, local)
         # Every value is already in LocalSchema's shape (a test holds them together); the
         # busiest directory endpoint skips the second pass through marshmallow.
         return Response(json.dumps(body, default=_isoformat), mimetype="application/json")
@@ -363,23 +350,12 @@ class CoverageGaps(MethodView):
         Give `neighbourhood=force/id` for one team's patch, or `force=` for every team of a
         force: where a team could help a community start a site.
         """
-        session = db_session()
-        if args.get("neighbourhood"):
-            force, _, code = args["neighbourhood"].partition("/")
-            teams = [get_neighbourhood(session, force, code)]
-            label = f"neighbourhood {force}/{code}"
-        elif args.get("force"):
-            get_force(session, args["force"])
-            teams = neighbourhoods_of_force(session, args["force"], 1, 10_000).items
-            label = f"force {args['force']}"
-        else:
-            abort(422, message="give ?neighbourhood=<force>/<id> or ?force=<force id>")
-        areas = [a for a in (neighbourhood_area(session, t) for t in teams) if a is not None]
-        if not areas:
-            abort(422, message=f"{label} has no neighbourhood boundaries to examine")
-        report = coverage_gaps(session, union_area(areas))
+        team = args.get("neighbourhood")  # "force/id"
+        force_and_code = tuple(team.partition("/")[::2]) if team else None
+        found = patch_gaps(db_session(), neighbourhood=force_and_code, force=args.get("force"))
+        report = found.report
         return {
-            "area": label,
+            "area": found.label,
             "postcode_count": report.postcode_count,
             "covered_count": report.covered_count,
             "sectors": report.sectors,

@@ -66,6 +66,8 @@ def tree_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("directory/geography/areas.py", "import directory.sites.store", "shared base"),
         # sites and police are siblings: neither imports the other
         ("directory/sites/store.py", "import directory.police.store", "shared base"),
+        # the police depending on the resident lookup built on top of it
+        ("directory/police/patches.py", "import directory.local", "shared base"),
         # the shared base depending on a domain
         ("directory/storage.py", "import directory.geography.geo", "shared base"),
         # Flask below the API

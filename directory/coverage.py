@@ -4,6 +4,8 @@ A neighbourhood team asks "where should we help a community start a site?". The 
 worked out on the postcode units inside the area: a unit is covered when some approved site's
 coverage holds it (its own postcode for postcode-set coverage, its position otherwise); a sector
 with no covered unit is a gap, and a district all of whose sectors are gaps is listed whole.
+``patch_gaps`` asks it of a team's patch or of a whole force (police and sites together, so this
+module sits above both).
 Point-in-polygon tests are vectorised (shapely over numpy arrays), so a force's tens of
 thousands of units take a fraction of a second.
 """
@@ -17,8 +19,11 @@ import numpy as np
 import shapely
 from sqlalchemy.orm import Session
 
+from directory.geography.area_builders import union_area
 from directory.geography.areas import Area
 from directory.geography.postcodes import postcode_teams_in_box
+from directory.police.patches import neighbourhood_area
+from directory.police.store import get_force, get_neighbourhood, neighbourhoods_of_force
 from directory.sites.store import site_areas_in_box
 
 
@@ -90,3 +95,34 @@ def coverage_gaps(session: Session, area: Area) -> CoverageReport:
             lng = sum(g.longitude * g.postcode_count for g in members) / count
             district_gaps.append(Gap(district, count, round(lat, 6), round(lng, 6)))
     return CoverageReport(len(keys), int(covered.sum()), sector_gaps, district_gaps)
+
+
+class NoPatch(ValueError):
+    """The teams asked about have no boundary to examine; the message says which."""
+
+
+@dataclass(frozen=True)
+class PatchGaps:
+    label: str  # "neighbourhood west-midlands/WV11demo" or "force west-midlands"
+    report: CoverageReport
+
+
+def patch_gaps(
+    session: Session, *, neighbourhood: tuple[str, str] | None = None, force: str | None = None
+) -> PatchGaps:
+    """The gaps in one team's patch (``neighbourhood=(force, id)``) or in every patch of a
+    force; raises NeighbourhoodNotFound / ForceNotFound, or NoPatch without any boundary."""
+    if neighbourhood is not None:
+        force_id, code = neighbourhood
+        teams = [get_neighbourhood(session, force_id, code)]
+        label = f"neighbourhood {force_id}/{code}"
+    elif force is not None:
+        get_force(session, force)
+        teams = list(neighbourhoods_of_force(session, force, 1, 10_000).items)
+        label = f"force {force}"
+    else:
+        raise NoPatch("give ?neighbourhood=<force>/<id> or ?force=<force id>")
+    areas = [a for a in (neighbourhood_area(session, t) for t in teams) if a is not None]
+    if not areas:
+        raise NoPatch(f"{label} has no neighbourhood boundaries to examine")
+    return PatchGaps(label, coverage_gaps(session, union_area(areas)))

@@ -1,0 +1,50 @@
+"""Who is local to a place: the team whose patch holds it, its force, officers and local sites.
+
+The resident's question, answered from police and sites together (so this module sits above
+both). A unit's team was recorded when boundaries were loaded and is one indexed read of Core
+rows; anything else (a sector, a district, a unit imported since) is placed by geometry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from directory.police.patches import (
+    active_officer_rows,
+    neighbourhood_at,
+    neighbourhood_for_postcode,
+)
+from directory.sites.store import SiteMatch, sites_near
+
+LOCAL_SITES_RADIUS_M = 2_000  # sites this close count as "local" to a resident
+LOCAL_SITES_MAX = 20
+
+
+@dataclass(frozen=True)
+class LocalAnswer:
+    neighbourhood: Any  # the recorded team's Core row, or a Neighbourhood; None outside any
+    force: dict[str, Any] | None  # id, name, url, telephone
+    officers: list[Any]  # the team's active officers (Core rows)
+    sites: list[SiteMatch]  # covering the place first, then nearby
+
+
+def local_to(session: Session, lat: float, lng: float, unit: str | None = None) -> LocalAnswer:
+    """What is local to the point; ``unit`` is its own postcode when it is one (display form)."""
+    neighbourhood: Any = neighbourhood_for_postcode(session, unit) if unit else None
+    force: dict[str, Any] | None = None
+    if neighbourhood is not None:
+        team = neighbourhood
+        force = {"id": team.force_id, "name": team.force_name, "url": team.force_url,
+                 "telephone": team.force_telephone}  # fmt: skip
+    else:
+        neighbourhood = neighbourhood_at(session, lat, lng)
+        if neighbourhood is not None:
+            f = neighbourhood.force
+            force = {"id": f.id, "name": f.name, "url": f.url, "telephone": f.telephone}
+    sites = sites_near(session, lat, lng, LOCAL_SITES_RADIUS_M, postcode=unit,
+                       with_area=False)[:LOCAL_SITES_MAX]  # fmt: skip
+    officers = active_officer_rows(session, neighbourhood.id) if neighbourhood else []
+    return LocalAnswer(neighbourhood, force, officers, sites)
