@@ -61,7 +61,7 @@ class Postcode(Base):
             postgresql_where=text("neighbourhood_id IS NOT NULL"),
         ),
         # A place named in a police appeal ("in Wednesfield") is located by its ward's or
-        # district's units (directory.bulletin_location).
+        # district's units (feeds.syndication.locate).
         Index("ix_postcodes_ward_code", "ward_code"),
         Index("ix_postcodes_district_code", "district_code"),
         {"sqlite_with_rowid": False},
@@ -81,5 +81,5 @@ class Postcode(Base):
     police_force_code: Mapped[str | None] = mapped_column(String(9))  # ONSPD "pfa"
     terminated_on: Mapped[date | None] = mapped_column(Date)
     # The neighbourhood team whose boundary holds this unit, worked out when boundaries or
-    # postcodes change (directory.police.assign_postcodes), so "who is my team" is one read.
+    # postcodes change (directory.police.patches.assign_postcodes), so "who is my team" is one read.
     neighbourhood_id: Mapped[int | None] = mapped_column(Integer)

@@ -29,8 +29,8 @@ SITE_STATUSES = ("pending", "approved", "rejected")
 class Site(Base):
     """A hyperlocal community site: what it is, where it publishes, the area it covers.
 
-    ``area`` is the Area's JSON (see directory.areas); the bounding box columns copy its bbox so
-    "which sites could cover this point" is an indexed range query before any geometry.
+    ``area`` is the Area's JSON (see directory.geography.areas); the bounding box columns copy its
+    bbox so "which sites could cover this point" is an indexed range query before any geometry.
     """
 
     __tablename__ = "sites"
@@ -48,7 +48,7 @@ class Site(Base):
     description: Mapped[str] = mapped_column(Text)
     platform: Mapped[str | None] = mapped_column(String(40))
     # Deferred: most queries only need the box columns; readers ask for it (undefer) or go
-    # through directory.area_cache.
+    # through directory.geography.area_cache.
     area: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     area_kind: Mapped[str] = mapped_column(String(10))
     min_lat: Mapped[float] = mapped_column(Float)

@@ -1,8 +1,8 @@
 """What a police item is: appeal, missing, wanted, warning, update, or not a bulletin at all.
 
-Pure. The rules are data (``feeds/data/bulletin_rules.csv``): regular expressions with a kind
-and a weight, negative weights for the traps ("Court of Appeal", a missing dog, "volunteers
-wanted"). A title counts twice, a summary once; the kind with the highest total wins when it
+Pure. The rules are data (``feeds/syndication/data/bulletin_rules.csv``): regular expressions
+with a kind and a weight, negative weights for the traps ("Court of Appeal", a missing dog,
+"volunteers wanted"). A title counts twice, a summary once; the kind with the highest total wins when it
 reaches ``THRESHOLD`` and beats the "none" total (court results, recruitment, ceremonies). The
 phrases that decided are kept as the reason, so a wrong call can be traced to its rule.
 """

@@ -30,7 +30,7 @@ from directory.storage import Base, UTCDateTime
 
 BULLETIN_KINDS = ("appeal", "missing", "wanted", "warning", "update")
 BULLETIN_STATUSES = ("active", "resolved", "cancelled", "expired")
-# How a bulletin's area was found, most precise first (see directory.bulletins).
+# How a bulletin's area was found, most precise first (see feeds.syndication.locate).
 LOCATED_BY = ("given", "point", "postcode", "place", "neighbourhood", "force", "unlocated")
 
 
