@@ -2,9 +2,10 @@
 
 Pure. The rules are data (``feeds/syndication/data/bulletin_rules.csv``): regular expressions
 with a kind and a weight, negative weights for the traps ("Court of Appeal", a missing dog,
-"volunteers wanted"). A title counts twice, a summary once; the kind with the highest total wins when it
-reaches ``THRESHOLD`` and beats the "none" total (court results, recruitment, ceremonies). The
-phrases that decided are kept as the reason, so a wrong call can be traced to its rule.
+"volunteers wanted"). A title counts twice, a summary once; the kind with the highest total
+wins when it reaches ``THRESHOLD`` and beats the "none" total (court results, recruitment,
+ceremonies). The phrases that decided are kept as the reason, so a wrong call can be traced to
+its rule.
 """
 
 from __future__ import annotations
