@@ -1,9 +1,4 @@
-"""The postcode tables: every unit and the names of the codes it carries.
-
-Queries live in the store modules beside this one; this module only says what is stored.
-Every model shares ``directory.storage.Base``, so Alembic compares one metadata
-(``migrations/models.py`` imports them all).
-"""
+"""The postcode tables: every unit and the names of the codes it carries."""
 
 from __future__ import annotations
 

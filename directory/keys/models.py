@@ -1,9 +1,4 @@
-"""The API key table: who may change what.
-
-Queries live in the store modules beside this one; this module only says what is stored.
-Every model shares ``directory.storage.Base``, so Alembic compares one metadata
-(``migrations/models.py`` imports them all).
-"""
+"""The API key table: who may change what."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""The police tables: forces, neighbourhood teams and their officers.
-
-Queries live in the store modules beside this one; this module only says what is stored.
-Every model shares ``directory.storage.Base``, so Alembic compares one metadata
-(``migrations/models.py`` imports them all).
-"""
+"""The police tables: forces, neighbourhood teams and their officers."""
 
 from __future__ import annotations
 

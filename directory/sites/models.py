@@ -1,9 +1,4 @@
-"""The hyperlocal site table.
-
-Queries live in the store modules beside this one; this module only says what is stored.
-Every model shares ``directory.storage.Base``, so Alembic compares one metadata
-(``migrations/models.py`` imports them all).
-"""
+"""The hyperlocal site table."""
 
 from __future__ import annotations
 

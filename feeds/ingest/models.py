@@ -1,9 +1,4 @@
-"""The ingestion tables: the feeds polled and the posts read from them.
-
-Queries live in the store modules beside this one; this module only says what is stored.
-Every model shares ``directory.storage.Base``, so Alembic compares one metadata
-(``migrations/models.py`` imports them all).
-"""
+"""The ingestion tables: the feeds polled and the posts read from them."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""The syndication tables: bulletins, subscriptions and the webhook outbox.
-
-Queries live in the store modules beside this one; this module only says what is stored.
-Every model shares ``directory.storage.Base``, so Alembic compares one metadata
-(``migrations/models.py`` imports them all).
-"""
+"""The syndication tables: bulletins, subscriptions and the webhook outbox."""
 
 from __future__ import annotations
 
