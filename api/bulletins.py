@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from api.auth import authorise, key_allows, optional_key
 from api.database import db_session
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
-from api.police import place_of
+from api.places import near_of
 from directory.geography.area_specs import area_from_spec
 from directory.geography.areas import Area, AreaInvalid
 from directory.geography.geo import bbox_around
@@ -144,6 +144,22 @@ def _area(session: Any, spec: dict[str, Any] | None, force: str
     return area_from_spec(session, spec), None
 
 
+def _posting_force(named: str | None) -> str:
+    """The force a bulletin is posted for: the one named (an admin key), else the key's own
+    (``police:<force>``); the key must be allowed to post for it (401/403 otherwise)."""
+    key = optional_key()
+    force = named
+    if force is None and key is not None and key.scope.startswith("police:"):
+        force = key.scope.partition(":")[2]
+    if force is None:
+        if key is None:
+            authorise("police:<force>")
+        abort(422, message="say which force posts it: 'force' (an admin key) or a "
+                           "police:<force> key")  # fmt: skip
+    authorise(f"police:{force}")
+    return force
+
+
 @blp.route("/bulletins")
 class Bulletins(MethodView):
     @blp.arguments(BulletinQuerySchema, location="query")
@@ -162,9 +178,8 @@ class Bulletins(MethodView):
             authorise(f"police:{args['force']}")
         page, per_page = page_args(args)
         near = box = None
-        if args.get("near"):
-            place = place_of(args["near"])
-            radius = min(args["radius"], NEAR_RADIUS_MAX_M)
+        if found_near := near_of(args, NEAR_RADIUS_MAX_M):
+            place, radius = found_near
             near = (place.latitude, place.longitude, radius)
             box = bbox_around(place.latitude, place.longitude, max(radius, 1.0))
         found = list_bulletins(
@@ -183,16 +198,7 @@ class Bulletins(MethodView):
         It is located (the given area, or from its words), matched to the outlets whose
         subscriptions cover it and queued for their webhooks, all in one transaction.
         """
-        key = optional_key()
-        force = body.get("force")
-        if force is None and key is not None and key.scope.startswith("police:"):
-            force = key.scope.partition(":")[2]
-        if force is None:
-            if key is None:
-                authorise("police:<force>")
-            abort(422, message="say which force posts it: 'force' (an admin key) or a "
-                               "police:<force> key")  # fmt: skip
-        authorise(f"police:{force}")
+        force = _posting_force(body.get("force"))
         session = db_session()
         area, team = _area(session, body["area"], force)
         published = post_bulletin(

@@ -12,7 +12,8 @@ from marshmallow import Schema, fields, validate
 from api.auth import key_allows, optional_key, require_scope
 from api.database import db_session, get_database
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
-from api.police import place_of, team_sites
+from api.places import near_of
+from api.police import team_sites
 from directory.police.patches import neighbourhoods_near
 from directory.police.store import find_officer
 from directory.sites.store import get_site
@@ -260,9 +261,8 @@ class Posts(MethodView):
         """
         session = db_session()
         owners = all_police()
-        if args.get("near"):
-            place = place_of(args["near"])
-            radius = min(args["radius"], POSTS_RADIUS_MAX_M)
+        if near := near_of(args, POSTS_RADIUS_MAX_M):
+            place, radius = near
             matches = neighbourhoods_near(session, place.latitude, place.longitude, radius)
             teams = [match.neighbourhood for match in matches]
             owners = of_police([t.id for t in teams], sorted({t.force_id for t in teams}))

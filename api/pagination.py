@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -46,3 +47,12 @@ def page_body(items: list[Any], page: int, per_page: int, total: int) -> dict[st
         "items": items,
         "pagination": {"page": page, "per_page": per_page, "total": total, "pages": pages},
     }
+
+
+def list_page(
+    items: Sequence[Any], args: dict[str, Any], render: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """The requested page of a list already in memory (ranked matches), each item rendered."""
+    page, per_page = page_args(args)
+    chosen = items[(page - 1) * per_page : page * per_page]
+    return page_body([render(item) for item in chosen], page, per_page, len(items))

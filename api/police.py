@@ -6,13 +6,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from api.auth import require_scope
 from api.database import db_session
-from api.pagination import PageQuerySchema, page_args, page_body
+from api.pagination import PageQuerySchema, list_page, page_args, page_body
+from api.places import near_of, place_of
 from api.police_schemas import (
     NEAR_RADIUS_MAX_M,
     ForcePageSchema,
@@ -32,7 +33,7 @@ from api.sites import SitePageSchema, site_json
 from directory.accounts import accounts_from_json
 from directory.coverage import patch_gaps
 from directory.geography.area_builders import polygon_area
-from directory.geography.locate import Location, locate
+from directory.geography.locate import Location
 from directory.local import LocalAnswer, local_to
 from directory.police.models import Neighbourhood, Officer, PoliceForce
 from directory.police.patches import (
@@ -150,11 +151,6 @@ def _isoformat(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def place_of(text: str) -> Location:
-    session = db_session()
-    return locate(lambda: session, text, current_app.extensions.get("hyperlocal_geocoder"))
-
-
 # ----------------------------------------------------------------------------- routes
 
 
@@ -164,10 +160,7 @@ class Forces(MethodView):
     @blp.response(200, ForcePageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Police forces in the directory"""
-        page, per_page = page_args(args)
-        forces = list_forces(db_session())
-        chosen = forces[(page - 1) * per_page : page * per_page]
-        return page_body([force_json(f) for f in chosen], page, per_page, len(forces))
+        return list_page(list_forces(db_session()), args, force_json)
 
 
 @blp.route("/forces/<string:force_id>")
@@ -190,17 +183,12 @@ class Neighbourhoods(MethodView):
         `radius` is given, teams within it; each with its active officers.
         """
         session = db_session()
-        page, per_page = page_args(args)
-        if args.get("near"):
-            place = place_of(args["near"])
-            radius = min(args["radius"], NEAR_RADIUS_MAX_M)
+        if near := near_of(args, NEAR_RADIUS_MAX_M):
+            place, radius = near
             matches = neighbourhoods_near(session, place.latitude, place.longitude, radius)
-            chosen = matches[(page - 1) * per_page : page * per_page]
-            items = [
-                neighbourhood_json(m.neighbourhood, active_officers(session, m.neighbourhood.id), m)
-                for m in chosen
-            ]
-            return page_body(items, page, per_page, len(matches))
+            return list_page(matches, args, lambda m: neighbourhood_json(
+                m.neighbourhood, active_officers(session, m.neighbourhood.id), m))  # fmt: skip
+        page, per_page = page_args(args)
         if not args.get("force"):
             abort(422, message="say where: ?near=<postcode or lat,lng>, or ?force=<force id>")
         get_force(session, args["force"])
@@ -292,9 +280,7 @@ class NeighbourhoodSites(MethodView):
     def get(self, args: dict[str, Any], force: str, code: str) -> Any:
         """Approved sites covering or overlapping the team's patch (also as .opml)"""
         _, sites = team_sites(force, code)
-        page, per_page = page_args(args)
-        chosen = sites[(page - 1) * per_page : page * per_page]
-        return page_body([site_json(s, private=False) for s in chosen], page, per_page, len(sites))
+        return list_page(sites, args, lambda site: site_json(site, private=False))
 
 
 @blp.route("/neighbourhoods/<string:force>/<string:code>/sites.opml")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from api.auth import key_allows, optional_key, require_scope
 from api.database import db_session
-from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
+from api.pagination import PageQuerySchema, PaginationSchema, list_page, page_args, page_body
+from api.places import near_of
 from directory.accounts import accounts_from_json
 from directory.geography.area_specs import area_from_spec
-from directory.geography.locate import locate
 from directory.sites.models import SITE_STATUSES, Site
 from directory.sites.store import (
     SiteMatch,
@@ -196,20 +195,16 @@ class Sites(MethodView):
         key = optional_key()
         is_admin = key_allows(key, "admin")
         statuses = _statuses(args.get("status"), is_admin)
-        page, per_page = page_args(args)
         session = db_session()
-        if args.get("near"):
-            geocoder = current_app.extensions.get("hyperlocal_geocoder")
-            place = locate(lambda: session, args["near"], geocoder)
-            radius = min(args["radius"], SEARCH_RADIUS_MAX_M)
+        if near := near_of(args, SEARCH_RADIUS_MAX_M):
+            place, radius = near
             matches = sites_near(
                 session, place.latitude, place.longitude, radius,
                 postcode=place.postcode if place.precision == "unit" else None,
                 statuses=statuses,
             )  # fmt: skip
-            chosen = matches[(page - 1) * per_page : page * per_page]
-            items = [site_json(m.site, is_admin, m) for m in chosen]
-            return page_body(items, page, per_page, len(matches))
+            return list_page(matches, args, lambda m: site_json(m.site, is_admin, m))
+        page, per_page = page_args(args)
         found = list_sites(
             session, statuses=statuses, platform=args.get("platform"), text=args.get("q"),
             page=page, per_page=per_page,
