@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from feeds.syndication.bulletin_location import clean_place_name, place_phrases
 from sqlalchemy import select
 
 from directory.police.models import Neighbourhood
-from feeds.syndication.locate import clean_place_name, locate_item, place_phrases
+from feeds.syndication.bulletin_location import locate_item
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ class Postcode(Base):
             postgresql_where=text("neighbourhood_id IS NOT NULL"),
         ),
         # A place named in a police appeal ("in Wednesfield") is located by its ward's or
-        # district's units (feeds.syndication.locate).
+        # district's units (feeds.syndication.bulletin_location).
         Index("ix_postcodes_ward_code", "ward_code"),
         Index("ix_postcodes_district_code", "district_code"),
         {"sqlite_with_rowid": False},

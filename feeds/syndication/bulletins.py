@@ -2,9 +2,9 @@
 
 A bulletin is made from a new item of a police-owned feed (``bulletins_from_posts``, called in
 the transaction that stores the item) or posted directly by a force (``post_bulletin``). Either
-way it is classified (``feeds.syndication.classify``), located (``feeds.syndication.locate``) and
-published in the same transaction: matched to the subscriptions whose area it meets, each match
-written once to ``bulletin_deliveries``, and a webhook event queued for each (the outbox).
+way it is classified (``classify``), located (``bulletin_location``) and published in the same
+transaction: matched to the subscriptions whose area it meets (``matching``), each match written
+once to ``bulletin_deliveries``, and a webhook event queued for each (``outbox``).
 
 An ``update`` ("found safe", "charged following our appeal") resolves the earlier bulletin it
 refers to: the same link or guid, else the same force and the same subject within
@@ -27,8 +27,8 @@ from directory.police.models import Neighbourhood, Officer, PoliceForce
 from directory.storage import utcnow
 from directory.text import plain_text, sanitise_html, xml_safe
 from directory.urls import UrlInvalid, normalise_url
+from feeds.syndication.bulletin_location import Located, locate_item
 from feeds.syndication.classify import SEVERITIES, URGENCIES, classify
-from feeds.syndication.locate import Located, locate_item
 from feeds.syndication.matching import deliver, delivered_to, subscriptions_matching
 from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, Bulletin
 from feeds.syndication.outbox import cancel_pending, enqueue_events

@@ -25,7 +25,7 @@ from directory.storage import Base, UTCDateTime
 
 BULLETIN_KINDS = ("appeal", "missing", "wanted", "warning", "update")
 BULLETIN_STATUSES = ("active", "resolved", "cancelled", "expired")
-# How a bulletin's area was found, most precise first (see feeds.syndication.locate).
+# How a bulletin's area was found, most precise first (see feeds.syndication.bulletin_location).
 LOCATED_BY = ("given", "point", "postcode", "place", "neighbourhood", "force", "unlocated")
 
 
