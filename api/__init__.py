@@ -74,9 +74,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(subscriptions.blp)
     api.register_blueprint(keys.blp)
     if app.config.get("DEMO"):
-        from api import demo
+        from api import demo_feeds
 
-        api.register_blueprint(demo.blp)
+        api.register_blueprint(demo_feeds.blp)
     return app
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from feeds.syndication.bulletin_location import clean_place_name, place_phrases
 from sqlalchemy import select
 
 from directory.police.models import Neighbourhood
-from feeds.syndication.bulletin_location import locate_item
+from feeds.syndication.bulletin_location import clean_place_name, locate_item, place_phrases
 
 
 @pytest.fixture
