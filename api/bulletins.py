@@ -22,8 +22,8 @@ from directory.police.store import get_neighbourhood
 from feeds.syndication.bulletin_queries import get_bulletin, list_bulletins
 from feeds.syndication.bulletins import bulletin_json, change_status, edit_bulletin, post_bulletin
 from feeds.syndication.classify import SEVERITIES, URGENCIES
+from feeds.syndication.feed_formats import cap_alert
 from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, LOCATED_BY, Bulletin
-from feeds.syndication.subscription_feeds import cap_alert
 
 blp = Blueprint("bulletins", __name__, description="Police appeals and warnings, located")
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from directory.sites.store import get_site
-from feeds.syndication import subscription_feeds
+from feeds.syndication import feed_formats
 from feeds.syndication.bulletin_queries import feed_version, subscription_bulletins
 from feeds.syndication.subscriptions import SubscriptionNotFound, subscription_by_token
 
@@ -58,7 +58,7 @@ def subscription_feed_body(session: Session, version: FeedVersion, fmt: str,
                            links: FeedLinks) -> bytes:  # fmt: skip
     """The feed's newest bulletins as ``rss``, ``atom``, ``json`` or ``cap`` (warnings only)."""
     bulletins = subscription_bulletins(session, version.subscription_id, FEED_ITEMS)
-    info = subscription_feeds.FeedInfo(
+    info = feed_formats.FeedInfo(
         title=f"Police bulletins for {version.site_name}",
         description=f"Police appeals and warnings for the area {version.site_name} covers "
         "(hyperlocal)",
@@ -67,14 +67,14 @@ def subscription_feed_body(session: Session, version: FeedVersion, fmt: str,
         item_url=links.item_url,
     )
     if fmt == "rss":
-        return subscription_feeds.rss(info, bulletins, links.self_url)
+        return feed_formats.rss(info, bulletins, links.self_url)
     if fmt == "atom":
-        return subscription_feeds.atom(info, bulletins, links.self_url)
+        return feed_formats.atom(info, bulletins, links.self_url)
     if fmt == "json":
-        return subscription_feeds.json_feed_bytes(info, bulletins, links.self_url)
-    cap_info = subscription_feeds.FeedInfo(
+        return feed_formats.json_feed_bytes(info, bulletins, links.self_url)
+    cap_info = feed_formats.FeedInfo(
         info.title + " (CAP warnings)", info.description, links.self_url, info.home_url,
         info.item_url + "/cap",
     )  # fmt: skip
     warnings = [b for b in bulletins if b.kind == "warning"]
-    return subscription_feeds.cap_index(cap_info, warnings, links.self_url)
+    return feed_formats.cap_index(cap_info, warnings, links.self_url)
