@@ -32,7 +32,11 @@ from feeds.syndication.delivery_log import (
     send_test_event,
 )
 from feeds.syndication.models import Subscription, WebhookAttempt, WebhookMessage
-from feeds.syndication.serving import FeedLinks, subscription_feed_body, subscription_feed_version
+from feeds.syndication.subscription_feeds import (
+    FeedLinks,
+    subscription_feed_body,
+    subscription_feed_version,
+)
 from feeds.syndication.subscriptions import (
     create_subscription,
     enable_webhook,
