@@ -21,6 +21,7 @@ from directory.police.data import ForceData, NeighbourhoodData
 from directory.police.store import save_police_import
 from directory.sites.store import create_site, set_site_status
 from directory.storage import create_db_engine, make_session_factory
+from feeds.directory_changes import force_imported, site_changed
 
 GB = box(-8.2, 49.9, 1.8, 60.9)
 
@@ -65,6 +66,7 @@ def load_directory(db_file: Path, neighbourhoods: int, sites: int, seed: int = 7
     force = ForceData("synthetic", "Synthetic Constabulary", None, "benchmark", "101", [])
     with sessions() as session:
         save_police_import(session, force, teams)
+        force_imported(session, force.id)  # as the importer's callers do: the feeds follow
         session.commit()
     centres = _positions(db_file, sites, rng)
     with sessions() as session:
@@ -85,5 +87,6 @@ def load_directory(db_file: Path, neighbourhoods: int, sites: int, seed: int = 7
                 area=area_from_spec(session, spec), feed_urls=[f"https://site{index}.example.org/feed"],
             )  # fmt: skip
             set_site_status(session, site, "approved")
+            site_changed(session, site)
         session.commit()
     engine.dispose()

@@ -38,13 +38,18 @@ def test_the_tree_keeps_every_layer_contract() -> None:
     assert "4 kept, 0 broken" in result.stdout
 
 
+def _sources_only(folder: str, names: list[str]) -> list[str]:
+    """What copytree leaves out: caches and every file that is not Python source."""
+    return [n for n in names if n == "__pycache__"
+            or (not n.endswith(".py") and not (Path(folder) / n).is_dir())]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def tree_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The packages' sources and pyproject.toml, copied once; each case edits and restores."""
     tree = tmp_path_factory.mktemp("tree")
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, tree / package, ignore=shutil.ignore_patterns(
-            "__pycache__", "data"))  # fmt: skip
+        shutil.copytree(ROOT / package, tree / package, ignore=_sources_only)
     shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
     return tree
 
@@ -87,5 +92,24 @@ def test_an_import_against_the_staircase_is_refused(
         path.write_text(original, encoding="utf-8")
     assert result.returncode == 1, result.stdout + result.stderr
     # The contract meant; an import that also drags Flask in breaks that contract as well.
+    refused = [line for line in result.stdout.splitlines() if line.endswith(" BROKEN")]
+    assert any(broken in line for line in refused), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "broken"),
+    [("directory/helpers.py", "shared base"), ("feeds/helpers.py", "syndication on ingest")],
+)
+def test_a_new_module_must_be_given_its_place_in_the_layers(
+    tree_copy: Path, module: str, broken: str
+) -> None:
+    path = tree_copy / module
+    path.write_text('"""A module nobody placed in a layer."""\n', encoding="utf-8")
+    try:
+        result = lint(tree_copy)
+    finally:
+        path.unlink()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not listed as layers" in result.stdout
     refused = [line for line in result.stdout.splitlines() if line.endswith(" BROKEN")]
     assert any(broken in line for line in refused), result.stdout

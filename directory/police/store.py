@@ -3,6 +3,9 @@
 A re-import updates what it finds and marks what it no longer finds as inactive: a team or an
 officer never silently disappears (their posts and subscriptions may refer to them). Where the
 teams work (patches, the team of a postcode, teams near a point) is ``directory.police.patches``.
+Whoever edits a team or an officer calls ``feeds.directory_changes.team_changed`` or
+``officer_changed`` before committing (an import takes ``before_commit=force_imported``), so the
+feeds polled follow; the directory itself never imports ``feeds``.
 """
 
 from __future__ import annotations

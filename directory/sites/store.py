@@ -3,7 +3,8 @@
 Anyone may submit a site; it waits as ``pending`` until an admin approves or rejects it. Only
 approved sites are public. A site's coverage is an Area; its bounding box is copied into indexed
 columns, so finding the sites around a point starts with a range query and only then does
-geometry.
+geometry. The directory knows nothing of feeds: whoever submits, edits or moderates a site calls
+``feeds.directory_changes.site_changed`` before committing, so its feeds and subscriptions follow.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 ``poll_due`` claims the feeds that are due (a lease, committed first), refreshes them on a
 bounded thread pool, and returns a summary. ``feeds.worker.run_worker`` repeats it (and sends
-what syndication queued) until told to stop. A queue worker can call ``refresh_feed`` per id
-instead: nothing here holds state between passes.
+what syndication queued) until told to stop; ``feeds.worker.poll_and_publish`` is this pass
+with bulletins made from police items. A queue worker can call
+``feeds.worker.refresh_and_publish`` per id instead: nothing here holds state between passes.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Fetch -> parse -> store for one feed, in one function a thread, a CLI or a queue can call.
 
 ``refresh_feed(sessions, feed_id, client)`` takes an id and a session factory (never a live
-session or an ORM object), so it runs unchanged in a thread pool or a queue worker. It holds no
+session or an ORM object), so it runs unchanged in a thread pool or a queue worker; what becomes
+of the new posts is the caller's ``on_new_posts`` (``feeds.worker.refresh_and_publish`` makes
+police items bulletins: call that one, not this, to poll as the service does). It holds no
 database connection while it waits on the network: it reads the feed's state, closes the
 session, fetches, and then writes the outcome in one short transaction:
 

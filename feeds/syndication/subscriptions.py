@@ -1,4 +1,4 @@
-"""Outlets' subscriptions to bulletins, matching bulletins to them, and the webhook outbox.
+"""Outlets' subscriptions to bulletins: made, changed, followed to their site's area, read.
 
 A subscription belongs to a site; its editors manage it. It says which kinds of bulletin the
 outlet wants, where (the site's coverage by default, widened by ``radius_m``, or an area of
