@@ -227,3 +227,50 @@ def forbidden_server():  # type: ignore[no-untyped-def]
     server.clear()
     if server.is_running():
         server.stop()
+
+
+@pytest.fixture
+def header_drip_server():  # type: ignore[no-untyped-def]
+    """A loopback server that answers every connection with its status line and headers one
+    byte every 0.1 s (a slowloris in reverse), for at most 60 s; yields its base URL.
+
+    Each byte arrives well inside any read timeout, so only a total deadline ends the wait.
+    """
+    import socket
+    import threading
+    import time
+
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nX-Slow: " + b"a" * 600
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(1)
+            try:
+                conn.recv(65536)  # the request (or its start)
+                for byte in head:
+                    if stop.wait(0.1):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                return  # the client gave up: what the tests want
+
+    def serve() -> None:
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    server.join(timeout=2)
+    listener.close()

@@ -255,6 +255,20 @@ def test_broken_and_hostile_answers_are_recorded_and_keep_the_posts(
     assert post_count(sessions, feed.id) == 3
 
 
+def test_a_feed_dripping_its_headers_fails_within_the_total_deadline(
+    sessions, fetcher, header_drip_server
+):
+    """A byte of status line or header every 0.1 s never trips a read timeout; the feed's
+    fetch still ends at the client's total deadline (1.5 s here) and is recorded as such."""
+    feed = feed_of(sessions, add_site(sessions, [header_drip_server + "/feed"]))
+    started = time.monotonic()
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert time.monotonic() - started < 3
+    assert result.outcome == "error" and "timeout" in result.error, result.error
+    with sessions() as session:
+        assert session.get(Feed, feed.id).error_count == 1
+
+
 def test_a_redirect_to_a_forbidden_loopback_server_never_reaches_it(
     sessions, fetcher, httpserver, forbidden_server
 ):

@@ -222,3 +222,39 @@ def test_other_failures_have_kinds(client, url, kind):
     with pytest.raises(FetchError) as raised:
         client.get(url)
     assert raised.value.kind == kind
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_server_dripping_its_headers_meets_the_total_deadline(header_drip_server, method):
+    """The deadline holds from connect to the last byte, the status line and headers included:
+    each byte arrives inside the read timeout, so only the total deadline can end it."""
+    quick = HttpClient(FetchPolicy(allowed_networks=ONLY_127_0_0_1, total_timeout=1.5,
+                                   read_timeout=5))  # fmt: skip
+    start = time.monotonic()
+    with pytest.raises(FetchError) as raised:
+        if method == "get":
+            quick.get(header_drip_server + "/feed")
+        else:
+            quick.post(header_drip_server + "/hook", b"{}", {"Content-Type": "application/json"})
+    assert raised.value.kind == "timeout"
+    assert time.monotonic() - start < 2.5
+
+
+def test_a_resolver_that_hangs_is_cut_at_the_total_deadline(monkeypatch, httpserver):
+    """getaddrinfo has no timeout of its own; the fetch stops waiting for it at the deadline.
+    (The resolver is the network edge: here one that answers after 5 s.)"""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    quick = HttpClient(FetchPolicy(allowed_networks=ONLY_127_0_0_1, total_timeout=1,
+                                   connect_timeout=5))  # fmt: skip
+    start = time.monotonic()
+    with pytest.raises(FetchError) as raised:
+        quick.get(httpserver.url_for("/feed"))
+    assert raised.value.kind == "timeout" and time.monotonic() - start < 2

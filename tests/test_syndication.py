@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 from email.utils import format_datetime
 
@@ -435,6 +436,31 @@ def test_webhook_to_a_forbidden_address_is_never_sent(
         attempt = session.scalar(select(WebhookAttempt))
     assert attempt.http_status is None and "forbidden_address" in attempt.error
     assert forbidden_server.log == []
+
+
+def test_a_webhook_dripping_its_headers_holds_neither_the_sender_nor_the_test_send(
+    demo_directory, client, sessions, fetcher, header_drip_server
+):  # type: ignore[no-untyped-def]
+    """An editor's endpoint that drips its status line and headers is cut at the total
+    deadline: by the worker's sender, and by ``POST .../test``, which then says it failed."""
+    app = demo_directory
+    app.extensions["hyperlocal_http"] = http_client(
+        {**app.config, "HTTP_ALLOW_LOOPBACK": True, "HTTP_TIMEOUT_SECONDS": 1.5}
+    )
+    site = site_id(sessions, WEDNESFIELD)
+    sub = subscribe(client, app, site, webhook_url=header_drip_server + "/hook")
+    _queue_event(app, sub["id"])
+    started = time.monotonic()
+    send_due(sessions, fetcher)  # total deadline 3 s
+    assert time.monotonic() - started < 5
+    with sessions() as session:
+        attempt = session.scalar(select(WebhookAttempt))
+    assert attempt.http_status is None and "timeout" in attempt.error
+    started = time.monotonic()
+    result = client.post(f"/sites/{site}/subscriptions/{sub['id']}/test",
+                         headers=bearer(app, f"editor:{site}"))  # fmt: skip
+    assert time.monotonic() - started < 3.5
+    assert result.status_code == 200 and result.get_json()["delivered"] is False
 
 
 def test_rotation_signs_with_both_secrets_and_test_event_and_redeliver(

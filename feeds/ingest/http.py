@@ -8,9 +8,11 @@ Hostile URLs and broken servers are normal traffic here, so the client:
   same hidden in IPv4-mapped, NAT64 and 6to4 IPv6 forms), and the socket is opened to the
   checked address itself, so DNS cannot answer differently between check and use. Redirects
   are followed by us, at most ``max_redirects``, each hop checked the same way;
-- bounds time (connect timeout, read timeout, and a total deadline that a server dripping a
-  byte a second cannot stretch) and size (a byte cap on the body *after* gzip/deflate
-  decompression, decompressing incrementally so a gzip bomb never expands in memory).
+- bounds time (connect timeout, read timeout, and a total deadline from name resolution to the
+  last body byte, which a server dripping its status line, headers or body a byte a second
+  cannot stretch: every read of the socket waits at most what is left of it) and size (a byte
+  cap on the body *after* gzip/deflate decompression, decompressing incrementally so a gzip
+  bomb never expands in memory).
 
 Errors are :class:`FetchError` with a ``kind`` a caller can record ("forbidden_address",
 "timeout", "too_large", ...). Built on urllib3's connection pools.
@@ -18,11 +20,15 @@ Errors are :class:`FetchError` with a ``kind`` a caller can record ("forbidden_a
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -136,12 +142,82 @@ class _Refused(NewConnectionError):
     """Every address of the host is one the guard refuses."""
 
 
+# The deadline of the fetch this thread is making (monotonic seconds), read by the connection
+# at every step: a pooled connection is used by one thread at a time, and by several fetches.
+_FETCH = threading.local()
+# getaddrinfo has no timeout of its own: it runs here and is waited for only as long as the
+# fetch has left (a resolver that hangs keeps one of these threads, not the poller).
+_RESOLVER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hyperlocal-dns")
+
+
+def _time_left(cap: float | None) -> float | None:
+    """Seconds the current fetch may still wait, at most ``cap``; raises TimeoutError at 0."""
+    deadline = getattr(_FETCH, "deadline", None)
+    if deadline is None:
+        return cap
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the fetch's total deadline has passed")
+    return left if cap is None else min(cap, left)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket as http.client reads it, each read bounded by the fetch's deadline."""
+
+    def __init__(self, sock: socket.socket, base: Any) -> None:
+        self._sock, self._base = sock, base
+        # The socket's own unbuffered reader: it keeps the socket open while it is read, as
+        # http.client expects when it closes the connection before the body is consumed.
+        self._raw = sock.makefile("rb", buffering=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(_time_left(self._base.read_timeout))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """A connected (TLS or plain) socket whose reads never outlast the fetch's deadline.
+
+    http.client reads the status line, the headers and the body through ``makefile("rb")``;
+    reads from a socket wait up to its timeout *per call*, so a byte a second would never time
+    out. Here each call waits only what is left of the deadline.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.read_timeout: float | None = sock.gettimeout()
+
+    def settimeout(self, value: float | None) -> None:
+        self.read_timeout = value
+        self._sock.settimeout(value)
+
+    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if mode == "rb":
+            return io.BufferedReader(_DeadlineReader(self._sock, self))
+        return self._sock.makefile(mode, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 def _guarded(base: type, networks: list[ipaddress._BaseNetwork]) -> type:
     """A urllib3 connection class that resolves, checks and connects to a checked address."""
 
     def _new_conn(self: Any) -> socket.socket:
+        lookup = _RESOLVER.submit(socket.getaddrinfo, self._dns_host, self.port,
+                                  type=socket.SOCK_STREAM)  # fmt: skip
         try:
-            infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
+            cap = self.timeout if isinstance(self.timeout, int | float) else None
+            infos = lookup.result(timeout=_time_left(cap))
+        except (FutureTimeout, TimeoutError) as exc:
+            raise ConnectTimeoutError(self, f"resolving {self.host} took too long") from exc
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
         reasons: list[str] = []
@@ -170,7 +246,11 @@ def _guarded(base: type, networks: list[ipaddress._BaseNetwork]) -> type:
             raise _Refused(self, message)
         raise NewConnectionError(self, message)
 
-    return type(f"Guarded{base.__name__}", (base,), {"_new_conn": _new_conn})
+    def connect(self: Any) -> None:
+        base.connect(self)  # resolve and check (above), connect, and for https the TLS wrap
+        self.sock = _DeadlineSocket(self.sock)
+
+    return type(f"Guarded{base.__name__}", (base,), {"_new_conn": _new_conn, "connect": connect})
 
 
 class HttpClient:
@@ -193,6 +273,13 @@ class HttpClient:
         which are followed, and a redirect beyond the limit or to a forbidden target.
         """
         deadline = time.monotonic() + self.policy.total_timeout
+        _FETCH.deadline = deadline
+        try:
+            return self._get(url, headers, deadline)
+        finally:
+            _FETCH.deadline = None
+
+    def _get(self, url: str, headers: Mapping[str, str] | None, deadline: float) -> FetchResponse:
         redirects: list[str] = []
         permanent = True
         current = url
@@ -227,11 +314,15 @@ class HttpClient:
         """
         deadline = time.monotonic() + self.policy.total_timeout
         self._check_url(url)
-        response = self._request(url, headers, deadline, method="POST", body=body)
+        _FETCH.deadline = deadline
         try:
-            answer = self._read_body(response, deadline, max_bytes)
-        except FetchError:
-            answer = b""  # the status has arrived: that is the answer; the body is a courtesy
+            response = self._request(url, headers, deadline, method="POST", body=body)
+            try:
+                answer = self._read_body(response, deadline, max_bytes)
+            except FetchError:
+                answer = b""  # the status has arrived: that is the answer; the body a courtesy
+        finally:
+            _FETCH.deadline = None
         return FetchResponse(url, response.status, _lower(response.headers), answer, [], False)
 
     @staticmethod
