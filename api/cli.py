@@ -130,7 +130,7 @@ def _start_embedded_worker(app: Flask) -> None:
     thread = threading.Thread(
         target=run_worker,
         args=(database.sessions, client, threading.Event()),
-        kwargs={"concurrency": concurrency},
+        kwargs={"concurrency": concurrency, "send_concurrency": _send_concurrency(database)},
         name="feed-worker",
         daemon=True,
     )
@@ -287,6 +287,10 @@ def _poller(database: Database):  # type: ignore[no-untyped-def]
     return database.app.extensions["hyperlocal_http"], database.app.config["POLL_CONCURRENCY"]
 
 
+def _send_concurrency(database: Database) -> int:
+    return database.app.config["SEND_CONCURRENCY"]
+
+
 @feeds.command("poll")
 @click.option("--once", is_flag=True, help="one pass over the feeds due now, then exit")
 def feeds_poll(once: bool) -> None:
@@ -320,6 +324,7 @@ def _work() -> None:
         click.echo(f"hyperlocal worker polling feeds in {database_url(database.app)} "
                    f"({concurrency} at a time); Ctrl-C stops it")  # fmt: skip
         run_worker(database.sessions, client, stop, concurrency=concurrency,
+                   send_concurrency=_send_concurrency(database),
                    on_pass=lambda summary: click.echo(summary.line()))  # fmt: skip
     click.echo("worker stopped")
 

@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     # Feed polling: fetches at a time, and whether `hyperlocal serve` polls in-process
     # ("embedded", the default) or leaves it to a separate `hyperlocal worker` ("off").
     "POLL_CONCURRENCY": 8,
+    "SEND_CONCURRENCY": 8,  # webhook sends at a time, in a loop of their own
     "WORKER": "embedded",
 }
 

@@ -1,10 +1,10 @@
 """The worker: poll the feeds that are due, publish what they bring, send what is queued.
 
-The one loop ``hyperlocal worker`` and ``hyperlocal serve`` run, over both halves of ``feeds``:
-ingestion polls (``feeds.ingest.poll``) and police items become bulletins in the transaction
-that stores them (``feeds.syndication.bulletins``); then old bulletins expire and queued
-webhook events are sent (``feeds.syndication.webhooks``). It sleeps until the next feed or
-event is due.
+What ``hyperlocal worker`` and ``hyperlocal serve`` run, over both halves of ``feeds``, as two
+loops that never wait on each other: one polls (``feeds.ingest.poll``), police items becoming
+bulletins in the transaction that stores them (``feeds.syndication.bulletins``), and expires old
+bulletins; the other sends queued webhook events (``feeds.syndication.webhooks``). Each sleeps
+until its next feed or event is due; the sender is woken when a pass may have queued events.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from directory.storage import utcnow
@@ -43,28 +44,90 @@ def run_worker(
     stop: threading.Event,
     *,
     concurrency: int = 8,
+    send_concurrency: int = 8,
     max_sleep: float = 60.0,
     on_pass: Callable[[PollSummary], None] | None = None,
 ) -> None:
-    """Poll due feeds until ``stop`` is set; sleeps until the next feed is due (<= max_sleep)."""
+    """Poll feeds and send webhook events until ``stop`` is set, each in its own loop.
+
+    Polling runs here and sending in a thread of its own, each with its own bounded
+    concurrency, so a slow webhook endpoint never delays a police feed and a slow feed never
+    delays a withdrawal. A pass that stored new posts wakes the sender at once (they may have
+    queued events).
+    """
+    wake = threading.Event()
+    sender = threading.Thread(
+        target=send_loop, args=(sessions, client, stop, wake),
+        kwargs={"concurrency": send_concurrency, "max_sleep": max_sleep},
+        name="webhook-sender", daemon=True,
+    )  # fmt: skip
+    sender.start()
+    try:
+        poll_loop(sessions, client, stop, wake, concurrency=concurrency, max_sleep=max_sleep,
+                  on_pass=on_pass)  # fmt: skip
+    finally:
+        stop.set()
+        wake.set()
+        sender.join(timeout=client.policy.total_timeout + 5)
+
+
+def poll_loop(
+    sessions: SessionFactory,
+    client: HttpClient,
+    stop: threading.Event,
+    wake_sender: threading.Event,
+    *,
+    concurrency: int = 8,
+    max_sleep: float = 60.0,
+    on_pass: Callable[[PollSummary], None] | None = None,
+) -> None:
+    """Poll due feeds and expire old bulletins until ``stop``; sleeps until the next feed is
+    due (at most ``max_sleep``)."""
     while not stop.is_set():
         try:
             summary = poll_and_publish(sessions, client, concurrency=concurrency)
+            if summary.new_posts:
+                wake_sender.set()
             if summary.feeds and on_pass:
                 on_pass(summary)
             with sessions() as session:
-                expire_bulletins(session)
+                if expire_bulletins(session):
+                    wake_sender.set()  # withdrawals to send
                 session.commit()
+            with sessions() as session:
+                due = next_due_at(session)
+        except Exception:  # a database outage must not end the worker; retry shortly
+            log.exception("polling pass failed")
+            due = None
+        stop.wait(_sleep_until(due, max_sleep))
+
+
+def send_loop(
+    sessions: SessionFactory,
+    client: HttpClient,
+    stop: threading.Event,
+    wake: threading.Event,
+    *,
+    concurrency: int = 8,
+    max_sleep: float = 60.0,
+) -> None:
+    """Send queued webhook events until ``stop``; sleeps until the next one is due or until
+    ``wake`` is set (something was queued)."""
+    while not stop.is_set():
+        wake.clear()
+        try:
             sent = send_due(sessions, client, concurrency=concurrency)
             if sent.sent:
                 log.info(sent.line())
             with sessions() as session:
-                dues = [d for d in (next_due_at(session), next_message_due(session)) if d]
-            due = min(dues) if dues else None
-        except Exception:  # a database outage must not end the worker; retry shortly
-            log.exception("polling pass failed")
+                due = next_message_due(session)
+        except Exception:  # a database outage must not end the sender; retry shortly
+            log.exception("sending pass failed")
             due = None
-        wait = max_sleep
-        if due is not None:
-            wait = min(max_sleep, max(0.5, (due - utcnow()).total_seconds()))
-        stop.wait(wait)
+        wake.wait(_sleep_until(due, max_sleep))
+
+
+def _sleep_until(due: datetime | None, max_sleep: float) -> float:
+    if due is None:
+        return max_sleep
+    return min(max_sleep, max(0.5, (due - utcnow()).total_seconds()))

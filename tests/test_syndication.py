@@ -711,3 +711,69 @@ def test_hostile_text_and_rejected_sites(client, demo_directory) -> None:  # typ
         session.commit()
     assert sub["id"] not in later.subscriptions
     assert client.get(sub["feeds"]["rss"]).status_code == 404
+
+
+def test_a_slow_webhook_endpoint_never_delays_polling(
+    demo_directory, client, sessions, httpserver: HTTPServer
+):  # type: ignore[no-untyped-def]
+    """The worker polls and sends in loops of their own: while a send waits 4 s on an
+    endpoint, a feed that falls due is polled at once, and the event is still delivered."""
+    from sqlalchemy import update
+
+    from directory.geography.area_builders import circle_area
+    from directory.sites.store import create_site, set_site_status
+    from feeds.directory_changes import site_changed
+    from feeds.worker import run_worker
+    from tests.test_feed_ingestion import THREE
+
+    app = demo_directory
+    answered = threading.Event()
+
+    def slow(request: Request) -> Response:
+        time.sleep(4)
+        answered.set()
+        return Response(status=204)
+
+    hooks = HTTPServer(host="127.0.0.1", port=0)  # its own server: the test server is serial
+    hooks.start()
+    hooks.expect_request("/slow-hook", method="POST").respond_with_handler(slow)
+    httpserver.expect_request("/feed").respond_with_data(THREE, headers=RSS)
+    with sessions() as session:  # only this test's feeds are polled (no demo hosts)
+        session.execute(update(Feed).values(status="retired"))
+        session.commit()
+    sub = subscribe(client, app, site_id(sessions, WEDNESFIELD),
+                    webhook_url=hooks.url_for("/slow-hook"))  # fmt: skip
+    _queue_event(app, sub["id"])
+    loopback = HttpClient(FetchPolicy(allowed_networks=("127.0.0.1/32",), total_timeout=8,
+                                      read_timeout=6, connect_timeout=1))  # fmt: skip
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(sessions, loopback, stop),
+                              kwargs={"max_sleep": 0.2}, daemon=True)  # fmt: skip
+    worker.start()
+    try:
+        time.sleep(0.5)  # the sender is now waiting on the slow endpoint
+        with sessions() as session:
+            site = create_site(session, name="Newly listed", url="https://new.example.org/",
+                               feed_urls=[httpserver.url_for("/feed")],
+                               area=circle_area(52.6, -2.1, 1000))  # fmt: skip
+            set_site_status(session, site, "approved")
+            site_changed(session, site)
+            session.commit()
+            new_site = site.id
+        listed = time.monotonic()
+        polled = None
+        while time.monotonic() - listed < 6 and polled is None:
+            with sessions() as session:
+                count = session.scalar(select(func.count()).select_from(Feed).where(
+                    Feed.site_id == new_site, Feed.item_count > 0))  # fmt: skip
+            if count:
+                polled = time.monotonic() - listed
+            time.sleep(0.05)
+        assert polled is not None and polled < 2, polled  # not after the 4 s send
+        assert not answered.is_set()  # the send was still waiting when the feed was read
+        assert answered.wait(8)  # and the slow endpoint got its event all the same
+    finally:
+        stop.set()
+        worker.join(timeout=15)
+        hooks.clear()
+        hooks.stop()
