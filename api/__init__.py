@@ -11,7 +11,12 @@ from flask_smorest import Api
 from api.auth import BEARER_SCHEME, SECURITY_SCHEME
 from api.config import load_settings
 from api.database import init_database
-from api.errors import refuse_nul_characters, register_error_handlers, require_json_bodies
+from api.errors import (
+    refuse_deep_json,
+    refuse_nul_characters,
+    register_error_handlers,
+    require_json_bodies,
+)
 from feeds.ingest.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient
 
 API_TITLE = "hyperlocal"
@@ -62,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     app.before_request(require_json_bodies)
     app.before_request(refuse_nul_characters)
+    app.before_request(refuse_deep_json)
 
     from api import bulletins, feeds, health, keys, police, postcodes, sites, subscriptions
 

@@ -7,6 +7,7 @@ field validation). Unknown routes, wrong methods and unexpected failures answer 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -121,6 +122,18 @@ def refuse_nul_characters() -> None:
         if _LONE_SURROGATE.search(body):
             abort(422, message="the request body contains an unpaired UTF-16 surrogate "
                   "(\\ud800-\\udfff): send text as valid Unicode")  # fmt: skip
+
+
+def refuse_deep_json() -> None:
+    """Refuse a JSON body nested deeper than the decoder can follow ([[[...]]] a thousand
+    levels), which would otherwise surface as a RecursionError, a 500, on any endpoint."""
+    if request.content_length and request.is_json:
+        try:
+            json.loads(request.get_data(cache=True))
+        except RecursionError:
+            abort(400, message="the JSON body is nested too deeply: send a flatter document")
+        except ValueError:
+            return  # not JSON at all: the endpoint's parser says so in its own words
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -100,3 +100,28 @@ def test_index_points_to_where_to_start(client):
     assert body["links"]["documentation"] == "/docs"
     assert client.get(body["links"]["postcode"]).status_code == 200
     assert "Contains OS data" in body["attribution"][0]["attribution"]
+
+
+def _body_endpoints(app):  # type: ignore[no-untyped-def]
+    """(method, path) of every route that takes a body, with placeholder path values."""
+    import re
+
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods & {"POST", "PUT", "PATCH"}):
+            path = re.sub(r"<int(\([^)]*\))?:[^>]+>", "1", rule.rule)
+            path = re.sub(r"<(any\([^)]*\)|string|path)?:?[^>]*>", "x", path)
+            yield method, path
+
+
+def test_deeply_nested_json_is_a_clear_error_on_every_endpoint(app, client):
+    """A thousand levels of [[[...]]] overflow the JSON decoder's recursion: every endpoint
+    that takes a body answers 400 in the one shape, never 500."""
+    nested = "[" * 5000 + "]" * 5000
+    endpoints = list(_body_endpoints(app))
+    assert len(endpoints) >= 10  # sites, subscriptions, bulletins, keys, officers, lookup...
+    for method, path in endpoints:
+        response = client.open(path, method=method, data=nested,
+                               headers={"Content-Type": "application/json"})  # fmt: skip
+        assert response.status_code == 400, (method, path, response.status_code)
+        body = response.get_json()
+        assert set(body) >= ERROR_KEYS and "nested" in body["message"], (method, path, body)
