@@ -152,8 +152,8 @@ def _posting_force(named: str | None) -> str:
     if force is None and key is not None and key.scope.startswith("police:"):
         force = key.scope.partition(":")[2]
     if force is None:
-        if key is None:
-            authorise("police:<force>")
+        if key is None or key.scope != "admin":
+            authorise("police:<force>")  # 401 without a key, 403 for an editor's key
         abort(422, message="say which force posts it: 'force' (an admin key) or a "
                            "police:<force> key")  # fmt: skip
     authorise(f"police:{force}")

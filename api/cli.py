@@ -20,12 +20,12 @@ from api.database import Database, database_url, get_database
 from api.spec import openapi
 from directory.geography.postcode_import import ImportFormatError, import_postcodes
 from directory.geography.postcodes import POSTCODE_DATA_ATTRIBUTION, count_postcodes
+from directory.key_scopes import create_scoped_key
 from directory.keys.store import (
     MAX_KEY_ID,
     ApiKeyNotFound,
     InvalidLabel,
     InvalidScope,
-    create_api_key,
     get_api_key,
     list_api_keys,
     revoke_api_key,
@@ -341,7 +341,7 @@ def keys_create(scope: str, label: str | None) -> None:
     """Create a key and print it (the only time it is shown)."""
     with _database() as database, database.sessions() as session:
         try:
-            created = create_api_key(session, scope, label)
+            created = create_scoped_key(session, scope, label)
         except InvalidScope as exc:
             raise click.BadParameter(str(exc), param_hint="--scope") from None
         except InvalidLabel as exc:

@@ -22,7 +22,7 @@ from directory.geography.geocoding import GeocoderUnavailable
 from directory.geography.locate import LocateError, PlaceNotFound
 from directory.geography.postcode_format import PostcodeInvalid
 from directory.geography.postcodes import PostcodeNotFound
-from directory.keys.store import ApiKeyNotFound, InvalidLabel, InvalidScope
+from directory.keys.store import ApiKeyNotFound, InvalidLabel, InvalidScope, LastAdminKey
 from directory.police.store import (
     ForceNotFound,
     NeighbourhoodNotFound,
@@ -57,6 +57,7 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     PostcodeNotFound: 404,
     PlaceNotFound: 404,
     ApiKeyNotFound: 404,
+    LastAdminKey: 409,
     FeedNotFound: 404,
     BulletinNotFound: 404,
     BulletinInvalid: 422,

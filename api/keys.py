@@ -8,13 +8,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from api.auth import require_scope
+from api.auth import current_key, require_scope
 from api.database import db_session
+from directory.key_scopes import create_scoped_key
 from directory.keys.store import (
     MAX_KEY_ID,
     MAX_LABEL_LENGTH,
     InvalidScope,
-    create_api_key,
     list_api_keys,
     parse_scope,
     revoke_api_key,
@@ -79,7 +79,7 @@ class ApiKeys(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Create an API key; the response is the only time the key is shown"""
         session = db_session()
-        created = create_api_key(session, body["scope"], body["label"])
+        created = create_scoped_key(session, body["scope"], body["label"])
         session.commit()
         fields = ApiKeySchema().fields
         body = {name: getattr(created.key, name) for name in fields} | {"key": created.secret}
@@ -90,9 +90,11 @@ class ApiKeys(MethodView):
 class ApiKeyItem(MethodView):
     @require_scope(blp, "admin")
     @blp.response(200, ApiKeySchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR",
+                      description="the last working admin key cannot revoke itself")  # fmt: skip
     def delete(self, key_id: int) -> Any:
         """Revoke an API key (it stops working at once; the record stays)"""
         session = db_session()
-        key = revoke_api_key(session, key_id)
+        key = revoke_api_key(session, key_id, by=current_key())
         session.commit()
         return key, 200, NO_STORE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -24,7 +26,10 @@ from directory.keys.store import (
         ("police:leicestershire", True),
         ("police:west-midlands", True),
         ("editor:42", True),
-        ("editor:my-site_2", True),
+        ("editor:my-site_2", False),  # sites are known by their number
+        ("editor:abc", False),
+        ("editor:0", False),
+        ("editor:007", False),
         ("police:", False),
         ("police:West Midlands", False),
         ("editor:", False),
@@ -104,14 +109,13 @@ def test_missing_unknown_revoked_are_401_wrong_scope_is_403(client, app):
     assert after.status_code == 401 and "revoked" in after.get_json()["message"]
 
 
-def test_create_over_http_shows_the_key_once_and_it_works(client, app):
+def test_create_over_http_shows_the_key_once_and_it_works(client, demo_directory):
+    app = demo_directory
     admin = {"Authorization": f"Bearer {_key(app, 'admin')}"}
-    response = client.post(
-        "/keys", json={"scope": "editor:12", "label": "WV11 news"}, headers=admin
-    )
+    response = client.post("/keys", json={"scope": "editor:1", "label": "WV11 news"}, headers=admin)
     assert response.status_code == 201
     body = response.get_json()
-    assert body["scope"] == "editor:12" and body["key"].startswith(body["prefix"])
+    assert body["scope"] == "editor:1" and body["key"].startswith(body["prefix"])
     listed = client.get("/keys", headers=admin).get_json()
     assert all("key" not in k for k in listed)
     bad = client.post("/keys", json={"scope": "superuser"}, headers=admin)
@@ -136,7 +140,8 @@ def test_last_used_is_recorded(client, app):
         assert session.scalars(select(ApiKey)).one().last_used_at is not None
 
 
-def test_cli_create_list_revoke(app, demo_url, monkeypatch):
+def test_cli_create_list_revoke(demo_directory, demo_url, monkeypatch):
+    app = demo_directory
     monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", demo_url)
     runner = CliRunner()
     created = runner.invoke(main, ["keys", "create", "--scope", "police:leicestershire"])
@@ -162,3 +167,55 @@ def test_cli_create_list_revoke(app, demo_url, monkeypatch):
     assert "ops desk" in runner.invoke(main, ["keys", "list"]).output
     too_long = runner.invoke(main, ["keys", "create", "--scope", "admin", "--label", "x" * 201])
     assert too_long.exit_code == 2 and "at most 200 characters" in too_long.output
+
+
+@pytest.mark.parametrize(
+    ("scope", "says"),
+    [
+        ("editor:999", "there is no site 999"),
+        ("editor:2147483648", "there is no site 2147483648"),
+        ("police:nope", "there is no police force 'nope'"),
+        ("editor:abc", "is not a scope"),
+    ],
+)
+def test_a_key_must_name_a_site_or_force_that_exists(
+    client, demo_directory, demo_url, monkeypatch, scope, says
+):
+    app = demo_directory
+    admin = {"Authorization": f"Bearer {_key(app, 'admin')}"}
+    response = client.post("/keys", json={"scope": scope}, headers=admin)
+    assert response.status_code == 422 and says in json.dumps(response.get_json()), scope
+    monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", demo_url)
+    created = CliRunner().invoke(main, ["keys", "create", "--scope", scope])
+    assert created.exit_code == 2 and says in created.output, created.output
+    with _session(app) as session:  # nothing was made for it
+        assert session.scalar(select(ApiKey).where(ApiKey.scope == scope)) is None
+
+
+def test_keys_for_what_exists_are_made(client, demo_directory):
+    admin = {"Authorization": f"Bearer {_key(demo_directory, 'admin')}"}
+    for scope in ("editor:1", "police:west-midlands", "admin"):
+        assert client.post("/keys", json={"scope": scope}, headers=admin).status_code == 201
+
+
+def test_the_last_admin_key_cannot_revoke_itself(client, app, demo_url, monkeypatch):
+    secret = _key(app, "admin")
+    admin = {"Authorization": f"Bearer {secret}"}
+    own = client.get("/keys", headers=admin).get_json()[0]["id"]
+    refused = client.delete(f"/keys/{own}", headers=admin)
+    assert refused.status_code == 409 and "last working admin key" in refused.get_json()["message"]
+    assert client.get("/keys", headers=admin).status_code == 200  # still works
+    second = client.post("/keys", json={"scope": "admin"}, headers=admin).get_json()
+    assert client.delete(f"/keys/{own}", headers=admin).status_code == 200  # not the last
+    other = {"Authorization": f"Bearer {second['key']}"}
+    assert client.delete(f"/keys/{second['id']}", headers=other).status_code == 409
+    monkeypatch.setenv("HYPERLOCAL_DATABASE_URL", demo_url)
+    revoked = CliRunner().invoke(main, ["keys", "revoke", str(second["id"])])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output  # the operator still can
+
+
+def test_an_editor_key_cannot_post_a_bulletin(client, demo_directory):
+    editor = {"Authorization": f"Bearer {_key(demo_directory, 'editor:1')}"}
+    response = client.post("/bulletins", json={"kind": "appeal", "title": "Appeal"},
+                           headers=editor)  # fmt: skip
+    assert response.status_code == 403 and "police:" in response.get_json()["message"]

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from directory.keys.models import ApiKey
@@ -23,7 +23,7 @@ KEY_PREFIX = "hl_"
 MAX_LABEL_LENGTH = 200
 MAX_KEY_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL
 SHOWN_PREFIX_LENGTH = 10  # "hl_" and 7 characters: enough to tell keys apart in a listing
-_SCOPE_RE = re.compile(r"^(admin|police:[a-z0-9][a-z0-9-]{0,59}|editor:[A-Za-z0-9_-]{1,60})$")
+_SCOPE_RE = re.compile(r"^(admin|police:[a-z0-9][a-z0-9-]{0,59}|editor:[1-9][0-9]{0,9})$")
 # last_used_at is written at most this often per key, so authenticated reads stay reads.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -38,6 +38,10 @@ class InvalidLabel(ValueError):
 
 class ApiKeyNotFound(LookupError):
     """No key with that id."""
+
+
+class LastAdminKey(ValueError):
+    """Revoking this key would leave no working admin key."""
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,22 @@ def get_api_key(session: Session, key_id: int) -> ApiKey:
     return key
 
 
-def revoke_api_key(session: Session, key_id: int) -> ApiKey:
-    """Revoke a key (idempotent: revoking twice keeps the first time)."""
+def revoke_api_key(session: Session, key_id: int, by: ApiKey | None = None) -> ApiKey:
+    """Revoke a key (idempotent: revoking twice keeps the first time).
+
+    ``by`` is the key asking (over HTTP): the last live admin key may not revoke itself, which
+    would lock every admin out of the API (the CLI, with the database at hand, still can).
+    """
     key = get_api_key(session, key_id)
+    if by is not None and by.id == key.id and key.scope == "admin" and key.revoked_at is None:
+        admins = session.scalar(
+            select(func.count()).where(ApiKey.scope == "admin", ApiKey.revoked_at.is_(None))
+        )
+        if admins == 1:
+            raise LastAdminKey(
+                "this is the last working admin key: create another admin key before revoking "
+                "it (or revoke it with `hyperlocal keys revoke`)"
+            )
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     return key
