@@ -9,6 +9,7 @@ withdraws them; a failing receiver is retried and then disabled.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import timedelta
@@ -318,6 +319,75 @@ def test_post_bulletin_validates_and_lists_near_a_place(client, demo_directory):
 # ---------------------------------------------------------------------------- feeds
 
 
+ATOM = "{http://www.w3.org/2005/Atom}"
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+TEXT_TYPES = {"text", "html", "xhtml"}
+
+
+def atom_problems(document: bytes) -> list[str]:
+    """What in an Atom document breaks RFC 4287's rules (the ones a feed like ours can break):
+    required and unique elements, text and content types, dates, ids, authors."""
+    from xml.etree import ElementTree as ET
+
+    root = ET.fromstring(document)
+    problems = [] if root.tag == ATOM + "feed" else [f"the root is {root.tag}, not atom:feed"]
+
+    def check(node: ET.Element, where: str, required: tuple[str, ...], single: tuple[str, ...]):
+        for name in required:
+            if len(node.findall(ATOM + name)) != 1:
+                problems.append(f"{where} must have exactly one atom:{name}")
+        for name in single:
+            if len(node.findall(ATOM + name)) > 1:
+                problems.append(f"{where} has more than one atom:{name}")
+        for name in ("title", "subtitle", "summary", "rights"):
+            for text in node.findall(ATOM + name):
+                if text.get("type", "text") not in TEXT_TYPES:
+                    problems.append(f"{where} atom:{name} has type {text.get('type')!r}")
+        for name in ("updated", "published"):
+            for date in node.findall(ATOM + name):
+                if not RFC3339.match((date.text or "").strip()):
+                    problems.append(f"{where} atom:{name} {date.text!r} is not an RFC 3339 date")
+        for ident in node.findall(ATOM + "id"):
+            if ":" not in (ident.text or ""):
+                problems.append(f"{where} atom:id {ident.text!r} is not an IRI")
+        for link in node.findall(ATOM + "link"):
+            if not link.get("href"):
+                problems.append(f"{where} has an atom:link without href")
+
+    check(root, "the feed", ("id", "title", "updated"),
+          ("subtitle", "rights", "icon", "logo", "generator"))  # fmt: skip
+    feed_author = root.find(ATOM + "author") is not None
+    for index, entry in enumerate(root.findall(ATOM + "entry")):
+        where = f"entry {index}"
+        check(entry, where, ("id", "title", "updated"), ("content", "summary", "published"))
+        if not feed_author and entry.find(ATOM + "author") is None:
+            problems.append(f"{where} has no atom:author and neither has the feed")
+        content = entry.find(ATOM + "content")
+        alternate = [k for k in entry.findall(ATOM + "link") if k.get("rel", "alternate")
+                     == "alternate"]  # fmt: skip
+        if content is None:
+            if not alternate:
+                problems.append(f"{where} has neither atom:content nor an alternate link")
+            continue
+        kind = content.get("type", "text")
+        if kind not in TEXT_TYPES and "/" not in kind:
+            problems.append(f"{where} atom:content has type {kind!r}: not text, html, xhtml "
+                            "or a media type")  # fmt: skip
+        if kind in ("text", "html") and len(content):
+            problems.append(f"{where} atom:content of type {kind} holds child elements")
+    return problems
+
+
+def test_the_atom_rules_catch_what_they_check() -> None:
+    bad = (b'<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:x</id><title>t</title>'
+           b'<updated>yesterday</updated><entry><id>x</id><title>e</title>'
+           b'<updated>2026-12-01T10:00:00Z</updated><content type="CDATA">x</content>'
+           b"</entry></feed>")  # fmt: skip
+    problems = atom_problems(bad)
+    assert any("RFC 3339" in p for p in problems) and any("'CDATA'" in p for p in problems)
+    assert any("not an IRI" in p for p in problems) and any("author" in p for p in problems)
+
+
 def test_subscription_feeds_in_every_format_with_conditional_get(client, demo_directory):  # type: ignore[no-untyped-def]
     app = demo_directory
     sessions = app.extensions["hyperlocal_db"].sessions
@@ -338,8 +408,13 @@ def test_subscription_feeds_in_every_format_with_conditional_get(client, demo_di
     assert {e.category for e in parsed.entries} == {"Appeal", "Warning"}
     assert all("where" in e for e in parsed.entries)  # feedparser's name for GeoRSS
     assert rss.data.count(b"<georss:point>") == rss.data.count(b"<georss:box>") == 2
-    atom = feedparser.parse(client.get(sub["feeds"]["atom"]).data)
+    atom_body = client.get(sub["feeds"]["atom"]).data
+    assert atom_problems(atom_body) == []  # valid Atom (RFC 4287): no type="CDATA" content
+    atom = feedparser.parse(atom_body)
     assert atom.version == "atom10" and len(atom.entries) == len(parsed.entries)
+    warning = next(e for e in atom.entries if e.title.startswith("Warning"))
+    assert warning.content[0].type == "text/html"  # feedparser's name for type="html"
+    assert "<p>Severe flooding; avoid the area.</p>" in warning.content[0].value
     json_feed = client.get(sub["feeds"]["json"])
     assert json_feed.mimetype == "application/feed+json"
     assert json_feed.get_json()["version"] == "https://jsonfeed.org/version/1.1"
@@ -349,7 +424,9 @@ def test_subscription_feeds_in_every_format_with_conditional_get(client, demo_di
     assert client.get(sub["feeds"]["rss"],
                       headers={"If-Modified-Since": modified}).status_code == 304  # fmt: skip
     # CAP: warnings only, each linking to its alert.
-    cap = feedparser.parse(client.get(sub["feeds"]["cap"]).data)
+    cap_body = client.get(sub["feeds"]["cap"]).data
+    assert atom_problems(cap_body) == []
+    cap = feedparser.parse(cap_body)
     titles = [e.title for e in cap.entries]
     assert all(t.startswith("Warning") for t in titles)
     assert client.get("/subscriptions/feeds/not-a-token/rss").status_code == 404

@@ -99,7 +99,9 @@ def _generator(
         summary = plain_text(bulletin.body_html, 600) or bulletin.title
         entry.summary(summary)
         if bulletin.body_html:
-            entry.content(xml_safe(bulletin.body_html).replace("]]>", "]]&gt;"), type="CDATA")
+            # Escaped HTML: Atom's type="html" (RFC 4287), RSS's content:encoded. (type="CDATA"
+            # is feedgen's RSS-only idiom; in Atom it is not a valid content type.)
+            entry.content(xml_safe(bulletin.body_html), type="html")
         if bulletin.force_id:
             entry.author(name=bulletin.force_id)
         area = _area(bulletin)
