@@ -145,7 +145,7 @@ class Subscriptions(MethodView):
         subscription = create_subscription(
             session, site, label=body["label"], kinds=body["kinds"], area=area,
             radius_m=body["radius_m"], channels=body["channels"],
-            webhook_url=body["webhook_url"],
+            webhook_url=body["webhook_url"], guard=current_app.extensions["hyperlocal_http"],
         )  # fmt: skip
         session.commit()
         return subscription_json(subscription), 201, NO_STORE
@@ -171,7 +171,8 @@ class SubscriptionItem(MethodView):
         enable = changes.pop("webhook_enabled", None)
         if "area" in changes and changes["area"] is not None:
             changes["area"] = area_from_spec(session, changes["area"])
-        update_subscription(session, subscription, site, **changes)
+        update_subscription(session, subscription, site, **changes,
+                            guard=current_app.extensions["hyperlocal_http"])  # fmt: skip
         if enable:
             enable_webhook(subscription)
         session.commit()

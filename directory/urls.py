@@ -7,6 +7,7 @@ path and query as given (paths are case-sensitive on most servers).
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2000
@@ -46,16 +47,29 @@ def normalise_url(text: str, what: str = "url") -> str:
     if scheme not in DEFAULT_PORTS:
         raise UrlInvalid(f"{what} '{raw[:80]}' must start with http:// or https://")
     host = (parts.hostname or "").rstrip(".")
-    if not host or "." not in host and host != "localhost":
+    literal = _ip_literal(host)
+    if not host or "." not in host and host != "localhost" and literal is None:
         raise UrlInvalid(f"{what} '{raw[:80]}' has no host name")
     if parts.username or parts.password:
         raise UrlInvalid(f"{what} '{raw[:80]}' must not contain a user name or password")
-    try:
-        host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise UrlInvalid(f"{what} '{raw[:80]}' has an invalid host name") from None
+    if literal is not None:  # an IPv6 literal keeps its brackets ("[2001:db8::1]")
+        host = f"[{literal.compressed}]" if literal.version == 6 else literal.compressed
+    else:
+        try:
+            host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            raise UrlInvalid(f"{what} '{raw[:80]}' has an invalid host name") from None
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     normal = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
     if len(normal) > MAX_URL_LENGTH:  # IDNA can lengthen a host several times over
         raise UrlInvalid(f"{what} is longer than {MAX_URL_LENGTH} characters once normalised")
     return normal
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address when the host is an IP literal (urlsplit has already taken off the
+    brackets of an IPv6 one), else None. Whether it may be fetched is the HTTP client's call."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None

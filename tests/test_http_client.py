@@ -258,3 +258,30 @@ def test_a_resolver_that_hangs_is_cut_at_the_total_deadline(monkeypatch, httpser
     with pytest.raises(FetchError) as raised:
         quick.get(httpserver.url_for("/feed"))
     assert raised.value.kind == "timeout" and time.monotonic() - start < 2
+
+
+def test_an_ipv6_literal_url_is_fetched_and_still_guarded():
+    """http://[::1]:port/ keeps its brackets through normalisation and is fetched, but only
+    by a client that may reach ::1."""
+    from pytest_httpserver import HTTPServer
+
+    from directory.urls import normalise_url
+
+    try:
+        server = HTTPServer(host="::1", port=0)
+        server.start()
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    try:
+        server.expect_request("/feed").respond_with_data("<rss/>")
+        url = normalise_url(f"http://[::1]:{server.port}/feed")
+        assert url.startswith("http://[::1]:")
+        allowed = HttpClient(FetchPolicy(allowed_networks=("::1/128",)))
+        assert allowed.get(url).body == b"<rss/>"
+        with pytest.raises(FetchError) as raised:
+            HttpClient(FetchPolicy(allowed_networks=ONLY_127_0_0_1)).get(url)
+        assert raised.value.kind == "forbidden_address"
+        assert len(server.log) == 1  # the refused client never reached it
+    finally:
+        server.clear()
+        server.stop()

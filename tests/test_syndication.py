@@ -505,14 +505,43 @@ def test_webhook_to_a_forbidden_address_is_never_sent(
     demo_directory, client, sessions, fetcher, forbidden_server
 ):  # type: ignore[no-untyped-def]
     app = demo_directory
-    sub = subscribe(client, app, site_id(sessions, WEDNESFIELD),
-                    webhook_url=forbidden_server.url_for("/hook"))  # fmt: skip
+    site = site_id(sessions, WEDNESFIELD)
+    sub = subscribe(client, app, site, webhook_url="https://hooks.example.org/hook")
+    # The name once pointed elsewhere; now the endpoint is an internal address (127.0.0.2,
+    # outside what the sender may reach): the guard refuses it at send time.
+    with sessions() as session:
+        session.get(Subscription, sub["id"]).webhook_url = forbidden_server.url_for("/hook")
+        session.commit()
     _queue_event(app, sub["id"])
     send_due(sessions, fetcher)
     with sessions() as session:
         attempt = session.scalar(select(WebhookAttempt))
     assert attempt.http_status is None and "forbidden_address" in attempt.error
     assert forbidden_server.log == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080/hook", "http://localhost/hook", "http://169.254.169.254/latest/",
+     "http://10.1.2.3/hook", "http://[::1]/hook"],
+)  # fmt: skip
+def test_a_webhook_url_at_an_internal_address_is_refused_when_given(
+    demo_directory, client, sessions, url
+):  # type: ignore[no-untyped-def]
+    """Refused when the subscription is made or changed (the app may not reach loopback here),
+    with the reason, not only at every send."""
+    app = demo_directory
+    site = site_id(sessions, WEDNESFIELD)
+    editor = bearer(app, f"editor:{site}")
+    made = client.post(f"/sites/{site}/subscriptions", json={"webhook_url": url},
+                       headers=editor)  # fmt: skip
+    assert made.status_code == 422 and "public addresses only" in made.get_json()["message"]
+    sub = subscribe(client, app, site, webhook_url="https://hooks.example.org/hook")
+    changed = client.patch(f"/sites/{site}/subscriptions/{sub['id']}",
+                           json={"webhook_url": url}, headers=editor)  # fmt: skip
+    assert changed.status_code == 422 and "points at" in changed.get_json()["message"]
+    with sessions() as session:
+        assert session.get(Subscription, sub["id"]).webhook_url == "https://hooks.example.org/hook"
 
 
 def test_a_webhook_dripping_its_headers_holds_neither_the_sender_nor_the_test_send(
@@ -804,6 +833,7 @@ def test_a_slow_webhook_endpoint_never_delays_polling(
     from tests.test_feed_ingestion import THREE
 
     app = demo_directory
+    app.extensions["hyperlocal_http"] = http_client({**app.config, "HTTP_ALLOW_LOOPBACK": True})
     answered = threading.Event()
 
     def slow(request: Request) -> Response:

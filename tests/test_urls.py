@@ -15,6 +15,9 @@ from directory.urls import UrlInvalid, normalise_url
         ("  https://example.org/a b  ".replace(" b", "%20b"), "https://example.org/a%20b"),
         ("https://bücher.example/", "https://xn--bcher-kva.example/"),
         ("https://example.org./", "https://example.org/"),
+        ("http://[2001:db8::1]/feed", "http://[2001:db8::1]/feed"),  # IPv6 keeps its brackets
+        ("http://[2001:DB8:0::1]:8080/feed", "http://[2001:db8::1]:8080/feed"),
+        ("http://192.0.2.7/feed", "http://192.0.2.7/feed"),
     ],
 )
 def test_normal_form(given, normal):

@@ -266,6 +266,30 @@ class HttpClient:
         self.pools = urllib3.PoolManager(num_pools=50, maxsize=4, retries=False)
         self.pools.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
 
+    def address_refusal(self, url: str, timeout: float = 5.0) -> str | None:
+        """Why the guard would refuse to connect to ``url``'s host, or None if it would not.
+
+        For checking an address when it is given (a webhook endpoint), before anything is
+        sent: refused when every address the host has is one the guard refuses. A name that
+        does not resolve now is not refused (the endpoint may not be up yet); the guard
+        still checks it at every connection.
+        """
+        host = (urlsplit(url).hostname or "").strip("[]")
+        networks = self.policy.networks()
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                lookup = _RESOLVER.submit(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
+                infos = lookup.result(timeout=timeout)
+            except (OSError, FutureTimeout):
+                return None
+            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        reasons = [forbidden_reason(ip, networks) for ip in addresses]
+        if addresses and all(reasons):
+            return f"{addresses[0]}, {reasons[0]}"
+        return None
+
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> FetchResponse:
         """Fetch ``url``, following redirects; raises FetchError for every failure.
 

@@ -27,6 +27,7 @@ from directory.geography.areas import Area, AreaInvalid, area_from_json, set_are
 from directory.sites.models import Site
 from directory.storage import utcnow
 from directory.urls import UrlInvalid, normalise_url
+from feeds.ingest.http import HttpClient
 from feeds.syndication.models import BULLETIN_KINDS, Subscription
 
 CHANNELS = ("feed", "webhook")
@@ -84,13 +85,21 @@ def _channels(channels: Iterable[str] | None, webhook_url: str | None) -> list[s
     return chosen
 
 
-def _webhook_url(url: str | None) -> str | None:
+def _webhook_url(url: str | None, guard: HttpClient | None = None) -> str | None:
+    """The normal form of a webhook url; with ``guard`` (the client that will call it), one
+    whose host is an internal address is refused now rather than at every send."""
     if url is None or not url.strip():
         return None
     try:
-        return normalise_url(url, "webhook_url")
+        normal = normalise_url(url, "webhook_url")
     except UrlInvalid as exc:
         raise SubscriptionInvalid(str(exc)) from None
+    refusal = guard.address_refusal(normal) if guard is not None else None
+    if refusal:
+        raise SubscriptionInvalid(
+            f"webhook_url {normal} points at {refusal}: webhooks are sent to public addresses only"
+        )
+    return normal
 
 
 def _set_area(subscription: Subscription, area: Area, own: Area | None = None) -> None:
@@ -128,14 +137,16 @@ def create_subscription(
     radius_m: float = 0.0,
     channels: Sequence[str] | None = None,
     webhook_url: str | None = None,
+    guard: HttpClient | None = None,
 ) -> Subscription:
-    """Subscribe an outlet (``area=None``: the site's coverage, kept in step with it)."""
+    """Subscribe an outlet (``area=None``: the site's coverage, kept in step with it).
+    ``guard``: the client that will send its webhooks (see ``_webhook_url``)."""
     count = session.query(Subscription).filter(Subscription.site_id == site.id).count()
     if count >= MAX_SUBSCRIPTIONS_PER_SITE:
         raise SubscriptionInvalid(
             f"a site may have at most {MAX_SUBSCRIPTIONS_PER_SITE} subscriptions"
         )
-    url = _webhook_url(webhook_url)
+    url = _webhook_url(webhook_url, guard)
     now = utcnow()
     subscription = Subscription(
         site_id=site.id,
@@ -180,6 +191,7 @@ def update_subscription(
     channels: Sequence[str] | None = None,
     webhook_url: str | None | Any = _UNSET,
     active: bool | None = None,
+    guard: HttpClient | None = None,
 ) -> Subscription:
     """Change the given fields. A new webhook url gets a new secret and is enabled again;
     ``area=None`` goes back to following the site's coverage."""
@@ -189,7 +201,7 @@ def update_subscription(
     if kinds is not None:
         subscription.kinds = _kinds(kinds)
     if webhook_url is not _UNSET:
-        url = _webhook_url(webhook_url)
+        url = _webhook_url(webhook_url, guard)
         if url != subscription.webhook_url:
             subscription.webhook_url = url
             subscription.webhook_secrets = (
