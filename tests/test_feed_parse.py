@@ -85,3 +85,19 @@ def test_entity_attacks_are_not_expanded(name):
 def test_documents_that_are_not_feeds(body, headers, message):
     with pytest.raises(FeedInvalid, match=message):
         parse_feed(body, headers, now=NOW)
+
+
+def test_relative_item_links_are_read_against_the_feed_address():
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Force news</title>'
+            b"<item><guid>a</guid><title>Appeal</title><link>/news/appeal-1</link></item>"
+            b"<item><guid>b</guid><title>Warning</title><link>warning-2</link></item>"
+            b"<item><guid>c</guid><title>Elsewhere</title><link>https://other.example/x</link>"
+            b"</item><item><guid>d</guid><title>Bad</title><link>javascript:alert(1)</link>"
+            b"</item></channel></rss>")  # fmt: skip
+    feed = parse_feed(body, XML, now=NOW, base_url="https://police.example.org/feeds/news.rss")
+    assert [item.link for item in feed.items] == [
+        "https://police.example.org/news/appeal-1",
+        "https://police.example.org/feeds/warning-2",
+        "https://other.example/x",
+        None,
+    ]

@@ -285,3 +285,16 @@ def test_an_ipv6_literal_url_is_fetched_and_still_guarded():
     finally:
         server.clear()
         server.stop()
+
+
+def test_raw_deflate_is_read_as_browsers_read_it(client, httpserver):
+    """Content-Encoding: deflate should be zlib-wrapped, but many servers send raw deflate."""
+    body = b"<rss>" + b"police appeal " * 500 + b"</rss>"
+    raw = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    raw_body = raw.compress(body) + raw.flush()
+    httpserver.expect_request("/raw").respond_with_data(
+        raw_body, headers={"Content-Encoding": "deflate"})  # fmt: skip
+    httpserver.expect_request("/zlib").respond_with_data(
+        zlib.compress(body), headers={"Content-Encoding": "deflate"})  # fmt: skip
+    assert client.get(httpserver.url_for("/raw")).body == body
+    assert client.get(httpserver.url_for("/zlib")).body == body

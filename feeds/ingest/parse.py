@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 import nh3
@@ -123,6 +124,14 @@ def _minutes(ttl: Any) -> int | None:
     return None
 
 
+def _link(value: Any, base_url: str | None) -> str | None:
+    """An item's link as an absolute http(s) URL: a relative one ("/news/appeal-1") is read
+    against the feed's address, as relative links in the content are."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return url_or_none(urljoin(base_url, value.strip()) if base_url else value)
+
+
 def _key(guid: str | None, link: str | None, title: str, content: str) -> str:
     if guid:
         return "guid:" + guid[:500]
@@ -140,8 +149,9 @@ def parse_feed(
 ) -> ParsedFeed:
     """Items of an RSS/Atom document; raises FeedInvalid when it is not a usable feed.
 
-    ``base_url`` (where the feed was fetched from) resolves relative links and images in the
-    content, so an outlet showing the post elsewhere still points at the publisher.
+    ``base_url`` (where the feed was fetched from) resolves relative item links, and relative
+    links and images in the content, so an outlet showing the post elsewhere still points at
+    the publisher.
     """
     now = now or datetime.now(UTC)
     if not body.strip():
@@ -167,7 +177,7 @@ def parse_feed(
         raw = _content(entry)[:MAX_CONTENT_CHARS]
         content_html = nh3.clean(raw, link_rel="noopener noreferrer nofollow",
                                  url_relative=relative)  # fmt: skip
-        link = url_or_none(entry.get("link"))
+        link = _link(entry.get("link"), base_url)
         if not (title or plain_text(raw) or link):
             continue  # nothing to show (a truncated feed's last, empty item)
         guid = str(entry.get("id") or "").strip() or None
