@@ -160,6 +160,18 @@ def test_a_force_manages_its_own_teams_only(client, demo_directory):
     assert client.patch(team, json={"name": "x"}).status_code == 401
     bad = client.patch(team, json={"contact_details": {"myspace": "x"}}, headers=wmp)
     assert bad.status_code == 422 and "not myspace" in bad.get_json()["message"]
+    # Every channel is checked by its kind, as a site's contact email is; nothing is changed.
+    for channel, value, says in [("email", "not-an-email", "is not an email address"),
+                                 ("telephone", "call us!", "is not a telephone number"),
+                                 ("mobile", "12", "is not a telephone number")]:  # fmt: skip
+        refused = client.patch(team, json={"contact_details": {channel: value}}, headers=wmp)
+        assert refused.status_code == 422 and says in refused.get_json()["message"], channel
+    shown = client.get(team).get_json()["contact_details"]
+    assert shown["email"] == "new.demo@example.org" and shown["telephone"] == "101"
+    fine = client.patch(team, json={"contact_details": {
+        "telephone": "+44 (0)121 626 5000", "address": "Demo Police Station, WV11"}},
+        headers=wmp)  # fmt: skip
+    assert fine.status_code == 200
     bad_account = client.patch(team, json={"accounts": [{"platform": "x", "url": "https://evil.example/"}]},
                                headers=wmp)  # fmt: skip
     assert (

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directory.accounts import Account, AccountInvalid, check_account
+from directory.contacts import CONTACT_KEYS, ContactInvalid, contact_channel
 from directory.geography.area_builders import polygon_area, repaired_polygon_area
 from directory.geography.areas import Area, AreaInvalid
 from directory.geography.geo import in_uk
@@ -33,7 +34,6 @@ ACCOUNT_KEYS = {
     "rss": "rss",
 }
 # contact_details keys kept as contact channels (plain text).
-CONTACT_KEYS = ("email", "telephone", "mobile", "fax", "address")
 
 
 class MalformedEntry(ValueError):
@@ -128,7 +128,11 @@ def contact_channels(
         return {}, []
     contacts: dict[str, str] = {}
     for key in CONTACT_KEYS:
-        value = _text(details.get(key), 500)
+        try:
+            value = contact_channel(key, _text(details.get(key), 500))
+        except ContactInvalid as exc:
+            report.skip(where, f"contact channel not used: {exc}")
+            continue
         if value:
             contacts[key] = value
     accounts: list[Account] = []

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.accounts import Account
+from directory.contacts import CONTACT_KEYS, ContactInvalid, contact_channel
 from directory.geography.areas import Area
-from directory.police.data import CONTACT_KEYS, ForceData, NeighbourhoodData, OfficerData
+from directory.police.data import ForceData, NeighbourhoodData, OfficerData
 from directory.police.models import Neighbourhood, Officer, PoliceForce
 from directory.police.patches import assign_postcodes
 from directory.storage import Page, paginate, utcnow
@@ -201,13 +202,22 @@ def _name(value: str, what: str = "name") -> str:
 
 
 def _contacts(details: Mapping[str, Any]) -> dict[str, str]:
+    """A force's contact details for its team, each channel checked as a site's would be."""
     unknown = sorted(set(details) - set(CONTACT_KEYS))
     if unknown:
         raise PoliceInvalid(
             f"contact_details may hold {', '.join(CONTACT_KEYS)}; not {', '.join(unknown)} "
             "(accounts go in 'accounts')"
         )
-    return {k: plain_text(str(v), 500) for k, v in details.items() if v and plain_text(str(v))}
+    contacts = {}
+    for key, value in details.items():
+        try:
+            checked = contact_channel(key, value) if value else None
+        except ContactInvalid as exc:
+            raise PoliceInvalid(f"contact_details: {exc}") from None
+        if checked:
+            contacts[key] = checked
+    return contacts
 
 
 def update_neighbourhood(

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, undefer
 
 from directory.accounts import Account
+from directory.contacts import ContactInvalid, email_address
 from directory.geography.area_cache import AREAS
 from directory.geography.areas import Area, set_area_columns
 from directory.geography.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_around
@@ -32,7 +33,6 @@ MAX_FEEDS = 10
 # distance south of the point, not every box that starts anywhere south of it.
 MAX_SITE_EXTENT_M = 100_000.0
 _MAX_SITE_HEIGHT_DEG = MAX_SITE_EXTENT_M / METRES_PER_DEGREE_LAT
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _PLATFORM_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
@@ -72,12 +72,10 @@ def _clean_feeds(feed_urls: Sequence[str]) -> list[str]:
 
 
 def _clean_email(email: str | None) -> str | None:
-    email = (email or "").strip()
-    if not email:
-        return None
-    if not _EMAIL_RE.match(email) or len(email) > 320:
-        raise SiteInvalid(f"'{email}' is not an email address")
-    return email
+    try:
+        return email_address(email, "contact_email")
+    except ContactInvalid as exc:
+        raise SiteInvalid(str(exc)) from None
 
 
 def _clean_platform(platform: str | None) -> str | None:
