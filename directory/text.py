@@ -28,7 +28,9 @@ def plain_text(value: str | None, limit: int = 10_000) -> str:
     ``limit`` characters. Paragraph and line breaks become newlines."""
     if not value:
         return ""
-    with_breaks = _BREAKS.sub("\n", value)
+    # Characters no database, XML document or HTML parser should meet (NUL, lone surrogates
+    # from a "&#xD800;") go first: nh3 cannot even be handed a lone surrogate.
+    with_breaks = _BREAKS.sub("\n", xml_safe(value))
     stripped = html.unescape(nh3.clean(with_breaks, tags=set()))
     lines = [_SPACES.sub(" ", line).strip() for line in stripped.split("\n")]
     text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

@@ -597,3 +597,22 @@ def test_concurrent_claims_never_share_a_feed(sessions):
     for thread in threads:
         thread.join()
     assert len(claimed) == 60 and len(set(claimed)) == 60
+
+
+def test_text_no_database_can_store_does_not_block_the_feed(sessions, fetcher, httpserver):
+    """On PostgreSQL a NUL in a guid made every insert of the fetch fail, and a "&#xD800;"
+    stopped the parser: each feed stored none of its items, on every poll. Both databases
+    now store every item, cleaned."""
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Force &#xD800;news</title>'
+            b"<item><guid>appeal\x00-1</guid><title>Appeal &#xDC01;in Wednesfield</title>"
+            b"<description>Call 101 &#55296;quoting 123.</description></item>"
+            b"<item><guid>warning-2</guid><title>Warning</title></item>"
+            b"</channel></rss>")  # fmt: skip
+    serve(httpserver, "/feed", body)
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert result.outcome == "new_items" and len(result.new_posts) == 2, result.error
+    with sessions() as session:
+        titles = sorted(session.scalars(select(Post.title).where(Post.feed_id == feed.id)))
+        guids = sorted(session.scalars(select(Post.guid).where(Post.feed_id == feed.id)))
+    assert titles == ["Appeal in Wednesfield", "Warning"] and guids == ["appeal-1", "warning-2"]

@@ -101,3 +101,20 @@ def test_relative_item_links_are_read_against_the_feed_address():
         "https://other.example/x",
         None,
     ]
+
+
+def test_characters_no_database_can_store_never_stop_a_feed():
+    """A NUL in a guid, a lone surrogate from "&#xD800;" in a title or description: each would
+    make the sanitiser or PostgreSQL refuse the item (and the whole fetch with it)."""
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T &#xDBFF;</title>'
+            b"<item><guid>a\x00b</guid><title>One &#xD800; two</title>"
+            b"<description>x &#xDC00; y</description><author>A&#0;B</author>"
+            b"<category>t&#xD800;ag</category></item>"
+            b"<item><guid>c</guid><title>Fine</title></item></channel></rss>")  # fmt: skip
+    feed = parse_feed(body, XML, now=NOW)
+    first, second = feed.items
+    assert first.guid == "ab" and first.key == "guid:ab" and first.title == "One two"
+    assert first.content_html == "x  y" and first.tags == ("tag",) and "\x00" not in first.author
+    assert second.title == "Fine" and feed.title == "T"
+    for text in (first.key, first.guid, first.title, first.content_html, first.author):
+        text.encode("utf-8")  # no lone surrogate left: PostgreSQL can store it

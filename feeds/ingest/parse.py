@@ -29,7 +29,7 @@ import feedparser
 import nh3
 
 from directory.geography.geo import in_uk
-from directory.text import plain_text
+from directory.text import plain_text, xml_safe
 from directory.urls import url_or_none
 
 MAX_ITEMS = 500
@@ -97,6 +97,13 @@ def _point(entry: Any) -> tuple[float, float] | None:
     return None
 
 
+# &#xD800;-&#xDFFF; and their decimal forms (55296-57343), leading zeros allowed.
+_SURROGATE_REFERENCE = re.compile(
+    rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*(?:5529[6-9]|553[0-9]{2}|55[4-9][0-9]{2}"
+    rb"|56[0-9]{3}|57[0-2][0-9]{2}|573[0-3][0-9]|5734[0-3]));"
+)
+
+
 def _content(entry: Any) -> str:
     for part in entry.get("content") or []:
         if isinstance(part, Mapping) and part.get("value"):
@@ -160,6 +167,9 @@ def parse_feed(
     looks_html = _HTML_START.match(body[:4096]) or content_type.startswith("text/html")
     if looks_html and b"<rss" not in body[:4096] and b"<feed" not in body[:4096]:
         raise FeedInvalid("the address serves a web page, not a feed")
+    # A character reference to a lone surrogate ("&#xD800;", never valid XML) makes feedparser
+    # itself raise, and with it the whole feed: it is dropped before parsing.
+    body = _SURROGATE_REFERENCE.sub(b"", body)
     # nh3 sanitises and resolves relative addresses below, in one pass in Rust: feedparser's
     # own two passes over every item's HTML would be spent twice, and slower.
     parsed = feedparser.parse(body, response_headers=dict(headers), sanitize_html=False,
@@ -174,13 +184,15 @@ def parse_feed(
     seen: set[str] = set()
     for entry in parsed.entries[:MAX_ITEMS]:
         title = plain_text(str(entry.get("title") or ""), 500)
-        raw = _content(entry)[:MAX_CONTENT_CHARS]
+        # NUL and lone surrogates ("&#xD800;") would make the sanitiser or the database refuse
+        # the item, and with it the whole fetch: they go before anything reads the text.
+        raw = xml_safe(_content(entry))[:MAX_CONTENT_CHARS]
         content_html = nh3.clean(raw, link_rel="noopener noreferrer nofollow",
                                  url_relative=relative)  # fmt: skip
         link = _link(entry.get("link"), base_url)
         if not (title or plain_text(raw) or link):
             continue  # nothing to show (a truncated feed's last, empty item)
-        guid = str(entry.get("id") or "").strip() or None
+        guid = xml_safe(str(entry.get("id") or "")).strip()[:500] or None
         key = _key(guid, link, title, content_html)
         if key in seen:
             continue  # a feed repeating a guid: the first wins
