@@ -110,10 +110,18 @@ def test_admin_deletes(client, app):
     assert client.get(f"/sites/{site_id}", headers=admin).status_code == 404
 
 
-def test_same_site_twice_is_a_conflict(client):
-    assert _submit(client).status_code == 201
+def test_same_site_twice_is_a_conflict(client, app):
+    first = _submit(client)
+    assert first.status_code == 201
     again = _submit(client, url="https://WV11.example.org:443/#about")
-    assert again.status_code == 409 and "already listed" in again.get_json()["message"]
+    # The first is still pending, so not public: the conflict does not give away its id.
+    message = again.get_json()["message"]
+    assert again.status_code == 409 and "already been submitted" in message
+    assert f"site {first.get_json()['id']}" not in message and "(site" not in message
+    admin = bearer(app, "admin")
+    client.patch(f"/sites/{first.get_json()['id']}", json={"status": "approved"}, headers=admin)
+    listed = _submit(client, url="https://wv11.example.org/")
+    assert listed.status_code == 409 and "already listed (site" in listed.get_json()["message"]
 
 
 @pytest.mark.parametrize(

@@ -112,8 +112,12 @@ def _set_area(site: Site, area: Area) -> None:
 
 def _check_url_free(session: Session, url: str, site_id: int | None = None) -> None:
     existing = session.scalar(select(Site).where(Site.url == url))
-    if existing is not None and existing.id != site_id:
+    if existing is None or existing.id == site_id:
+        return
+    if existing.status == "approved":  # public anyway: say where it is
         raise SiteConflict(f"{url} is already listed (site {existing.id})")
+    # A pending or rejected site is not public: its id is nobody else's business.
+    raise SiteConflict(f"{url} has already been submitted to the directory")
 
 
 def create_site(
