@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from api.auth import current_key, require_scope
 from api.database import db_session
+from api.pagination import PageQuerySchema, PaginationSchema, list_page
 from directory.key_scopes import create_scoped_key
 from directory.keys.store import (
     MAX_KEY_ID,
@@ -59,6 +60,11 @@ class NewApiKeyRequestSchema(Schema):
             raise ValidationError(str(exc)) from exc
 
 
+class ApiKeyPageSchema(Schema):
+    items = fields.List(fields.Nested(ApiKeySchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
 class NewApiKeySchema(ApiKeySchema):
     key = fields.String(
         dump_only=True, metadata={"description": "the key itself; shown only this once"}
@@ -68,10 +74,11 @@ class NewApiKeySchema(ApiKeySchema):
 @blp.route("/keys")
 class ApiKeys(MethodView):
     @require_scope(blp, "admin")
-    @blp.response(200, ApiKeySchema(many=True))
-    def get(self) -> Any:
-        """List API keys (never the keys themselves)"""
-        return list_api_keys(db_session()), 200, NO_STORE
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, ApiKeyPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List API keys (never the keys themselves), oldest first, a page at a time"""
+        return list_page(list_api_keys(db_session()), args, lambda key: key), 200, NO_STORE
 
     @require_scope(blp, "admin")
     @blp.arguments(NewApiKeyRequestSchema)

@@ -86,6 +86,11 @@ class SubscriptionUpdateSchema(Schema):
     active = fields.Boolean()
 
 
+class SubscriptionPageSchema(Schema):
+    items = fields.List(fields.Nested(SubscriptionSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
 class AttemptSchema(Schema):
     at = fields.DateTime()
     http_status = fields.Integer(allow_none=True)

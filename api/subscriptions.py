@@ -12,12 +12,13 @@ from flask_smorest import Blueprint, abort
 
 from api.auth import require_scope
 from api.database import db_session, get_database
-from api.pagination import PageQuerySchema, page_args, page_body
+from api.pagination import PageQuerySchema, list_page, page_args, page_body
 from api.subscription_schemas import (
     MessagePageSchema,
     MessageSchema,
     SecretSchema,
     SubscriptionCreateSchema,
+    SubscriptionPageSchema,
     SubscriptionSchema,
     SubscriptionUpdateSchema,
     TestResultSchema,
@@ -119,12 +120,14 @@ def message_json(message: WebhookMessage, attempts: list[WebhookAttempt]) -> dic
 @blp.route("/sites/<int:site_id>/subscriptions")
 class Subscriptions(MethodView):
     @require_scope(blp, "editor:{site_id}")
-    @blp.response(200, SubscriptionSchema(many=True))
-    def get(self, site_id: int) -> Any:
-        """A site's subscriptions (its editors)"""
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, SubscriptionPageSchema)
+    def get(self, args: dict[str, Any], site_id: int) -> Any:
+        """A site's subscriptions (its editors), a page at a time"""
         session = db_session()
         get_site(session, site_id)
-        return [subscription_json(s) for s in list_subscriptions(session, site_id)], 200, NO_STORE
+        found = list_subscriptions(session, site_id)
+        return list_page(found, args, subscription_json), 200, NO_STORE
 
     @require_scope(blp, "editor:{site_id}")
     @blp.arguments(SubscriptionCreateSchema)

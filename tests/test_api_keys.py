@@ -100,9 +100,11 @@ def test_missing_unknown_revoked_are_401_wrong_scope_is_403(client, app):
     assert "scope 'admin'" in forbidden.get_json()["message"]
     listed = client.get("/keys", headers={"Authorization": f"Bearer {admin}"})
     assert listed.status_code == 200
-    assert {k["scope"] for k in listed.get_json()} == {"admin", "police:leicestershire"}
-    assert all("key" not in k and "key_hash" not in k for k in listed.get_json())
-    police_id = next(k["id"] for k in listed.get_json() if k["scope"].startswith("police"))
+    page = listed.get_json()
+    assert page["pagination"] == {"page": 1, "per_page": 20, "total": 2, "pages": 1}
+    assert {k["scope"] for k in page["items"]} == {"admin", "police:leicestershire"}
+    assert all("key" not in k and "key_hash" not in k for k in page["items"])
+    police_id = next(k["id"] for k in page["items"] if k["scope"].startswith("police"))
     revoked = client.delete(f"/keys/{police_id}", headers={"Authorization": f"Bearer {admin}"})
     assert revoked.status_code == 200 and revoked.get_json()["revoked_at"]
     after = client.get("/keys", headers={"Authorization": f"Bearer {police}"})
@@ -116,7 +118,7 @@ def test_create_over_http_shows_the_key_once_and_it_works(client, demo_directory
     assert response.status_code == 201
     body = response.get_json()
     assert body["scope"] == "editor:1" and body["key"].startswith(body["prefix"])
-    listed = client.get("/keys", headers=admin).get_json()
+    listed = client.get("/keys", headers=admin).get_json()["items"]
     assert all("key" not in k for k in listed)
     bad = client.post("/keys", json={"scope": "superuser"}, headers=admin)
     assert bad.status_code == 422
@@ -201,7 +203,7 @@ def test_keys_for_what_exists_are_made(client, demo_directory):
 def test_the_last_admin_key_cannot_revoke_itself(client, app, demo_url, monkeypatch):
     secret = _key(app, "admin")
     admin = {"Authorization": f"Bearer {secret}"}
-    own = client.get("/keys", headers=admin).get_json()[0]["id"]
+    own = client.get("/keys", headers=admin).get_json()["items"][0]["id"]
     refused = client.delete(f"/keys/{own}", headers=admin)
     assert refused.status_code == 409 and "last working admin key" in refused.get_json()["message"]
     assert client.get("/keys", headers=admin).status_code == 200  # still works

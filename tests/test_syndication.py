@@ -884,3 +884,17 @@ def test_a_slow_webhook_endpoint_never_delays_polling(
         worker.join(timeout=15)
         hooks.clear()
         hooks.stop()
+
+
+def test_a_sites_subscriptions_are_listed_in_the_one_paginated_shape(
+    client, demo_directory, sessions
+):  # type: ignore[no-untyped-def]
+    app = demo_directory
+    site = site_id(sessions, WEDNESFIELD)  # the demo subscribed it once already
+    subscribe(client, app, site, label="second", radius_m=100)
+    editor = bearer(app, f"editor:{site}")
+    page = client.get(f"/sites/{site}/subscriptions?per_page=1", headers=editor).get_json()
+    assert page["pagination"] == {"page": 1, "per_page": 1, "total": 2, "pages": 2}
+    assert len(page["items"]) == 1 and "feeds" in page["items"][0]
+    second = client.get(f"/sites/{site}/subscriptions?page=2&per_page=1", headers=editor)
+    assert second.get_json()["items"][0]["label"] == "second"
