@@ -131,7 +131,7 @@ def local_json(place: Location, local: LocalAnswer) -> dict[str, Any]:
     return {
         "query": place.label,
         "precision": place.precision,
-        "note": PRECISION_NOTES[place.precision],
+        "note": PRECISION_NOTES[place.precision] + (f"; {local.no_team}" if local.no_team else ""),
         "location": {"lat": place.latitude, "lng": place.longitude},
         "force": local.force,
         "neighbourhood": (

@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory.geography.models import Postcode
+from directory.police.models import PoliceForce
 from directory.police.patches import (
     active_officer_rows,
     neighbourhood_at,
@@ -29,6 +32,7 @@ class LocalAnswer:
     force: dict[str, Any] | None  # id, name, url, telephone
     officers: list[Any]  # the team's active officers (Core rows)
     sites: list[SiteMatch]  # covering the place first, then nearby
+    no_team: str | None = None  # why there is no team, in words, when there is none
 
 
 def local_to(session: Session, lat: float, lng: float, unit: str | None = None) -> LocalAnswer:
@@ -47,4 +51,18 @@ def local_to(session: Session, lat: float, lng: float, unit: str | None = None) 
     sites = sites_near(session, lat, lng, LOCAL_SITES_RADIUS_M, postcode=unit,
                        with_area=False)[:LOCAL_SITES_MAX]  # fmt: skip
     officers = active_officer_rows(session, neighbourhood.id) if neighbourhood else []
-    return LocalAnswer(neighbourhood, force, officers, sites)
+    no_team = None if neighbourhood is not None else _why_no_team(session, unit)
+    return LocalAnswer(neighbourhood, force, officers, sites, no_team)
+
+
+def _why_no_team(session: Session, unit: str | None) -> str:
+    """Why no team answers for a place: which forces the directory has teams for (and the
+    unit's police force area code, when the postcode data carries one)."""
+    forces = list(session.scalars(select(PoliceForce.id).order_by(PoliceForce.id)))
+    area = session.scalar(select(Postcode.police_force_code).where(Postcode.postcode == unit))
+    where = f" (its police force area code is {area})" if unit and area else ""
+    if not forces:
+        return (f"no police teams have been imported yet{where}: an operator adds a force "
+                "with `hyperlocal police import --force <force-id>`")  # fmt: skip
+    return (f"no neighbourhood team in the directory covers this place{where}; teams are "
+            f"imported for {', '.join(forces)} only")  # fmt: skip

@@ -41,11 +41,21 @@ def test_resident_lookup(client, demo_directory, postcode, precision, team, offi
     assert body["sites"][0]["name"] == first_site and body["sites"][0]["reason"] == "covers"
     assert all("contact_email" not in s for s in body["sites"])
     assert all(s["status"] == "approved" for s in body["sites"])
+    if team is None:  # says why there is no team, and for which forces there are
+        assert "no neighbourhood team in the directory covers this place" in body["note"]
+        assert "leicestershire, west-midlands" in body["note"] and body["force"] is None
+    else:
+        assert "team" not in body["note"]
     if team == "WV11demo":
         assert body["force"]["name"] == "West Midlands Police"
         assert body["neighbourhood"]["contact_details"]["telephone"] == "101"
         sergeant = next(o for o in body["officers"] if o["rank"] == "Sergeant")
         assert sergeant["accounts"][0]["platform"] == "x"
+
+
+def test_without_any_team_the_lookup_says_how_to_get_one(client):
+    note = client.get("/postcodes/M14 5WS/local").get_json()["note"]
+    assert "no police teams have been imported yet" in note and "police import" in note
 
 
 def test_resident_lookup_errors(client, demo_directory):
