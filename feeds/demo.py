@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from directory.accounts import check_account
 from directory.geography.area_specs import area_from_spec
 from directory.police.importer import PoliceImportSummary, SavedPoliceData, import_police_force
-from directory.police.models import PoliceForce
+from directory.police.models import Neighbourhood, PoliceForce
 from directory.sites.models import Site
 from directory.sites.store import create_site, set_site_status, update_site
-from feeds.directory_changes import force_imported, site_changed
+from feeds.directory_changes import force_imported, site_changed, team_changed
 from feeds.syndication.models import Subscription
 from feeds.syndication.subscriptions import create_subscription
 
@@ -28,6 +28,9 @@ DEMO_FORCES = ("west-midlands", "leicestershire")
 # the demo in place of the force's listed RSS address, so its items become bulletins through
 # the normal ingestion path.
 DEMO_POLICE_FEEDS = {"west-midlands": "west-midlands-police.xml"}
+# A demo team's own posts (tagged #TruePicture, as teams tag them), served by the demo as the
+# feed of an official account of the team, so /posts?tag=truepicture&near=WV11 1AA has posts.
+DEMO_TEAM_FEEDS = {("west-midlands", "WV11demo"): "wv11-team.xml"}
 # The demo outlet that subscribes to bulletins (feed channel only: no webhook to call).
 DEMO_SUBSCRIBER = "https://wednesfield-news.example.org/"
 DEMO_NOTE = "DEMO DATA: a fictional site for the hyperlocal demo."
@@ -94,7 +97,7 @@ def demo_feed_path(name: str) -> Path:
 
 def demo_feed_names() -> set[str]:
     sites = {str(spec["demo_feed"]) for spec in DEMO_SITES if spec.get("demo_feed")}
-    return sites | set(DEMO_POLICE_FEEDS.values())
+    return sites | set(DEMO_POLICE_FEEDS.values()) | set(DEMO_TEAM_FEEDS.values())
 
 
 def _feeds(spec: dict, feed_base: str | None) -> list[str]:
@@ -140,6 +143,7 @@ def load_demo_directory(
         added += 1
     if feed_base:
         _serve_police_feeds(session, feed_base)
+        _serve_team_feeds(session, feed_base)
     _subscribe_demo_outlet(session)
     session.commit()
     return summaries, added
@@ -157,6 +161,21 @@ def _serve_police_feeds(session: Session, feed_base: str) -> None:
             for method in force.engagement
         ]
         force_imported(session, force_id)
+
+
+def _serve_team_feeds(session: Session, feed_base: str) -> None:
+    """Give each demo team an official RSS account: the demo's own copy of its posts."""
+    for (force_id, code), name in DEMO_TEAM_FEEDS.items():
+        team = session.scalar(
+            select(Neighbourhood).where(Neighbourhood.force_id == force_id,
+                                        Neighbourhood.code == code)
+        )  # fmt: skip
+        if team is None:
+            continue
+        url = f"{feed_base.rstrip('/')}/demo/feeds/{name}"
+        others = [a for a in team.accounts if a.get("platform") != "rss"]
+        team.accounts = [*others, check_account("rss", url).to_json()]
+        team_changed(session, team)
 
 
 def _subscribe_demo_outlet(session: Session) -> None:
