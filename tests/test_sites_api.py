@@ -124,6 +124,26 @@ def test_same_site_twice_is_a_conflict(client, app):
     assert listed.status_code == 409 and "already listed (site" in listed.get_json()["message"]
 
 
+def test_two_sites_may_not_list_the_same_feed(client, app):
+    feed = "https://wv11.example.org/feed/"
+    first = _submit(client, feed_urls=[feed])
+    assert first.status_code == 201
+    other = _submit(
+        client, url="https://copycat.example.org/", feed_urls=["HTTPS://WV11.example.org/feed/"]
+    )
+    assert other.status_code == 409 and "already the feed of a site" in other.get_json()["message"]
+    assert "(site" not in other.get_json()["message"]  # the first is pending: not public
+    mine = _submit(client, url="https://copycat.example.org/")
+    assert mine.status_code == 201
+    editor = bearer(app, f"editor:{mine.get_json()['id']}")
+    claimed = client.patch(f"/sites/{mine.get_json()['id']}", json={"feed_urls": [feed]},
+                           headers=editor)  # fmt: skip
+    assert claimed.status_code == 409
+    own = client.patch(f"/sites/{first.get_json()['id']}", json={"feed_urls": [feed]},
+                       headers=bearer(app, f"editor:{first.get_json()['id']}"))  # fmt: skip
+    assert own.status_code == 200  # a site may keep listing its own feed
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

@@ -120,6 +120,25 @@ def _check_url_free(session: Session, url: str, site_id: int | None = None) -> N
     raise SiteConflict(f"{url} has already been submitted to the directory")
 
 
+def _feeds_free(session: Session, feeds: list[str], site_id: int | None = None) -> list[str]:
+    """``feeds``, if no other site lists one of them: a feed is one publisher's (otherwise a
+    newcomer could claim an established site's news as theirs)."""
+    if not feeds:
+        return feeds
+    wanted = set(feeds)
+    others = select(Site.id, Site.status, Site.feed_urls)
+    if site_id is not None:
+        others = others.where(Site.id != site_id)
+    for other_id, status, listed in session.execute(others):
+        taken = wanted.intersection(listed or ())
+        if taken:
+            feed = sorted(taken)[0]
+            if status == "approved":
+                raise SiteConflict(f"{feed} is already the feed of a listed site (site {other_id})")
+            raise SiteConflict(f"{feed} is already the feed of a site submitted to the directory")
+    return feeds
+
+
 def create_site(
     session: Session,
     *,
@@ -142,7 +161,7 @@ def create_site(
     site = Site(
         name=_clean_text(name, "name", 200, required=True),
         url=normal,
-        feed_urls=_clean_feeds(feed_urls),
+        feed_urls=_feeds_free(session, _clean_feeds(feed_urls)),
         description=_clean_text(description, "description", 5000),
         platform=_clean_platform(platform),
         social_accounts=[a.to_json() for a in social_accounts],
@@ -186,7 +205,7 @@ def update_site(
     if area is not None:
         _set_area(site, area)
     if feed_urls is not None:
-        site.feed_urls = _clean_feeds(feed_urls)
+        site.feed_urls = _feeds_free(session, _clean_feeds(feed_urls), site.id)
     if description is not None:
         site.description = _clean_text(description, "description", 5000)
     if platform is not UNSET:
