@@ -72,8 +72,9 @@ class NearestQuerySchema(Schema):
         load_default=NEAREST_RADIUS_DEFAULT_M,
         validate=validate.Range(min=0, min_inclusive=False),
         metadata={
+            "exclusiveMinimum": True,  # apispec writes only minimum: 0 for min_inclusive=False
             "description": f"metres; default {NEAREST_RADIUS_DEFAULT_M}, maximum "
-            f"{NEAREST_RADIUS_MAX_M} (larger values are clamped to it)"
+            f"{NEAREST_RADIUS_MAX_M} (larger values are clamped to it)",
         },
     )
     limit = fields.Integer(

@@ -139,8 +139,9 @@ class SiteListQuerySchema(PageQuerySchema):
         load_default=SEARCH_RADIUS_DEFAULT_M,
         validate=validate.Range(min=0, min_inclusive=False),
         metadata={
+            "exclusiveMinimum": True,  # apispec writes only minimum: 0 for min_inclusive=False
             "description": f"with near: metres; default {SEARCH_RADIUS_DEFAULT_M}, maximum "
-            f"{SEARCH_RADIUS_MAX_M} (larger values are clamped to it)"
+            f"{SEARCH_RADIUS_MAX_M} (larger values are clamped to it)",
         },
     )
 
