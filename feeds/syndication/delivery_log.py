@@ -19,6 +19,7 @@ from feeds.ingest.refresh import SessionFactory
 from feeds.syndication.models import Bulletin, Subscription, WebhookAttempt, WebhookMessage
 from feeds.syndication.outbox import enqueue_events
 from feeds.syndication.webhooks import (
+    JITTER,
     Attempt,
     Claimed,
     active_endpoints,
@@ -80,7 +81,7 @@ def send_now(
         return None
     attempt = send(client, claimed, endpoint[0], endpoint[1], now)
     with sessions() as session:
-        record_attempt(session, claimed, attempt, now, random.uniform(0.8, 1.2))
+        record_attempt(session, claimed, attempt, now, random.uniform(*JITTER))
         session.commit()
     return attempt
 
