@@ -298,3 +298,37 @@ def test_raw_deflate_is_read_as_browsers_read_it(client, httpserver):
         zlib.compress(body), headers={"Content-Encoding": "deflate"})  # fmt: skip
     assert client.get(httpserver.url_for("/raw")).body == body
     assert client.get(httpserver.url_for("/zlib")).body == body
+
+
+def test_https_is_read_through_the_deadline_guard(tmp_path, monkeypatch):
+    """TLS connections are read through the same deadline-bounded socket as plain ones, on a
+    fresh and a pooled connection (a loopback server with a certificate made for the test)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    from pytest_httpserver import HTTPServer
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate for a loopback TLS server")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts only this certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.start()
+    try:
+        server.expect_request("/feed").respond_with_data(b"<rss>" + b"x" * 50_000 + b"</rss>")
+        client = HttpClient(FetchPolicy(allowed_networks=ONLY_127_0_0_1, total_timeout=5))
+        for _ in range(2):
+            reply = client.get(f"https://127.0.0.1:{server.port}/feed")
+            assert reply.status == 200 and len(reply.body) == 50_011
+    finally:
+        server.clear()
+        server.stop()
