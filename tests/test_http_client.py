@@ -11,7 +11,8 @@ import zlib
 import pytest
 from werkzeug import Response
 
-from feeds.ingest.http import FetchError, FetchPolicy, HttpClient, forbidden_reason
+from feeds.ingest.addresses import forbidden_reason
+from feeds.ingest.http import FetchError, FetchPolicy, HttpClient
 
 ONLY_127_0_0_1 = ("127.0.0.1/32",)
 

@@ -15,19 +15,17 @@ Hostile URLs and broken servers are normal traffic here, so the client:
   bomb never expands in memory).
 
 Errors are :class:`FetchError` with a ``kind`` a caller can record ("forbidden_address",
-"timeout", "too_large", ...). Built on urllib3's connection pools.
+"timeout", "too_large", ...). Built on urllib3's connection pools; the address rules are
+``addresses``, the deadline ``deadline``, the decoding ``decoding``.
 """
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import socket
-import threading
 import time
 import zlib
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,12 +44,12 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from feeds.ingest.addresses import forbidden_reason
+from feeds.ingest.deadline import RESOLVER, DeadlineSocket, fetch_deadline, time_left
+from feeds.ingest.decoding import decoder_for, expand
+
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK = 16 * 1024
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 class FetchError(Exception):
@@ -60,49 +58,6 @@ class FetchError(Exception):
     def __init__(self, kind: str, message: str):
         super().__init__(message)
         self.kind = kind
-
-
-def forbidden_reason(ip: IPAddress, allowed: Iterable[ipaddress._BaseNetwork] = ()) -> str | None:
-    """Why the client must not connect to ``ip``, or None if it may.
-
-    ``allowed`` networks (e.g. loopback, for tests and local deployments) are exempt. IPv6
-    forms that carry an IPv4 address (IPv4-mapped, NAT64, 6to4) are judged by that address.
-    """
-    allowed = list(allowed)
-    if any(ip.version == net.version and ip in net for net in allowed):
-        return None
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded: ipaddress.IPv4Address | None = None
-        if ip.ipv4_mapped is not None:
-            embedded = ip.ipv4_mapped
-        elif ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        elif ip.sixtofour is not None:
-            embedded = ip.sixtofour
-        if embedded is not None:
-            reason = forbidden_reason(embedded, allowed)
-            return f"{reason} (inside {ip})" if reason else None
-        if ip in _NAT64_LOCAL:
-            return "a local-use NAT64 address"
-        if ip.teredo is not None:
-            return "a Teredo tunnel address"
-    if ip.is_unspecified:
-        return "the unspecified address"
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if ip.version == 4 and ip in _CGNAT:
-        return "a carrier-grade NAT address"
-    if ip.is_multicast:
-        return "a multicast address"
-    if ip.is_reserved:
-        return "a reserved address"
-    if ip.is_private:
-        return "a private address"
-    if not ip.is_global:
-        return "not a public address"
-    return None
 
 
 @dataclass(frozen=True)
@@ -142,80 +97,15 @@ class _Refused(NewConnectionError):
     """Every address of the host is one the guard refuses."""
 
 
-# The deadline of the fetch this thread is making (monotonic seconds), read by the connection
-# at every step: a pooled connection is used by one thread at a time, and by several fetches.
-_FETCH = threading.local()
-# getaddrinfo has no timeout of its own: it runs here and is waited for only as long as the
-# fetch has left (a resolver that hangs keeps one of these threads, not the poller).
-_RESOLVER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hyperlocal-dns")
-
-
-def _time_left(cap: float | None) -> float | None:
-    """Seconds the current fetch may still wait, at most ``cap``; raises TimeoutError at 0."""
-    deadline = getattr(_FETCH, "deadline", None)
-    if deadline is None:
-        return cap
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError("the fetch's total deadline has passed")
-    return left if cap is None else min(cap, left)
-
-
-class _DeadlineReader(io.RawIOBase):
-    """The socket as http.client reads it, each read bounded by the fetch's deadline."""
-
-    def __init__(self, sock: socket.socket, base: Any) -> None:
-        self._sock, self._base = sock, base
-        # The socket's own unbuffered reader: it keeps the socket open while it is read, as
-        # http.client expects when it closes the connection before the body is consumed.
-        self._raw = sock.makefile("rb", buffering=0)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(_time_left(self._base.read_timeout))
-        return self._raw.readinto(buffer)
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-class _DeadlineSocket:
-    """A connected (TLS or plain) socket whose reads never outlast the fetch's deadline.
-
-    http.client reads the status line, the headers and the body through ``makefile("rb")``;
-    reads from a socket wait up to its timeout *per call*, so a byte a second would never time
-    out. Here each call waits only what is left of the deadline.
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self.read_timeout: float | None = sock.gettimeout()
-
-    def settimeout(self, value: float | None) -> None:
-        self.read_timeout = value
-        self._sock.settimeout(value)
-
-    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if mode == "rb":
-            return io.BufferedReader(_DeadlineReader(self._sock, self))
-        return self._sock.makefile(mode, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
 def _guarded(base: type, networks: list[ipaddress._BaseNetwork]) -> type:
     """A urllib3 connection class that resolves, checks and connects to a checked address."""
 
     def _new_conn(self: Any) -> socket.socket:
-        lookup = _RESOLVER.submit(socket.getaddrinfo, self._dns_host, self.port,
+        lookup = RESOLVER.submit(socket.getaddrinfo, self._dns_host, self.port,
                                   type=socket.SOCK_STREAM)  # fmt: skip
         try:
             cap = self.timeout if isinstance(self.timeout, int | float) else None
-            infos = lookup.result(timeout=_time_left(cap))
+            infos = lookup.result(timeout=time_left(cap))
         except (FutureTimeout, TimeoutError) as exc:
             raise ConnectTimeoutError(self, f"resolving {self.host} took too long") from exc
         except socket.gaierror as exc:
@@ -248,7 +138,7 @@ def _guarded(base: type, networks: list[ipaddress._BaseNetwork]) -> type:
 
     def connect(self: Any) -> None:
         base.connect(self)  # resolve and check (above), connect, and for https the TLS wrap
-        self.sock = _DeadlineSocket(self.sock)
+        self.sock = DeadlineSocket(self.sock)
 
     return type(f"Guarded{base.__name__}", (base,), {"_new_conn": _new_conn, "connect": connect})
 
@@ -280,7 +170,7 @@ class HttpClient:
             addresses = [ipaddress.ip_address(host)]
         except ValueError:
             try:
-                lookup = _RESOLVER.submit(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
+                lookup = RESOLVER.submit(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
                 infos = lookup.result(timeout=timeout)
             except (OSError, FutureTimeout):
                 return None
@@ -297,11 +187,8 @@ class HttpClient:
         which are followed, and a redirect beyond the limit or to a forbidden target.
         """
         deadline = time.monotonic() + self.policy.total_timeout
-        _FETCH.deadline = deadline
-        try:
+        with fetch_deadline(deadline):
             return self._get(url, headers, deadline)
-        finally:
-            _FETCH.deadline = None
 
     def _get(self, url: str, headers: Mapping[str, str] | None, deadline: float) -> FetchResponse:
         redirects: list[str] = []
@@ -338,15 +225,12 @@ class HttpClient:
         """
         deadline = time.monotonic() + self.policy.total_timeout
         self._check_url(url)
-        _FETCH.deadline = deadline
-        try:
+        with fetch_deadline(deadline):
             response = self._request(url, headers, deadline, method="POST", body=body)
             try:
                 answer = self._read_body(response, deadline, max_bytes)
             except FetchError:
                 answer = b""  # the status has arrived: that is the answer; the body a courtesy
-        finally:
-            _FETCH.deadline = None
         return FetchResponse(url, response.status, _lower(response.headers), answer, [], False)
 
     @staticmethod
@@ -406,7 +290,10 @@ class HttpClient:
     def _read_body(self, response: Any, deadline: float, max_bytes: int | None = None) -> bytes:
         """The body, decompressed incrementally, within the byte cap and the deadline."""
         encoding = (response.headers.get("content-encoding") or "").strip().lower()
-        decoder = _decoder(encoding)
+        try:
+            decoder = decoder_for(encoding)
+        except LookupError as exc:
+            raise FetchError("bad_encoding", str(exc)) from None
         cap = max_bytes or self.policy.max_bytes
         parts: list[bytes] = []
         size = 0
@@ -418,7 +305,7 @@ class HttpClient:
                 chunk = response.read1(CHUNK)  # whatever has arrived: the deadline holds
                 if not chunk:
                     break
-                for piece in _expand(decoder, chunk, cap - size + 1):
+                for piece in expand(decoder, chunk, cap - size + 1):
                     size += len(piece)
                     if size > cap:
                         raise FetchError("too_large", f"body larger than {cap:,} bytes")
@@ -441,57 +328,6 @@ class HttpClient:
             raise
         response.release_conn()
         return b"".join(parts)
-
-
-def _decoder(encoding: str) -> Any:
-    if encoding in ("", "identity"):
-        return None
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
-        return _Deflate()
-    raise FetchError("bad_encoding", f"unsupported content encoding '{encoding}'")
-
-
-class _Deflate:
-    """``Content-Encoding: deflate`` as browsers read it: zlib-wrapped as the standard says,
-    or (as many servers send it) raw deflate without the zlib header; told apart by the
-    first two bytes, a gzip header also accepted."""
-
-    def __init__(self) -> None:
-        self._inner: Any = None
-
-    def _choose(self, data: bytes) -> Any:
-        zlib_header = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
-        gzip_header = data[:2] == b"\x1f\x8b"
-        wbits = zlib.MAX_WBITS | 32 if zlib_header or gzip_header else -zlib.MAX_WBITS
-        return zlib.decompressobj(wbits)
-
-    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
-        if self._inner is None:
-            self._inner = self._choose(data)
-        return self._inner.decompress(data, max_length)
-
-    @property
-    def unconsumed_tail(self) -> bytes:
-        return self._inner.unconsumed_tail if self._inner is not None else b""
-
-    def flush(self) -> bytes:
-        return self._inner.flush() if self._inner is not None else b""
-
-
-def _expand(decoder: Any, chunk: bytes, limit: int) -> Iterable[bytes]:
-    """Decompressed pieces of ``chunk``, never more than ``limit`` bytes at a time."""
-    if decoder is None:
-        yield chunk
-        return
-    data = chunk
-    while data:
-        piece = decoder.decompress(data, max(limit, 1))
-        yield piece
-        data = decoder.unconsumed_tail
-        if not piece:
-            break
 
 
 def _lower(headers: Any) -> dict[str, str]:
