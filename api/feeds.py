@@ -18,7 +18,14 @@ from directory.police.patches import neighbourhoods_near
 from directory.police.store import find_officer
 from directory.sites.store import get_site
 from feeds.ingest.models import FEED_KINDS, FEED_STATUSES, Feed, Post
-from feeds.ingest.posts import all_police, list_posts, of_officer, of_police, of_sites
+from feeds.ingest.posts import (
+    all_police,
+    item_problems,
+    list_posts,
+    of_officer,
+    of_police,
+    of_sites,
+)
 from feeds.ingest.store import get_feed, list_feeds
 from feeds.worker import refresh_and_publish
 
@@ -68,6 +75,23 @@ class FeedSchema(Schema):
     created_at = fields.DateTime()
 
 
+class ItemProblemSchema(Schema):
+    post_id = fields.Integer()
+    title = fields.String()
+    first_seen_at = fields.DateTime()
+    problem = fields.String(metadata={"example": "not made a bulletin: ValueError: …"})
+
+
+class FeedDetailSchema(FeedSchema):
+    items_with_problems = fields.Integer(
+        metadata={"description": "posts of this feed that something went wrong with (each is "
+                  "stored, and never held up the others)"}
+    )  # fmt: skip
+    recent_problems = fields.List(
+        fields.Nested(ItemProblemSchema), metadata={"description": "the latest few of them"}
+    )
+
+
 class FeedPageSchema(Schema):
     items = fields.List(fields.Nested(FeedSchema))
     pagination = fields.Nested(PaginationSchema)
@@ -112,6 +136,11 @@ class PostSchema(Schema):
     first_seen_at = fields.DateTime()
     tags = fields.List(fields.String(), metadata={"example": ["truepicture", "policing"]})
     point = fields.Nested(PostPointSchema, allow_none=True)
+    problem = fields.String(
+        allow_none=True,
+        metadata={"description": "what went wrong with this item: stored without its content, "
+                  "or not made a bulletin"},
+    )  # fmt: skip
 
 
 class PostPageSchema(Schema):
@@ -154,7 +183,15 @@ def post_json(post: Post, owner: str, kind: str) -> dict[str, Any]:
         "title": post.title, "link": post.link, "content_html": post.content_html,
         "author": post.author, "published_at": post.published_at,
         "first_seen_at": post.first_seen_at, "tags": post.tags, "point": point,
+        "problem": post.problem,
     }  # fmt: skip
+
+
+def feed_detail_json(session: Any, feed: Feed) -> dict[str, Any]:
+    count, latest = item_problems(session, feed.id)
+    problems = [{"post_id": post.id, "title": post.title, "first_seen_at": post.first_seen_at,
+                 "problem": post.problem} for post in latest]  # fmt: skip
+    return {**feed_json(feed), "items_with_problems": count, "recent_problems": problems}
 
 
 def posts_page(owners: Any, args: dict[str, Any], **filters: Any) -> dict[str, Any]:
@@ -181,11 +218,13 @@ class Feeds(MethodView):
 
 @blp.route("/feeds/<int:feed_id>")
 class FeedItem(MethodView):
-    @blp.response(200, FeedSchema)
+    @blp.response(200, FeedDetailSchema)
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such feed")
     def get(self, feed_id: int) -> Any:
-        """One feed: status, last fetch and success, errors, next check, item count"""
-        return feed_json(get_feed(db_session(), feed_id))
+        """One feed: status, last fetch and success, errors, next check, item count, and the
+        items that something went wrong with"""
+        session = db_session()
+        return feed_detail_json(session, get_feed(session, feed_id))
 
 
 @blp.route("/feeds/<int:feed_id>/refresh")

@@ -6,7 +6,8 @@ timeout so writers queue instead of failing); PostgreSQL is selected by its URL 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -88,6 +89,26 @@ def insert_ignoring(db: Reader, table: Table, index_elements: Sequence[str]) -> 
 def connection_of(db: Reader) -> Connection:
     """The Core connection behind a session, or the connection itself."""
     return db.connection() if isinstance(db, Session) else db
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint: what the block writes is undone if it raises (and the error re-raised),
+    while the rest of the session's transaction carries on.
+
+    On SQLite the driver (Python's sqlite3 in its legacy transaction mode) sends no BEGIN
+    before a SAVEPOINT, so a savepoint opened first would be the outermost transaction and its
+    RELEASE would commit everything so far. The transaction is therefore begun for real first,
+    as IMMEDIATE: it takes the write lock now (waiting out the busy timeout) rather than failing
+    later to upgrade a read snapshot that another writer has moved past.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            driver.execute("BEGIN IMMEDIATE")
+    with session.begin_nested():
+        yield
 
 
 def database_key(session: Session) -> str:

@@ -274,3 +274,41 @@ def header_drip_server():  # type: ignore[no-untyped-def]
     stop.set()
     server.join(timeout=2)
     listener.close()
+
+
+@pytest.fixture
+def refusing_database(app):  # type: ignore[no-untyped-def]
+    """``refuse(table, column, marker)``: the database itself refuses, from now until the test
+    ends, every row inserted into ``table`` whose ``column`` contains ``marker`` (a trigger,
+    on SQLite or PostgreSQL): a fault injected at the storage edge, not into our code."""
+    engine = app.extensions["hyperlocal_db"].engine
+    made: list[tuple[str, str]] = []
+
+    def refuse(table: str, column: str, marker: str = "REFUSE-ME") -> None:
+        name = f"refuse_{table}_{column}"
+        with engine.begin() as connection:
+            if engine.dialect.name == "sqlite":
+                connection.execute(text(
+                    f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+                    f"WHEN instr(NEW.{column}, '{marker}') > 0 "
+                    f"BEGIN SELECT RAISE(ABORT, 'refused by the test trigger {name}'); END"
+                ))  # fmt: skip
+            else:
+                connection.execute(text(
+                    f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"IF strpos(NEW.{column}, '{marker}') > 0 THEN "
+                    f"RAISE EXCEPTION 'refused by the test trigger {name}'; END IF; "
+                    f"RETURN NEW; END $$"
+                ))  # fmt: skip
+                connection.execute(text(f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+                                        f"FOR EACH ROW EXECUTE FUNCTION {name}()"))  # fmt: skip
+        made.append((name, table))
+
+    yield refuse
+    with engine.begin() as connection:
+        for name, table in made:
+            if engine.dialect.name == "sqlite":
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+            else:
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+                connection.execute(text(f"DROP FUNCTION IF EXISTS {name}()"))

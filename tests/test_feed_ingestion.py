@@ -616,3 +616,49 @@ def test_text_no_database_can_store_does_not_block_the_feed(sessions, fetcher, h
         titles = sorted(session.scalars(select(Post.title).where(Post.feed_id == feed.id)))
         guids = sorted(session.scalars(select(Post.guid).where(Post.feed_id == feed.id)))
     assert titles == ["Appeal in Wednesfield", "Warning"] and guids == ["appeal-1", "warning-2"]
+
+
+def test_an_item_the_database_refuses_is_kept_without_its_content_and_blocks_nothing(
+    sessions, fetcher, httpserver, refusing_database, client
+):
+    """The batch of a fetch is tried in a savepoint; refused, each item is tried alone, and an
+    item refused alone is kept without its content, saying why: the others, the validators
+    and the schedule commit as normal."""
+    refusing_database("posts", "content_html")
+    body = rss([("a", "First"), ("b", "Second REFUSE-ME"), ("c", "Third")])
+    serve(httpserver, "/feed", body, ETag='"v1"')
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert result.outcome == "new_items" and len(result.new_posts) == 3, result.error
+    with sessions() as session:
+        posts = {
+            p.guid or p.key: p for p in session.scalars(select(Post).where(Post.feed_id == feed.id))
+        }
+        stored = session.get(Feed, feed.id)
+    assert sorted(p.title for p in posts.values()) == ["First", "Second REFUSE-ME", "Third"]
+    kept = posts["guid:b"]
+    assert kept.content_html == "" and "refused" in kept.problem and "test trigger" in kept.problem
+    assert posts["a"].problem is None and "First" in posts["a"].content_html
+    assert stored.etag == '"v1"' and stored.item_count == 3 and stored.error_count == 0
+    detail = client.get(f"/feeds/{feed.id}").get_json()
+    assert detail["items_with_problems"] == 1
+    assert detail["recent_problems"][0]["post_id"] == kept.id
+    assert "stored without its content" in detail["recent_problems"][0]["problem"]
+
+
+def test_an_item_refused_even_without_content_is_named_on_the_feed_and_tried_again(
+    sessions, fetcher, httpserver, refusing_database
+):
+    refusing_database("posts", "title")
+    serve(httpserver, "/feed", rss([("a", "First"), ("b", "REFUSE-ME"), ("c", "Third")]))
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert result.outcome == "new_items" and len(result.new_posts) == 2
+    with sessions() as session:
+        stored = session.get(Feed, feed.id)
+    assert post_count(sessions, feed.id) == 2 and stored.status == "active"
+    assert stored.problem.startswith("1 item could not be stored: ")
+    assert "test trigger" in stored.problem
+    # Nothing of it was stored, so the next fetch tries it again (and still stores the rest).
+    again = refresh_feed(sessions, feed.id, fetcher)
+    assert again.outcome == "unchanged" and post_count(sessions, feed.id) == 2

@@ -25,7 +25,14 @@ from sqlalchemy import select
 
 from api import http_client
 from api.bulletins import BulletinSchema
-from api.feeds import FeedSchema, PostSchema, feed_json, post_json
+from api.feeds import (
+    FeedDetailSchema,
+    FeedSchema,
+    PostSchema,
+    feed_detail_json,
+    feed_json,
+    post_json,
+)
 from api.police import force_json, neighbourhood_json, officer_json
 from api.police_schemas import ForceSchema, LocalSchema, NeighbourhoodSchema, OfficerSchema
 from api.postcode_schemas import PostcodeSchema
@@ -135,6 +142,10 @@ def _feeds(session, sub_id):  # type: ignore[no-untyped-def]
     return [feed_json(feed) for feed in session.scalars(select(Feed).order_by(Feed.id))]
 
 
+def _feed_details(session, sub_id):  # type: ignore[no-untyped-def]
+    return [feed_detail_json(session, f) for f in session.scalars(select(Feed).order_by(Feed.id))]
+
+
 def _posts(session, sub_id):  # type: ignore[no-untyped-def]
     rows = list_posts(session, Feed.id.is_not(None), per_page=100).items
     rows.sort(key=lambda row: row[0].latitude is None)  # one with a point first
@@ -190,6 +201,7 @@ def _bulletins(session, sub_id):  # type: ignore[no-untyped-def]
 PAIRS = [
     pytest.param(_postcodes, PostcodeSchema, id="postcode_json-PostcodeSchema"),
     pytest.param(_feeds, FeedSchema, id="feed_json-FeedSchema"),
+    pytest.param(_feed_details, FeedDetailSchema, id="feed_detail_json-FeedDetailSchema"),
     pytest.param(_posts, PostSchema, id="post_json-PostSchema"),
     pytest.param(_forces, ForceSchema, id="force_json-ForceSchema"),
     pytest.param(_officers, OfficerSchema, id="officer_json-OfficerSchema"),

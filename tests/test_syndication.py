@@ -906,3 +906,32 @@ def test_a_sites_subscriptions_are_listed_in_the_one_paginated_shape(
     assert len(page["items"]) == 1 and "feeds" in page["items"][0]
     second = client.get(f"/sites/{site}/subscriptions?page=2&per_page=1", headers=editor)
     assert second.get_json()["items"][0]["label"] == "second"
+
+
+def test_an_item_that_cannot_be_made_a_bulletin_is_kept_and_the_rest_publish(
+    loopback_app, client, sessions, fetcher, httpserver: HTTPServer, refusing_database
+):  # type: ignore[no-untyped-def]
+    """A failure while one item is made a bulletin (here the database refusing its row)
+    stays with that item: it is kept as a post that says why, and the feed's other items,
+    its bulletins and its state commit."""
+    refusing_database("bulletins", "title", "Heath Town")
+    httpserver.expect_request("/police.rss").respond_with_data(
+        police_rss([APPEAL, MISSING, COURT]), headers=RSS
+    )
+    feed_id = police_feed(sessions, httpserver.url_for("/police.rss"))
+    result = refresh_and_publish(sessions, feed_id, fetcher)
+    assert result.outcome == "new_items" and len(result.new_posts) == 3, result.error
+    with sessions() as session:
+        kinds = session.execute(select(Bulletin.kind, Bulletin.guid)).all()
+        feed = session.get(Feed, feed_id)
+    assert kinds == [("appeal", "burglary-1")] and feed.item_count == 3
+    detail = client.get(f"/feeds/{feed_id}").get_json()
+    assert detail["items_with_problems"] == 1 and detail["error_count"] == 0
+    problem = detail["recent_problems"][0]
+    assert problem["title"] == MISSING["title"]
+    assert (
+        problem["problem"].startswith("not made a bulletin: ")
+        and "test trigger" in problem["problem"]
+    )
+    posts = client.get("/posts?kind=police").get_json()["items"]
+    assert [p["problem"] for p in posts if p["title"] == MISSING["title"]] == [problem["problem"]]

@@ -110,6 +110,9 @@ class Post(Base):
     tags: Mapped[list[str]] = mapped_column(JSON)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    # What went wrong with this item (stored without its content, or not made a bulletin);
+    # the item itself is kept, and the rest of its feed is not held up by it.
+    problem: Mapped[str | None] = mapped_column(String(300))
 
 
 class PostTag(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from directory.police.models import Officer
@@ -61,3 +61,14 @@ def of_police(team_ids: Sequence[int], force_ids: Sequence[str]) -> ColumnElemen
 def all_police() -> ColumnElement[bool]:
     return or_(Feed.neighbourhood_id.is_not(None), Feed.officer_id.is_not(None),
                Feed.force_id.is_not(None))  # fmt: skip
+
+
+def item_problems(session: Session, feed_id: int, limit: int = 5) -> tuple[int, list[Post]]:
+    """How many of a feed's posts say something went wrong with them, and the latest few."""
+    with_problem = (Post.feed_id == feed_id, Post.problem.is_not(None))
+    count = session.scalar(select(func.count()).select_from(Post).where(*with_problem))
+    latest = session.scalars(
+        select(Post).where(*with_problem).order_by(Post.first_seen_at.desc(), Post.id.desc())
+        .limit(limit)
+    ).all()  # fmt: skip
+    return count or 0, list(latest)

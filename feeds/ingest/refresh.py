@@ -205,7 +205,8 @@ def _refresh(
             return _fail(sessions, state, now, jitter, f"not a feed: {exc}", 200)
         return _follow_discovery(sessions, state, client, now, jitter, discovered, on_new_posts)
     with sessions() as session:
-        new_posts = store_items(session, state.id, parsed.items, now)
+        stored = store_items(session, state.id, parsed.items, now)
+        new_posts = stored.posts
         if on_new_posts is not None:  # e.g. police items become bulletins, in this commit
             on_new_posts(session, state.owner, new_posts, now)
         # How often it publishes, from the dates of the items it lists now.
@@ -219,7 +220,8 @@ def _refresh(
             session, state.id, now, decision, http_status=200, success=True,
             new_items=len(new_posts), etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
-            url=_usable(session, state, new_url), title=parsed.title, problem=parsed.problem,
+            url=_usable(session, state, new_url), title=parsed.title,
+            problem=_joined(parsed.problem, stored.problem()),
         )  # fmt: skip
         if not recorded:
             session.rollback()  # its items too: the owner no longer lists this feed
@@ -227,6 +229,10 @@ def _refresh(
         session.commit()
     outcome = "new_items" if new_posts else "unchanged"
     return RefreshResult(state.id, outcome, new_posts=new_posts, status="active")
+
+
+def _joined(*problems: str | None) -> str | None:
+    return "; ".join(p for p in problems if p) or None
 
 
 def _retired_meanwhile(state: FeedState) -> RefreshResult:

@@ -7,20 +7,24 @@ and its schedule are committed together.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from directory.storage import Page, insert_ignoring, paginate
+from directory.storage import Page, insert_ignoring, paginate, savepoint
 from feeds.ingest.models import Feed, Post, PostTag
 from feeds.ingest.parse import ParsedItem
 from feeds.ingest.schedule import Decision
 
 MAX_ERROR_CHARS = 500
+MAX_PROBLEM_CHARS = 300  # posts.problem
+log = logging.getLogger(__name__)
 
 
 class FeedNotFound(LookupError):
@@ -54,6 +58,21 @@ class NewPost:
     point: tuple[float, float] | None
     guid: str | None = None
     content_html: str = ""
+    problem: str | None = None  # stored without its content (see store_items)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What ``store_items`` stored, and why the items it could not store were refused."""
+
+    posts: list[NewPost]
+    refused: list[str] = field(default_factory=list)
+
+    def problem(self) -> str | None:
+        if not self.refused:
+            return None
+        count = len(self.refused)
+        return f"{count} item{'s' if count > 1 else ''} could not be stored: {self.refused[0]}"
 
 
 @dataclass(frozen=True)
@@ -131,59 +150,120 @@ def store_items(
 
     Uniqueness per (feed, dedupe key) is the database's: ``ON CONFLICT DO NOTHING`` means two
     pollers storing the same items at once, or a rerun after a crash, never duplicate a post.
+    One item the database refuses never costs the others: the batch is tried in a savepoint,
+    and if it fails each item is tried alone; an item refused alone is stored without its
+    content (saying why in ``problem``), or, if even that is refused, left out and counted in
+    ``refused`` (the caller says so on the feed; the next fetch tries it again).
     """
     if not items:
-        return []
+        return Stored([])
     keys = [item.key for item in items]
     known = set(session.scalars(select(Post.key).where(Post.feed_id == feed_id,
                                                        Post.key.in_(keys))))  # fmt: skip
     fresh = [item for item in items if item.key not in known]
     if not fresh:
-        return []
-    rows = [
-        {
-            "feed_id": feed_id,
-            "key": item.key,
-            "guid": item.guid and item.guid[:500],
-            "link": item.link,
-            "title": item.title,
-            "content_html": item.content_html,
-            "author": item.author,
-            "published_at": item.published_at or now,
-            "first_seen_at": now,
-            "tags": list(item.tags),
-            "latitude": item.point[0] if item.point else None,
-            "longitude": item.point[1] if item.point else None,
-        }  # fmt: skip
-        for item in fresh
-    ]
-    statement = insert_ignoring(session, POSTS, ["feed_id", "key"]).returning(
-        POSTS.c.id, POSTS.c.key
-    )
-    inserted = {key: post_id for post_id, key in session.execute(statement, rows)}
-    tags = [
-        {"post_id": inserted[item.key], "tag": tag}
-        for item in fresh
-        if item.key in inserted
-        for tag in item.tags
-    ]
-    if tags:
-        session.execute(insert(PostTag.__table__), tags)
-    return [
+        return Stored([])
+    rows = [_row(feed_id, item, now) for item in fresh]
+    refused: list[str] = []
+    try:
+        with savepoint(session):
+            stored = _insert(session, rows)
+    except SQLAlchemyError as exc:
+        log.warning("feed %s: a batch of %d items was refused (%s); storing one by one",
+                    feed_id, len(rows), _first_line(exc))  # fmt: skip
+        stored = []
+        for row in rows:
+            alone = _insert_alone(session, feed_id, row)
+            if isinstance(alone, str):
+                refused.append(alone)
+            else:
+                stored.extend(alone)
+    by_key = {item.key: item for item in fresh}
+    posts = [
         NewPost(
-            inserted[row["key"]],
+            row["id"],
             feed_id,
             row["key"],
             row["title"],
             row["link"],
             row["published_at"],
-            item.point,
+            by_key[row["key"]].point if row["problem"] is None else None,
             row["guid"],
             row["content_html"],
+            row["problem"],
         )  # fmt: skip
-        for row, item in zip(rows, fresh, strict=True)
-        if row["key"] in inserted
+        for row in stored
     ]
+    return Stored(posts, refused)
+
+
+def _row(feed_id: int, item: ParsedItem, now: datetime) -> dict[str, Any]:
+    return {
+        "feed_id": feed_id,
+        "key": item.key,
+        "guid": item.guid and item.guid[:500],
+        "link": item.link,
+        "title": item.title,
+        "content_html": item.content_html,
+        "author": item.author,
+        "published_at": item.published_at or now,
+        "first_seen_at": now,
+        "tags": list(item.tags),
+        "latitude": item.point[0] if item.point else None,
+        "longitude": item.point[1] if item.point else None,
+        "problem": None,
+    }  # fmt: skip
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert the rows (and their tags) that are new; the rows stored, each with its id."""
+    statement = insert_ignoring(session, POSTS, ["feed_id", "key"]).returning(
+        POSTS.c.id, POSTS.c.key
+    )
+    inserted = {key: post_id for post_id, key in session.execute(statement, rows)}
+    stored = [{**row, "id": inserted[row["key"]]} for row in rows if row["key"] in inserted]
+    tags = [{"post_id": row["id"], "tag": tag} for row in stored for tag in row["tags"]]
+    if tags:
+        session.execute(insert(PostTag.__table__), tags)
+    return stored
+
+
+def _insert_alone(
+    session: Session, feed_id: int, row: dict[str, Any]
+) -> list[dict[str, Any]] | str:
+    """One row in its own savepoint; if refused, the same item without its content; if that
+    is refused too, why."""
+    try:
+        with savepoint(session):
+            return _insert(session, [row])
+    except SQLAlchemyError as exc:
+        reason = _first_line(exc)
+    bare = {**row, "guid": None, "content_html": "", "author": "", "tags": [],
+            "latitude": None, "longitude": None,
+            "problem": f"stored without its content, which the database refused: {reason}"[
+                :MAX_PROBLEM_CHARS]}  # fmt: skip
+    try:
+        with savepoint(session):
+            return _insert(session, [bare])
+    except SQLAlchemyError as exc:
+        reason = _first_line(exc)
+        log.warning("feed %s: item %r could not be stored: %s", feed_id, row["key"][:80], reason)
+        return reason
+
+
+def _first_line(exc: BaseException) -> str:
+    """A database error's message without the statement and parameters SQLAlchemy appends."""
+    original = getattr(exc, "orig", None) or exc
+    return f"{type(original).__name__}: {str(original).splitlines()[0] if str(original) else ''}"[
+        :200
+    ]
+
+
+def record_item_problem(session: Session, post_id: int, problem: str) -> None:
+    """Say on a stored post what went wrong with it after it was stored (no commit)."""
+    session.execute(
+        update(POSTS).where(POSTS.c.id == post_id).values(problem=problem[:MAX_PROBLEM_CHARS])
+    )
 
 
 def record_outcome(

@@ -14,6 +14,7 @@ bulletin is *withdrawn*: ``bulletin.withdrawn`` is pushed so outlets take down n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,9 +25,10 @@ from sqlalchemy.orm import Session
 
 from directory.geography.areas import Area, area_from_json, set_area_columns
 from directory.police.models import Neighbourhood, Officer, PoliceForce
-from directory.storage import utcnow
+from directory.storage import savepoint, utcnow
 from directory.text import plain_text, sanitise_html, xml_safe
 from directory.urls import UrlInvalid, normalise_url
+from feeds.ingest.store import record_item_problem
 from feeds.syndication.bulletin_location import Located, locate_item
 from feeds.syndication.classify import SEVERITIES, URGENCIES, classify
 from feeds.syndication.matching import deliver, delivered_to, subscriptions_matching
@@ -44,6 +46,7 @@ LIFETIME = {
 }
 MAX_LIFETIME = timedelta(days=365)
 POLICE_OWNERS = ("force", "neighbourhood", "officer")
+log = logging.getLogger(__name__)
 
 
 class BulletinInvalid(ValueError):
@@ -248,43 +251,60 @@ def bulletins_from_posts(
 ) -> list[Published]:
     """Bulletins for the new items of a police-owned feed (``feeds.ingest.store.NewPost``s), oldest
     first so that an update in the same fetch finds the appeal it closes. Items that are not
-    bulletins (court results, recruitment) are left as plain posts."""
+    bulletins (court results, recruitment) are left as plain posts. Each item is made a
+    bulletin in a savepoint of its own: one that fails (to classify, locate or publish) is
+    left as a post that says why (``posts.problem``), and the others carry on."""
     now = now or utcnow()
     if not posts or not is_police_owner(owner):
         return []
     force_id, team_id = _owner_place(session, owner)
     made = []
     for post in sorted(posts, key=lambda p: (p.published_at, p.id)):
-        summary = plain_text(post.content_html, 5000)
-        verdict = classify(post.title, summary)
-        if verdict.kind is None or _already_published(session, force_id, post):
+        try:
+            with savepoint(session):
+                published = _bulletin_from_post(session, post, force_id, team_id, now)
+        except Exception as exc:  # a bug or input nobody foresaw: this item only
+            log.exception("post %s: could not be made a bulletin", post.id)
+            record_item_problem(session, post.id,
+                                f"not made a bulletin: {type(exc).__name__}: {exc}")  # fmt: skip
             continue
-        located = locate_item(session, f"{post.title}\n{summary}", post.point, force_id, team_id)
-        published = min(post.published_at, now)
-        bulletin = Bulletin(
-            kind=verdict.kind,
-            status="active",
-            title=xml_safe(post.title[:500]) or "(untitled)",
-            body_html=xml_safe(post.content_html),
-            link=post.link,
-            guid=post.guid,
-            source="feed",
-            post_id=post.id,
-            force_id=force_id,
-            neighbourhood_id=located.neighbourhood_id or team_id,
-            reason=verdict.reason[:500],
-            severity=verdict.severity,
-            urgency=verdict.urgency,
-            published_at=published,
-            expires_at=published + LIFETIME[verdict.kind],
-            created_at=now,
-            updated_at=now,
-        )
-        if bulletin.expires_at <= now:
-            bulletin.status = "expired"  # an old item seen for the first time: keep, don't send
-        _set_area(bulletin, located)
-        made.append(_publish(session, bulletin, now))
+        if published is not None:
+            made.append(published)
     return made
+
+
+def _bulletin_from_post(
+    session: Session, post: Any, force_id: str | None, team_id: int | None, now: datetime
+) -> Published | None:
+    summary = plain_text(post.content_html, 5000)
+    verdict = classify(post.title, summary)
+    if verdict.kind is None or _already_published(session, force_id, post):
+        return None
+    located = locate_item(session, f"{post.title}\n{summary}", post.point, force_id, team_id)
+    published = min(post.published_at, now)
+    bulletin = Bulletin(
+        kind=verdict.kind,
+        status="active",
+        title=xml_safe(post.title[:500]) or "(untitled)",
+        body_html=xml_safe(post.content_html),
+        link=post.link,
+        guid=post.guid,
+        source="feed",
+        post_id=post.id,
+        force_id=force_id,
+        neighbourhood_id=located.neighbourhood_id or team_id,
+        reason=verdict.reason[:500],
+        severity=verdict.severity,
+        urgency=verdict.urgency,
+        published_at=published,
+        expires_at=published + LIFETIME[verdict.kind],
+        created_at=now,
+        updated_at=now,
+    )
+    if bulletin.expires_at <= now:
+        bulletin.status = "expired"  # an old item seen for the first time: keep, don't send
+    _set_area(bulletin, located)
+    return _publish(session, bulletin, now)
 
 
 # ---------------------------------------------------------------------------- updates
