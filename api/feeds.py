@@ -69,6 +69,11 @@ class FeedSchema(Schema):
     problem = fields.String(
         allow_none=True, metadata={"description": "read, but malformed (what the parser said)"}
     )
+    discovered_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "set when `url` is the feed a page at the listed address "
+                  "announces: when the page last announced it (checked again daily)"},
+    )  # fmt: skip
     next_check_at = fields.DateTime(allow_none=True)
     interval_seconds = fields.Integer()
     item_count = fields.Integer()

@@ -8,7 +8,10 @@ path and query as given (paths are case-sensitive on most servers).
 from __future__ import annotations
 
 import ipaddress
+from functools import cache
 from urllib.parse import urlsplit, urlunsplit
+
+from publicsuffixlist import PublicSuffixList
 
 MAX_URL_LENGTH = 2000
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -73,3 +76,29 @@ def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return ipaddress.ip_address(host)
     except ValueError:
         return None
+
+
+@cache
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # the list the package ships: no download
+
+
+def registrable_domain(url: str) -> str | None:
+    """The part of a URL's host that one owner registers ("west-midlands.police.uk" of
+    "https://www.west-midlands.police.uk/news", "example.co.uk" of "news.example.co.uk"), by
+    the Public Suffix List; an IP literal or a bare name ("localhost") is its own domain."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return None
+    if not host:
+        return None
+    if _ip_literal(host) is not None:
+        return host
+    return _suffixes().privatesuffix(host) or host
+
+
+def same_site(url: str, other: str) -> bool:
+    """Whether two URLs are on the same registrable domain (any subdomain, scheme or port)."""
+    domain = registrable_domain(url)
+    return domain is not None and domain == registrable_domain(other)

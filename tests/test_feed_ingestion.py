@@ -662,3 +662,95 @@ def test_an_item_refused_even_without_content_is_named_on_the_feed_and_tried_aga
     # Nothing of it was stored, so the next fetch tries it again (and still stores the rest).
     again = refresh_feed(sessions, feed.id, fetcher)
     assert again.outcome == "unchanged" and post_count(sessions, feed.id) == 2
+
+
+def page_announcing(href: str) -> str:
+    return (f'<html><head><link rel="alternate" type="application/rss+xml" href="{href}">'
+            "</head><body>News</body></html>")  # fmt: skip
+
+
+def test_a_page_cannot_point_a_listed_feed_at_another_domain(sessions, fetcher, httpserver):
+    """A listed feed url that once serves a page announcing a feed elsewhere used to be
+    re-pointed there for good. Another registrable domain is never followed."""
+    foreign = f"http://127.0.0.1:{httpserver.port}/evil.xml"
+    httpserver.expect_request("/feed").respond_with_data(page_announcing(foreign),
+                                                         content_type="text/html")  # fmt: skip
+    httpserver.expect_request("/evil.xml").respond_with_response(Response(THREE, headers=RSS))
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    result = refresh_feed(sessions, feed.id, fetcher)
+    assert (
+        result.outcome == "error" and "another domain" in result.error and foreign in result.error
+    )
+    stored = feed_of(sessions, feed.site_id)
+    assert stored.url == httpserver.url_for("/feed") and stored.discovered_at is None
+    assert post_count(sessions, feed.id) == 0
+    assert not [r for r, _ in httpserver.log if r.path == "/evil.xml"]
+
+
+def test_the_listed_page_stays_the_source_of_truth_for_a_discovered_feed(
+    sessions, fetcher, httpserver
+):
+    """The feed a page announced is used while the page keeps announcing it: the page is
+    fetched again a day later; a feed served at the listed address again wins back; a page
+    that stops announcing sends the feed back to the listed address."""
+    listed = httpserver.url_for("/feed")
+    httpserver.expect_ordered_request("/feed").respond_with_data(
+        page_announcing("/found.xml"), content_type="text/html"
+    )
+    httpserver.expect_ordered_request("/found.xml").respond_with_response(
+        Response(THREE, headers=RSS)
+    )
+    feed = feed_of(sessions, add_site(sessions, [listed]))
+    first = refresh_feed(sessions, feed.id, fetcher)
+    assert first.outcome == "new_items"
+    found = feed_of(sessions, feed.site_id)
+    assert found.url == httpserver.url_for("/found.xml") and found.discovered_at is not None
+    # Within the day: only the discovered feed is fetched.
+    httpserver.expect_ordered_request("/found.xml").respond_with_response(
+        Response(THREE, headers=RSS)
+    )
+    assert (
+        refresh_feed(sessions, feed.id, fetcher, now=utcnow() + timedelta(hours=2)).outcome
+        == "unchanged"
+    )
+    # A day on, the page first: still announcing it, so it is confirmed and fetched.
+    later = utcnow() + timedelta(days=1, hours=1)
+    httpserver.expect_ordered_request("/feed").respond_with_data(
+        page_announcing("/found.xml"), content_type="text/html"
+    )
+    httpserver.expect_ordered_request("/found.xml").respond_with_response(
+        Response(THREE, headers=RSS)
+    )
+    assert refresh_feed(sessions, feed.id, fetcher, now=later).outcome == "unchanged"
+    assert feed_of(sessions, feed.site_id).discovered_at == later
+    # Another day: the listed address serves a feed itself again, and the feed goes back to it.
+    after = later + timedelta(days=1, hours=1)
+    four = rss([("a", "First"), ("b", "Second"), ("c", "Third"), ("d", "Fourth")])
+    httpserver.expect_ordered_request("/feed").respond_with_response(Response(four, headers=RSS))
+    back = refresh_feed(sessions, feed.id, fetcher, now=after)
+    assert back.outcome == "new_items" and [p.key for p in back.new_posts] == ["guid:d"]
+    stored = feed_of(sessions, feed.site_id)
+    assert stored.url == listed and stored.discovered_at is None
+    httpserver.check_assertions()
+
+
+def test_a_page_that_stops_announcing_its_feed_sends_the_feed_back(sessions, fetcher, httpserver):
+    listed = httpserver.url_for("/")
+    httpserver.expect_ordered_request("/").respond_with_data(page_announcing("/found.xml"),
+                                                             content_type="text/html")  # fmt: skip
+    httpserver.expect_ordered_request("/found.xml").respond_with_response(
+        Response(THREE, headers=RSS)
+    )
+    httpserver.expect_ordered_request("/").respond_with_data(
+        page_announcing(f"http://127.0.0.1:{httpserver.port}/found.xml"), content_type="text/html"
+    )
+    site = add_site(sessions, [], url=listed)
+    feed = feed_of(sessions, site)
+    assert refresh_feed(sessions, feed.id, fetcher).outcome == "new_items"
+    result = refresh_feed(sessions, feed.id, fetcher, now=utcnow() + timedelta(days=2))
+    assert result.outcome == "error" and "another domain" in result.error
+    stored = feed_of(sessions, site)
+    assert (
+        stored.url == listed and stored.discovered_at is None and post_count(sessions, feed.id) == 3
+    )
+    httpserver.check_assertions()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from directory.urls import UrlInvalid, normalise_url
+from directory.urls import UrlInvalid, normalise_url, same_site
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,23 @@ def test_url_or_none_drops_what_it_cannot_use(given, normal):
     from directory.urls import url_or_none
 
     assert url_or_none(given) == normal
+
+
+@pytest.mark.parametrize(
+    ("url", "other", "same"),
+    [
+        ("https://www.west-midlands.police.uk/news", "https://west-midlands.police.uk/rss", True),
+        # police.uk is a public suffix: two forces are two owners.
+        ("https://www.west-midlands.police.uk/", "https://www.met.police.uk/feed", False),
+        ("https://news.example.co.uk/", "http://feeds.example.co.uk:8080/rss", True),
+        ("https://example.co.uk/", "https://other.co.uk/", False),
+        ("https://blog.github.io/", "https://attacker.github.io/feed", False),  # private suffix
+        ("http://127.0.0.1:5000/", "http://127.0.0.1:6000/feed", True),
+        ("http://127.0.0.1/", "http://127.0.0.2/feed", False),
+        ("http://[2001:db8::1]/", "http://[2001:db8::1]:81/feed", True),
+        ("http://localhost/", "http://localhost:81/feed", True),
+        ("https://example.org/", "not a url", False),
+    ],
+)
+def test_same_site_is_the_registrable_domain(url, other, same):
+    assert same_site(url, other) is same

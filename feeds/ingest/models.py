@@ -34,9 +34,9 @@ class Feed(Base):
     Exactly one owner column is set (``owner`` spells it out as "site:12"). ``listed_url`` is
     the address the directory knows the feed by (a listed feed url, an account's feed, a home
     page) and is unique per owner; ``url`` is where it is fetched now, after a permanent
-    redirect or discovery from a home page. ``etag``/``last_modified`` are saved in the
-    transaction that stores the items they describe, so a poller killed before that commit
-    simply fetches in full again.
+    redirect or discovery from a home page (see ``discovered_at``). ``etag``/``last_modified``
+    are saved in the transaction that stores the items they describe, so a poller killed
+    before that commit simply fetches in full again.
     ``next_check_at`` both schedules the feed and leases it to the poller that claimed it.
     """
 
@@ -80,6 +80,10 @@ class Feed(Base):
     problem: Mapped[str | None] = mapped_column(String(300))  # read, but malformed
     interval_seconds: Mapped[int] = mapped_column(Integer)
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when ``url`` was announced by the page at ``listed_url`` (discovery): when the page
+    # last announced it. The listed page stays the source of truth: it is fetched again once
+    # a day, and the discovered address is dropped as soon as the page stops announcing it.
+    discovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     item_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,8 +10,9 @@ session, fetches, and then writes the outcome in one short transaction:
 - 200 with a feed: new items, the new ETag/Last-Modified, the title and the next check, all in
   one commit. Killed before that commit, the next run fetches in full and stores the same
   items once (the database keeps (feed, key) unique);
-- 200 with a web page: the page's ``<link rel="alternate">`` feed replaces the address and is
-  fetched at once (discovery);
+- 200 with a web page: the feed the page's ``<link rel="alternate">`` announces, on the same
+  registrable domain, is fetched at once and then instead of the page (discovery); the listed
+  page stays the source of truth and is fetched again once a day (``REVERIFY_DISCOVERY``);
 - 304: no parsing; only the schedule moves;
 - 301/308 (all hops permanent): the stored address becomes the new one;
 - 410: the feed is retired; other errors count up and back off (see feeds.ingest.schedule).
@@ -32,17 +33,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from directory.storage import utcnow
-from directory.urls import url_or_none
+from directory.urls import same_site, url_or_none
 from feeds.ingest import schedule
 from feeds.ingest.discover import feed_links
 from feeds.ingest.http import FetchError, FetchResponse, HttpClient
-from feeds.ingest.parse import FeedInvalid, parse_feed
+from feeds.ingest.parse import FeedInvalid, ParsedFeed, parse_feed
 from feeds.ingest.store import (
     FeedNotFound,
     FeedState,
     NewPost,
     Unchanged,
+    confirm_discovery,
     feed_state,
+    point_feed,
     record_outcome,
     store_items,
     url_taken,
@@ -53,6 +56,8 @@ SessionFactory = Callable[[], Session]
 # What the caller does with the posts stored for the first time, inside the transaction that
 # stores them (syndication passes ``bulletins_from_posts``): (session, feed owner, posts, now).
 NewPostsHook = Callable[[Session, str, list[NewPost], datetime], None]
+# How long the feed a page announced is trusted before the page is fetched again.
+REVERIFY_DISCOVERY = timedelta(days=1)
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"  # noqa: E501
 )
@@ -172,6 +177,12 @@ def _refresh(
     discover: bool = True,
     defer_not_modified: bool = False,
 ) -> RefreshResult:
+    if (
+        discover
+        and state.discovered_at is not None
+        and (now - state.discovered_at >= REVERIFY_DISCOVERY)
+    ):
+        return _reverify(sessions, state, client, now, jitter, on_new_posts)
     try:
         response = client.get(state.url, _conditional_headers(state))
     except FetchError as exc:
@@ -200,10 +211,28 @@ def _refresh(
         parsed = parse_feed(response.body, response.headers, now, base_url=response.url)
     except FeedInvalid as exc:
         # One level only: an announced address that is itself a page is an error, not a hunt.
-        discovered = _discover(response, state) if discover else None
-        if discovered is None:
+        if not discover:
             return _fail(sessions, state, now, jitter, f"not a feed: {exc}", 200)
-        return _follow_discovery(sessions, state, client, now, jitter, discovered, on_new_posts)
+        found = _discover(response, state, state.url)
+        if found.url is None:
+            return _fail(sessions, state, now, jitter, found.refusal or f"not a feed: {exc}", 200)
+        return _follow_discovery(sessions, state, client, now, jitter, found.url, on_new_posts)
+    return _store(sessions, state, response, parsed, now, on_new_posts,
+                  url=_usable_url(sessions, state, new_url))  # fmt: skip
+
+
+def _store(
+    sessions: SessionFactory,
+    state: FeedState,
+    response: FetchResponse,
+    parsed: ParsedFeed,
+    now: datetime,
+    on_new_posts: NewPostsHook | None,
+    *,
+    url: str | None = None,
+    discovered_at: datetime | None | object = "keep",
+) -> RefreshResult:
+    """Store a fetched feed's new items with its validators and next check, in one commit."""
     with sessions() as session:
         stored = store_items(session, state.id, parsed.items, now)
         new_posts = stored.posts
@@ -220,7 +249,7 @@ def _refresh(
             session, state.id, now, decision, http_status=200, success=True,
             new_items=len(new_posts), etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
-            url=_usable(session, state, new_url), title=parsed.title,
+            url=url, discovered_at=discovered_at, title=parsed.title,
             problem=_joined(parsed.problem, stored.problem()),
         )  # fmt: skip
         if not recorded:
@@ -250,10 +279,28 @@ def _usable(session: Session, state: FeedState, new_url: str | None) -> str | No
     return new_url
 
 
-def _discover(response: FetchResponse, state: FeedState) -> str | None:
+def _usable_url(sessions: SessionFactory, state: FeedState, new_url: str | None) -> str | None:
+    if new_url is None:
+        return None
+    with sessions() as session:
+        return _usable(session, state, new_url)
+
+
+@dataclass(frozen=True)
+class Discovered:
+    url: str | None  # the feed the page announces that may be followed
+    links: tuple[str, ...] = ()  # every feed it announces
+    refusal: str | None = None  # why an announced feed is not followed
+
+
+def _discover(response: FetchResponse, state: FeedState, page_url: str) -> Discovered:
+    """The feed a page announces that this feed may be pointed at: the first
+    ``<link rel="alternate">`` on the same registrable domain as the listed address (or the
+    address the page was fetched from). A feed on another domain is never followed: a page
+    that once served something else, or was tampered with, cannot re-point the feed there."""
     content_type = response.headers.get("content-type", "")
     if "html" not in content_type.lower() and b"<html" not in response.body[:4096].lower():
-        return None
+        return Discovered(None)
     charset = None
     if "charset=" in content_type:
         charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip('"') or None
@@ -261,8 +308,70 @@ def _discover(response: FetchResponse, state: FeedState) -> str | None:
         links = feed_links(response.body, response.url, charset)
     except LookupError:  # an unknown charset name
         links = feed_links(response.body, response.url)
-    links = [link for link in links if link != state.url]
-    return links[0] if links else None
+    links = [link for link in links if link != page_url]
+    listed = state.listed_url or page_url
+    ours = [link for link in links if same_site(link, listed) or same_site(link, page_url)]
+    if ours:
+        return Discovered(ours[0], tuple(links))
+    if links:
+        return Discovered(None, tuple(links), f"the page announces {links[0][:200]}, on another "
+                          "domain than the listed address: not followed (list that address "
+                          "itself if it is the owner's feed)")  # fmt: skip
+    return Discovered(None)
+
+
+def _reverify(
+    sessions: SessionFactory,
+    state: FeedState,
+    client: HttpClient,
+    now: datetime,
+    jitter: float,
+    on_new_posts: NewPostsHook | None,
+) -> RefreshResult:
+    """Fetch the listed page again before trusting the feed it announced a day ago.
+
+    Still announcing it: the feed is fetched as usual. Announcing another feed of the same
+    domain: the feed follows it. Serving a feed itself again: the feed goes back to the listed
+    address. Announcing nothing usable: the feed goes back to the listed address and the
+    fetch fails, saying why. Unreachable: the fetch fails (and is tried again, page first).
+    """
+    page = state.listed_url
+    try:
+        response = client.get(page, {"Accept": ACCEPT})
+    except FetchError as exc:
+        return _fail(
+            sessions, state, now, jitter, f"the listed page {page[:200]}: {exc.kind}: {exc}"
+        )
+    if response.status != 200:
+        return _fail(sessions, state, now, jitter,
+                     f"the listed page {page[:200]}: {_status_message(response)}",
+                     response.status, schedule.retry_after(response.headers, now))  # fmt: skip
+    back = FeedState(state.id, page, state.owner, None, None, state.interval, state.error_count,
+                     state.status, state.listed_url, None)  # fmt: skip
+    try:
+        parsed = parse_feed(response.body, response.headers, now, base_url=response.url)
+    except FeedInvalid as exc:
+        found = _discover(response, state, page)
+        if found.url is None:
+            with sessions() as session:
+                point_feed(session, state.id, page, None, now)
+                session.commit()
+            reason = found.refusal or f"it no longer announces a feed ({exc})"
+            return _fail(sessions, back, now, jitter, f"the listed page {page[:200]}: {reason}",
+                         200)  # fmt: skip
+        if found.url != state.url:
+            return _follow_discovery(sessions, state, client, now, jitter, found.url,
+                                     on_new_posts)  # fmt: skip
+        confirmed = FeedState(state.id, state.url, state.owner, state.etag, state.last_modified,
+                              state.interval, state.error_count, state.status, state.listed_url,
+                              now)  # fmt: skip
+        with sessions() as session:
+            confirm_discovery(session, state.id, now)
+            session.commit()
+        return _refresh(sessions, confirmed, client, now, jitter, on_new_posts, discover=False)
+    log.info("feed %s: the listed page %s serves a feed again", state.id, page)
+    return _store(sessions, back, response, parsed, now, on_new_posts, url=page,
+                  discovered_at=None)  # fmt: skip
 
 
 def _follow_discovery(
@@ -281,15 +390,12 @@ def _follow_discovery(
             return _fail(sessions, state, now, jitter,
                          f"the page announces {discovered}, which is already a feed of its owner",
                          200)  # fmt: skip
-        if not record_outcome(session, state.id, now,
-                              schedule.Decision(state.status, state.interval, now,
-                                                state.error_count),
-                              http_status=200, url=discovered):  # fmt: skip
+        if not point_feed(session, state.id, discovered, now, now):
             return _retired_meanwhile(state)
         session.commit()
     log.info("feed %s: discovered %s on %s", state.id, discovered, state.url)
     moved = FeedState(state.id, discovered, state.owner, None, None, state.interval,
-                      state.error_count, state.status)  # fmt: skip
+                      state.error_count, state.status, state.listed_url, now)  # fmt: skip
     return _refresh(sessions, moved, client, now, jitter, on_new_posts, discover=False)
 
 

@@ -43,6 +43,8 @@ class FeedState:
     interval: timedelta
     error_count: int
     status: str
+    listed_url: str = ""
+    discovered_at: datetime | None = None  # see Feed.discovered_at
 
 
 @dataclass(frozen=True)
@@ -94,14 +96,15 @@ def get_feed(session: Session, feed_id: int) -> Feed:
 
 
 _STATE = (Feed.id, Feed.url, Feed.owner, Feed.etag, Feed.last_modified,
-          Feed.interval_seconds, Feed.error_count, Feed.status)  # fmt: skip
+          Feed.interval_seconds, Feed.error_count, Feed.status, Feed.listed_url,
+          Feed.discovered_at)  # fmt: skip
 FEEDS = Feed.__table__  # plain UPDATEs: no ORM bookkeeping on the polling path
 
 
 def _state(row: Any) -> FeedState:
     return FeedState(row.id, row.url, row.owner, row.etag, row.last_modified,
                      timedelta(seconds=row.interval_seconds), row.error_count,
-                     row.status)  # fmt: skip
+                     row.status, row.listed_url, row.discovered_at)  # fmt: skip
 
 
 def feed_state(session: Session, feed_id: int) -> FeedState:
@@ -281,6 +284,7 @@ def record_outcome(
     url: str | None = None,
     title: str | None = None,
     problem: str | None | object = "keep",
+    discovered_at: datetime | None | object = "keep",
 ) -> bool:
     """Write a fetch's outcome and the next check onto the feed (no commit).
 
@@ -310,10 +314,31 @@ def record_outcome(
         values["title"] = title[:300]
     if url is not None:
         values["url"] = url
+    if discovered_at != "keep":
+        values["discovered_at"] = discovered_at
     result = session.execute(
         update(FEEDS).where(FEEDS.c.id == feed_id, FEEDS.c.status != "retired").values(**values)
     )
     return bool(result.rowcount)
+
+
+def point_feed(
+    session: Session, feed_id: int, url: str, discovered_at: datetime | None, now: datetime
+) -> bool:
+    """Fetch the feed from ``url`` from now on (no commit); the validators, which described
+    the old address, are dropped. The schedule is left alone: the feed stays leased to the
+    poller that is fetching it. False when the feed was retired meanwhile."""
+    result = session.execute(
+        update(FEEDS).where(FEEDS.c.id == feed_id, FEEDS.c.status != "retired")
+        .values(url=url, discovered_at=discovered_at, etag=None, last_modified=None,
+                updated_at=now)
+    )  # fmt: skip
+    return bool(result.rowcount)
+
+
+def confirm_discovery(session: Session, feed_id: int, now: datetime) -> None:
+    """The listed page still announces the feed's address (no commit)."""
+    session.execute(update(FEEDS).where(FEEDS.c.id == feed_id).values(discovered_at=now))
 
 
 _UNCHANGED = (
