@@ -256,3 +256,66 @@ def test_redrawing_one_team_leaves_other_teams_units_alone(client, demo_director
         assert len(postcodes_of_teams(session, [wv1])) == before
     local = client.get("/postcodes/WV1 1AA/local").get_json()
     assert local["neighbourhood"]["id"] == "WV1demo"
+
+
+def test_what_a_force_sets_survives_a_reimport_until_data_police_uk_changes_it(
+    client, demo_directory, tmp_path
+):
+    """Re-running the import (and `hyperlocal demo`) used to undo a force's API edits."""
+    import json
+    import shutil
+
+    from directory.police.importer import SavedPoliceData, import_police_force
+    from feeds.demo import load_demo_directory
+
+    app = demo_directory
+    wmp = bearer(app, "police:west-midlands")
+    team = "/neighbourhoods/west-midlands/WV11demo"
+    officers = f"{team}/officers"
+    edit = {"contact_details": {"email": "front.desk@example.org"}, "name": "Wednesfield NPT"}
+    assert client.patch(team, json=edit, headers=wmp).status_code == 200
+    added = client.post(officers, json={"name": "PC Demo New Starter", "rank": "PC"}, headers=wmp)
+    roster = {o["name"]: o["id"] for o in client.get(team).get_json()["officers"]}
+    tom = roster["PCSO Demo Tom Lee"]
+    assert client.patch(f"{officers}/{tom}", json={"active": False}, headers=wmp).status_code == 200
+    priya = roster["PC Demo Priya Shah"]
+    assert client.patch(f"{officers}/{priya}", json={"rank": "Detective Constable"},
+                        headers=wmp).status_code == 200  # fmt: skip
+
+    def state() -> tuple:
+        body = client.get(team).get_json()
+        active = {o["name"]: o["rank"] for o in body["officers"]}
+        return body["name"], body["contact_details"], active
+
+    def reimport(source) -> None:  # type: ignore[no-untyped-def]
+        with app.extensions["hyperlocal_db"].sessions() as session:
+            import_police_force(session, source, "west-midlands")
+
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        load_demo_directory(session)  # what `hyperlocal demo` runs, every time
+    name, contacts, active = state()
+    assert name == "Wednesfield NPT" and contacts == {"email": "front.desk@example.org"}
+    assert "PCSO Demo Tom Lee" not in active  # stood down stays stood down
+    assert active["PC Demo New Starter"] == "PC" and added.status_code == 201  # added stays
+    assert active["PC Demo Priya Shah"] == "Detective Constable"
+    # data.police.uk then changes the team's contact details and Priya's rank (not the name):
+    # those fields are its again; the rest stays the force's.
+    saved = tmp_path / "police"
+    shutil.copytree(demo_police_dir(), saved)
+    detail = saved / "west-midlands" / "WV11demo.json"
+    body = json.loads(detail.read_text())
+    body["contact_details"] = {"email": "wednesfield.npt@example.org"}
+    detail.write_text(json.dumps(body))
+    people_file = saved / "west-midlands" / "WV11demo" / "people.json"
+    people = json.loads(people_file.read_text())
+    people[1]["rank"] = "Sergeant"
+    people_file.write_text(json.dumps(people))
+    reimport(SavedPoliceData(saved))
+    name, contacts, active = state()
+    assert name == "Wednesfield NPT" and contacts == {"email": "wednesfield.npt@example.org"}
+    assert active["PC Demo Priya Shah"] == "Sergeant" and "PCSO Demo Tom Lee" not in active
+    assert "PC Demo New Starter" in active
+    # And an officer data.police.uk stops listing is stood down, as before.
+    people_file.write_text(json.dumps([p for p in people if p["name"] != "PC Demo Priya Shah"]))
+    reimport(SavedPoliceData(saved))
+    assert "PC Demo Priya Shah" not in state()[2]

@@ -22,6 +22,7 @@ from directory.police.importer import (
 )
 from directory.police.models import Neighbourhood, Officer, PoliceForce
 from directory.police.patches import neighbourhood_at
+from directory.police.provenance import digest, merge
 from directory.police.store import active_officers, get_neighbourhood
 from directory.storage import make_session_factory
 
@@ -266,3 +267,27 @@ def test_postcodes_remember_their_team_and_follow_changes(sessions, saved, migra
         session.commit()
         assert postcodes_of_teams(session, [team.id]) == []
         assert neighbourhood_for_postcode(session, "WV11 1AA") is None
+
+
+@pytest.mark.parametrize(
+    ("upstream", "edited", "incoming", "take", "still_edited"),
+    [
+        # Nothing edited: the import writes everything.
+        (None, None, {"name": "A", "active": True}, {"name", "active"}, []),
+        # Edited, data.police.uk unchanged since: the force's value stays.
+        ({"name": digest("A")}, ["name"], {"name": "A", "rank": "PC"}, {"rank"}, ["name"]),
+        # Edited, then data.police.uk changes it: its new value wins, the mark goes.
+        ({"name": digest("A")}, ["name"], {"name": "B"}, {"name"}, []),
+        # Edited before anything was recorded of data.police.uk (added by the force, or
+        # imported before provenance was kept): the import's first word wins.
+        (None, ["rank", "active"], {"rank": "PC", "active": True}, {"rank", "active"}, []),
+        # A mark on a field this import does not carry is kept.
+        ({"active": digest(True)}, ["active", "bio"], {"active": False}, {"active"}, ["bio"]),
+        # Key order inside a value does not count as a change.
+        ({"c": digest({"a": 1, "b": 2})}, ["c"], {"c": {"b": 2, "a": 1}}, set(), ["c"]),
+    ],
+)
+def test_who_owns_a_field(upstream, edited, incoming, take, still_edited):
+    merged = merge(upstream, edited, incoming)
+    assert merged.take == take and merged.edited == still_edited
+    assert merged.upstream == {**(upstream or {}), **{k: digest(v) for k, v in incoming.items()}}

@@ -77,6 +77,10 @@ class Neighbourhood(Base):
     links: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who owns each field (directory.police.provenance): digests of what data.police.uk said
+    # at the last import, and the fields the force set through the API since.
+    upstream: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    edited: Mapped[list[str] | None] = mapped_column(JSON)
     # Loaded with the team in the same query: every view of a team names its force.
     force: Mapped[PoliceForce] = relationship(lazy="joined", innerjoin=True)
 
@@ -97,3 +101,7 @@ class Officer(Base):
     accounts: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # As for teams; ``upstream`` is null for an officer a force added that data.police.uk
+    # has never listed (a re-import leaves such an officer alone).
+    upstream: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    edited: Mapped[list[str] | None] = mapped_column(JSON)

@@ -1,7 +1,9 @@
 """Police forces, neighbourhood teams and officers: stored, re-imported, read and edited.
 
 A re-import updates what it finds and marks what it no longer finds as inactive: a team or an
-officer never silently disappears (their posts and subscriptions may refer to them). Where the
+officer never silently disappears (their posts and subscriptions may refer to them). What a
+force set through the API survives a re-import until data.police.uk itself changes that field
+(``directory.police.provenance``); an officer the force added is never stood down by one. Where the
 teams work (patches, the team of a postcode, teams near a point) is ``directory.police.patches``.
 Whoever edits a team or an officer calls ``feeds.directory_changes.team_changed`` or
 ``officer_changed`` before committing (an import takes ``before_commit=force_imported``), so the
@@ -23,8 +25,11 @@ from directory.geography.areas import Area
 from directory.police.data import ForceData, NeighbourhoodData, OfficerData
 from directory.police.models import Neighbourhood, Officer, PoliceForce
 from directory.police.patches import assign_postcodes
+from directory.police.provenance import marked_edited, merge
 from directory.storage import Page, paginate, utcnow
 from directory.text import plain_text
+
+OFFICER_FIELDS = ("rank", "bio", "accounts", "active")  # what a force may set on an officer
 
 
 class ForceNotFound(LookupError):
@@ -74,12 +79,14 @@ def save_police_import(
         counts.officers_updated += updated
         counts.officers_inactive += gone
     for neighbourhood in existing.values():
-        if neighbourhood.active:
+        gone = merge(neighbourhood.upstream, neighbourhood.edited, {"active": False})
+        neighbourhood.upstream, neighbourhood.edited = gone.upstream, gone.edited
+        if "active" in gone.take and neighbourhood.active:
             neighbourhood.active = False
             neighbourhood.updated_at = now
             counts.neighbourhoods_inactive += 1
-        _, _, gone = _sync_officers(session, neighbourhood, [], now)
-        counts.officers_inactive += gone
+        _, _, gone_officers = _sync_officers(session, neighbourhood, [], now)
+        counts.officers_inactive += gone_officers
     session.flush()
     force_teams = session.scalars(select(Neighbourhood).where(Neighbourhood.force_id == force.id))
     assign_postcodes(session, list(force_teams))
@@ -87,13 +94,21 @@ def save_police_import(
 
 
 def _set_neighbourhood(row: Neighbourhood, data: NeighbourhoodData, now) -> None:  # type: ignore[no-untyped-def]
-    row.name, row.description, row.url_force = data.name, data.description, data.url_force
-    row.centre_lat, row.centre_lng = data.centre if data.centre else (None, None)
-    set_boundary(row, data.boundary)
-    row.contact_details = data.contact_details
-    row.accounts = [a.to_json() for a in data.accounts]
-    row.links = data.links
-    row.active = True
+    """Write what data.police.uk says of a team, except the fields the force has corrected
+    since and data.police.uk has not changed (``directory.police.provenance``)."""
+    incoming = {
+        "name": data.name, "description": data.description,
+        "contact_details": data.contact_details, "accounts": [a.to_json() for a in data.accounts],
+        "boundary": data.boundary.to_json() if data.boundary else None, "active": True,
+    }  # fmt: skip
+    merged = merge(row.upstream, row.edited, incoming)
+    for name in merged.take - {"boundary"}:
+        setattr(row, name, incoming[name])
+    if "boundary" in merged.take:
+        row.centre_lat, row.centre_lng = data.centre if data.centre else (None, None)
+        set_boundary(row, data.boundary)
+    row.url_force, row.links = data.url_force, data.links
+    row.upstream, row.edited = merged.upstream, merged.edited
     row.updated_at = now
 
 
@@ -128,11 +143,19 @@ def _sync_officers(
             new += 1
         else:
             updated += 1
-        officer.rank, officer.bio = data.rank, data.bio
-        officer.accounts = [a.to_json() for a in data.accounts]
-        officer.active, officer.updated_at = True, now
+        incoming = {"rank": data.rank, "bio": data.bio, "active": True,
+                    "accounts": [a.to_json() for a in data.accounts]}  # fmt: skip
+        merged = merge(officer.upstream, officer.edited, incoming)
+        for name in merged.take:
+            setattr(officer, name, incoming[name])
+        officer.upstream, officer.edited = merged.upstream, merged.edited
+        officer.updated_at = now
     for officer in existing.values():
-        if officer.active:
+        if officer.upstream is None and officer.edited:
+            continue  # added by the force, never listed by data.police.uk: the force's
+        left = merge(officer.upstream, officer.edited, {"active": False})
+        officer.upstream, officer.edited = left.upstream, left.edited
+        if "active" in left.take and officer.active:
             officer.active, officer.updated_at = False, now
             gone += 1
     return new, updated, gone
@@ -231,7 +254,10 @@ def update_neighbourhood(
     boundary: Area | None = None,
     active: bool | None = None,
 ) -> Neighbourhood:
-    """A force's own correction to its team (a later re-import from data.police.uk wins)."""
+    """A force's own correction to its team: it survives re-imports until data.police.uk
+    itself changes the field (``directory.police.provenance``)."""
+    given = {"name": name, "description": description, "contact_details": contact_details,
+             "accounts": accounts, "boundary": boundary, "active": active}  # fmt: skip
     if name is not None:
         neighbourhood.name = _name(name)
     if description is not None:
@@ -245,6 +271,8 @@ def update_neighbourhood(
         neighbourhood.centre_lat, neighbourhood.centre_lng = boundary.centroid
     if active is not None:
         neighbourhood.active = active
+    changed = [field for field, value in given.items() if value is not None]
+    neighbourhood.edited = marked_edited(neighbourhood.edited, changed)
     neighbourhood.updated_at = utcnow()
     session.flush()
     if boundary is not None or active is not None:
@@ -271,7 +299,7 @@ def add_officer(
     officer = Officer(
         neighbourhood_id=neighbourhood.id, name=clean, rank=plain_text(rank, 120),
         bio=plain_text(bio), accounts=[a.to_json() for a in accounts], active=True,
-        updated_at=utcnow(),
+        updated_at=utcnow(), upstream=None, edited=sorted(OFFICER_FIELDS),
     )  # fmt: skip
     session.add(officer)
     session.flush()  # the new officer gets its id
@@ -302,7 +330,9 @@ def update_officer(
     accounts: Sequence[Account] | None = None,
     active: bool | None = None,
 ) -> Officer:
-    """Change an officer's rank, bio, accounts or whether they are active in the team."""
+    """Change an officer's rank, bio, accounts or whether they are active in the team (kept
+    through re-imports until data.police.uk itself changes the field)."""
+    given = {"rank": rank, "bio": bio, "accounts": accounts, "active": active}
     if rank is not None:
         officer.rank = plain_text(rank, 120)
     if bio is not None:
@@ -311,6 +341,7 @@ def update_officer(
         officer.accounts = [a.to_json() for a in accounts]
     if active is not None:
         officer.active = active
+    officer.edited = marked_edited(officer.edited, [f for f, v in given.items() if v is not None])
     officer.updated_at = utcnow()
     session.flush()
     return officer
