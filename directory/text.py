@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 import nh3
 
@@ -42,3 +43,19 @@ def sanitise_html(value: str) -> str:
     """HTML safe to show anywhere: nh3's default tags only, no scripts or event handlers,
     links marked so they pass no referrer or ranking, nothing XML cannot carry."""
     return xml_safe(nh3.clean(value or "", link_rel="noopener noreferrer nofollow"))
+
+
+# Letters that carry no accent to strip but that people type without (a search for "Tromso"
+# finds "Tromsø"); ß needs nothing here (casefold makes it "ss").
+_BASE_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d",
+                               "þ": "th", "ı": "i"})  # fmt: skip
+
+
+def folded(value: str | None) -> str:
+    """Text as searches compare it, the same on every database: compatibility forms unified,
+    accents dropped, case folded, whitespace collapsed ("Ünïcødé  Café" -> "unicode cafe")."""
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().translate(_BASE_LETTERS).split())

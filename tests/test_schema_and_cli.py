@@ -38,6 +38,28 @@ def test_migrations_match_the_models_and_go_down_and_up(migrated_url, engine_for
     assert schema_status(engine).up_to_date
 
 
+def test_sites_stored_before_search_text_are_found_after_the_upgrade(fresh_database_url,
+                                                                    engine_for):  # fmt: skip
+    """Migration 0011 folds the search text of the sites already there."""
+    from sqlalchemy import text
+
+    from directory.sites.store import list_sites
+    from directory.storage import make_session_factory, utcnow
+
+    engine = engine_for(fresh_database_url())
+    upgrade_database(engine, "0010")
+    now = utcnow()
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO sites (name, url, feed_urls, description, area, area_kind, min_lat, "
+            "min_lng, max_lat, max_lng, social_accounts, status, created_at, updated_at) VALUES "
+            "('Ünïcødé News', 'https://u.example.org/', '[]', '', '{}', 'circle', 0, 0, 1, 1, "
+            "'[]', 'approved', :now, :now)"), {"now": now})  # fmt: skip
+    upgrade_database(engine)
+    with make_session_factory(engine)() as session:
+        assert [s.name for s in list_sites(session, text="UNICODE").items] == ["Ünïcødé News"]
+
+
 # Each domain owns its tables; all are on the one metadata Alembic compares (migrations.models).
 TABLE_HOMES = {
     "directory.geography.models": {"postcodes", "area_names"},

@@ -293,3 +293,26 @@ def test_a_site_covers_at_most_100_km(client):
         ).status_code
         == 201
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Ünïcødé", "ünïcødé", "UNICODE", "unicode", "nïc", "CAFÉ", "cafe", "Tromso", "ﬁeld"],
+)
+def test_search_folds_case_and_accents_alike_on_every_database(client, app, query):
+    """SQLite's LIKE folds ASCII only: q=Ünïcødé found nothing where q=nïc found the site."""
+    admin = bearer(app, "admin")
+    _approved(client, admin, url="https://unicode.example.org/", name="Ünïcødé Café News",
+              description="News from Tromsø Road and Sheffield")  # fmt: skip
+    _approved(client, admin, url="https://other.example.org/", name="Other News")
+    found = client.get("/sites", query_string={"q": query}).get_json()["items"]
+    assert [s["name"] for s in found] == ["Ünïcødé Café News"], query
+
+
+def test_search_text_follows_every_edit(client, app):
+    admin = bearer(app, "admin")
+    site = _approved(client, admin, url="https://renamed.example.org/", name="Old Name")
+    assert client.patch(f"/sites/{site}", json={"name": "Crème Brûlée Gazette"},
+                        headers=admin).status_code == 200  # fmt: skip
+    assert [s["id"] for s in client.get("/sites?q=creme brulee").get_json()["items"]] == [site]
+    assert client.get("/sites?q=old").get_json()["items"] == []

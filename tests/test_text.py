@@ -2,7 +2,7 @@
 
 import pytest
 
-from directory.text import plain_text
+from directory.text import folded, plain_text
 
 
 @pytest.mark.parametrize(
@@ -24,3 +24,19 @@ def test_plain_text(given, plain):
 
 def test_limit():
     assert plain_text("x" * 50, limit=10) == "x" * 10
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("Ünïcødé  Café", "unicode cafe"),
+        ("STRASSE Straße", "strasse strasse"),
+        ("Ynys Môn", "ynys mon"),
+        ("ﬁeld", "field"),
+        ("Æthelred Łódź", "aethelred lodz"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_folded_is_what_searches_compare(given, expected):
+    assert folded(given) == expected

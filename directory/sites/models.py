@@ -13,10 +13,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from directory.storage import Base, UTCDateTime
+from directory.text import folded
 
 SITE_STATUSES = ("pending", "approved", "rejected")
 
@@ -56,3 +58,16 @@ class Site(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Name, description and address folded (directory.text.folded): what ?q= searches, so
+    # case and accents match alike on SQLite and PostgreSQL. Kept up to date on every flush.
+    search_text: Mapped[str | None] = mapped_column(Text)
+
+
+def site_search_text(name: str | None, description: str | None, url: str | None) -> str:
+    return folded(" ".join(part for part in (name, description, url) if part))
+
+
+@event.listens_for(Site, "before_insert")
+@event.listens_for(Site, "before_update")
+def _fold_search_text(_mapper: Any, _connection: Any, site: Site) -> None:
+    site.search_text = site_search_text(site.name, site.description, site.url)

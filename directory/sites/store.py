@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, undefer
 
 from directory.accounts import Account
@@ -25,6 +25,7 @@ from directory.geography.geo import METRES_PER_DEGREE_LAT, BoundingBox, bbox_aro
 from directory.keys.store import revoke_scope
 from directory.sites.models import SITE_STATUSES, Site
 from directory.storage import Page, database_key, paginate, utcnow
+from directory.text import folded
 from directory.urls import UrlInvalid, normalise_url
 
 MAX_FEEDS = 10
@@ -258,15 +259,9 @@ def list_sites(
     if platform:
         query = query.where(Site.platform == platform.strip().lower())
     if text:
-        for word in text.split()[:5]:
-            pattern = f"%{_escape_like(word.lower())}%"
-            query = query.where(
-                or_(
-                    Site.name.ilike(pattern, escape="\\"),
-                    Site.description.ilike(pattern, escape="\\"),
-                    Site.url.ilike(pattern, escape="\\"),
-                )
-            )
+        for word in folded(text).split()[:5]:
+            pattern = f"%{_escape_like(word)}%"
+            query = query.where(Site.search_text.like(pattern, escape="\\"))
     return paginate(session, query.order_by(Site.name, Site.id), page, per_page)
 
 
