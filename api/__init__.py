@@ -9,6 +9,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from api.auth import BEARER_SCHEME, SECURITY_SCHEME
+from api.blueprint import PostcodeConverter, postcode_path_schema
 from api.config import load_settings
 from api.database import init_database
 from api.errors import (
@@ -61,7 +62,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # One Api per app (flask-smorest keeps its spec on the Api object, so a module-level one
     # shared by the test suite's many apps would mix their specs).
+    app.url_map.converters["postcode"] = PostcodeConverter
     api = Api(app)
+    api.register_converter(PostcodeConverter, postcode_path_schema)
     app.extensions["hyperlocal_api"] = api
     api.spec.components.security_scheme(SECURITY_SCHEME, BEARER_SCHEME)
     register_error_handlers(app)

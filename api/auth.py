@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import g, request
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
+from api.blueprint import Blueprint
 from api.database import db_session
 from directory.keys.models import ApiKey
 from directory.keys.store import authenticate, scope_allows

@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import Response, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
 from api.auth import authorise, key_allows, optional_key
+from api.blueprint import Blueprint
 from api.database import db_session
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
 from api.places import near_of

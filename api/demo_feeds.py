@@ -11,8 +11,9 @@ import hashlib
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
+from api.blueprint import Blueprint
 from feeds.demo import demo_feed_names, demo_feed_path
 
 blp = Blueprint("demo", __name__, description="Demo feeds (only in `hyperlocal demo`)")

@@ -88,7 +88,9 @@ def error_payload(error: HTTPException) -> tuple[dict, int, dict]:
     if error.code == 405 and allowed and not data.get("message"):
         headers["Allow"] = ", ".join(allowed)
         shown = [m for m in allowed if m not in ("HEAD", "OPTIONS")]
-        payload["message"] = f"{request.method} is not allowed here; use {', '.join(shown)}"
+        payload["message"] = (
+            f"{request.method} is not allowed on {request.path}; use {', '.join(shown)}"
+        )
     return payload, error.code or 500, headers
 
 

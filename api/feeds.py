@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
 from api.auth import key_allows, optional_key, require_scope
+from api.blueprint import Blueprint
 from api.database import db_session, get_database
 from api.pagination import PageQuerySchema, PaginationSchema, page_args, page_body
 from api.places import near_of

@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.blueprint import Blueprint
 from api.database import db_reader
 from directory.geography.postcodes import (
     POSTCODE_DATA_ATTRIBUTION,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from api.auth import current_key, require_scope
+from api.blueprint import Blueprint
 from api.database import db_session
 from api.pagination import PageQuerySchema, PaginationSchema, list_page
 from directory.key_scopes import create_scoped_key

@@ -8,9 +8,10 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from api.auth import require_scope
+from api.blueprint import Blueprint
 from api.database import db_session
 from api.pagination import PageQuerySchema, list_page, page_args, page_body
 from api.places import near_of, place_of
@@ -304,7 +305,7 @@ class NeighbourhoodSitesOpml(MethodView):
         )
 
 
-@blp.route("/postcodes/<string:postcode>/local")
+@blp.route("/postcodes/<postcode:postcode>/local")
 class Local(MethodView):
     @blp.response(200, LocalSchema)
     @blp.alt_response(404, response="DEFAULT_ERROR", description="postcode not found")

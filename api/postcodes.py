@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
 
+from api.blueprint import Blueprint
 from api.config import NEAREST_LIMIT_MAX, NEAREST_RADIUS_MAX_M
 from api.database import db_reader
 from api.postcode_schemas import (
@@ -69,7 +69,7 @@ def postcode_json(record: PostcodeRecord) -> dict[str, Any]:
     }
 
 
-@blp.route("/postcodes/<string:postcode>")
+@blp.route("/postcodes/<postcode:postcode>")
 class PostcodeItem(MethodView):
     @blp.response(200, PostcodeSchema)
     @blp.alt_response(404, response="DEFAULT_ERROR", description="postcode not found")
@@ -79,12 +79,6 @@ class PostcodeItem(MethodView):
         Any case and spacing ("wv111aa"). A sector or district gets 422 with a pointer to
         /outcodes; a well-formed postcode that is not in the data gets 404.
         """
-        if postcode.lower() == "lookup":
-            abort(
-                405,
-                message='use POST /postcodes/lookup with a JSON body {"postcodes": [...]}',
-                headers={"Allow": "POST"},
-            )
         record = get_postcode(db_reader(), postcode)
         # Already in PostcodeSchema's shape; plain json.dumps reuses the stdlib's cached encoder,
         # where jsonify builds a new one per call.

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from api.auth import key_allows, optional_key, require_scope
+from api.blueprint import Blueprint
 from api.database import db_session
 from api.pagination import PageQuerySchema, PaginationSchema, list_page, page_args, page_body
 from api.places import near_of
@@ -94,11 +95,13 @@ class SiteCreateSchema(Schema):
         unknown = EXCLUDE  # a submitted "status" or "approved" is ignored, not an error
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    url = fields.String(required=True, validate=validate.Length(max=2000))
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     area = fields.Dict(
         required=True, metadata={"description": AREA_DESCRIPTION, "example": AREA_EXAMPLE}
     )
-    feed_urls = fields.List(fields.String(), load_default=list)
+    feed_urls = fields.List(
+        fields.String(validate=validate.Length(min=1, max=2000)), load_default=list
+    )
     description = fields.String(load_default="", validate=validate.Length(max=5000))
     platform = fields.String(load_default=None, allow_none=True)
     social_accounts = fields.List(fields.Dict(), load_default=list)
@@ -111,9 +114,9 @@ class SiteCreateSchema(Schema):
 
 class SiteUpdateSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
-    url = fields.String(validate=validate.Length(max=2000))
+    url = fields.String(validate=validate.Length(min=1, max=2000))
     area = fields.Dict(metadata={"description": AREA_DESCRIPTION})
-    feed_urls = fields.List(fields.String())
+    feed_urls = fields.List(fields.String(validate=validate.Length(min=1, max=2000)))
     description = fields.String(validate=validate.Length(max=5000))
     platform = fields.String(allow_none=True)
     social_accounts = fields.List(fields.Dict())

@@ -49,10 +49,15 @@ class SubscriptionSchema(Schema):
     updated_at = fields.DateTime()
 
 
+KINDS_EMPTY = "kinds must name at least one kind of bulletin"
+CHANNELS_EMPTY = "channels must name at least one of feed, webhook"
+
+
 class SubscriptionCreateSchema(Schema):
     label = fields.String(load_default="", validate=validate.Length(max=200))
     kinds = fields.List(
         fields.String(validate=validate.OneOf(BULLETIN_KINDS)), load_default=None,
+        validate=validate.Length(min=1, error=KINDS_EMPTY),
         metadata={"description": "default: every kind"},
     )  # fmt: skip
     area = fields.Dict(
@@ -67,6 +72,7 @@ class SubscriptionCreateSchema(Schema):
     channels = fields.List(
         fields.String(validate=validate.OneOf(CHANNELS)),
         load_default=None,
+        validate=validate.Length(min=1, error=CHANNELS_EMPTY),
         metadata={"description": "default: feed, and webhook with a url"},
     )
     webhook_url = fields.String(load_default=None, allow_none=True,
@@ -75,10 +81,14 @@ class SubscriptionCreateSchema(Schema):
 
 class SubscriptionUpdateSchema(Schema):
     label = fields.String(validate=validate.Length(max=200))
-    kinds = fields.List(fields.String(validate=validate.OneOf(BULLETIN_KINDS)))
+    kinds = fields.List(fields.String(validate=validate.OneOf(BULLETIN_KINDS)),
+                        validate=validate.Length(min=1, error=KINDS_EMPTY))  # fmt: skip
     area = fields.Dict(allow_none=True)
     radius_m = fields.Float(validate=validate.Range(min=0, max=MAX_WIDEN_M))
-    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)))
+    channels = fields.List(
+        fields.String(validate=validate.OneOf(CHANNELS)),
+        validate=validate.Length(min=1, error=CHANNELS_EMPTY),
+    )
     webhook_url = fields.String(allow_none=True, validate=validate.Length(max=2000))
     webhook_enabled = fields.Boolean(
         metadata={"description": "true: turn a disabled endpoint back on"}

@@ -8,9 +8,10 @@ from typing import Any
 
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from api.auth import require_scope
+from api.blueprint import Blueprint
 from api.database import db_session, get_database
 from api.pagination import PageQuerySchema, list_page, page_args, page_body
 from api.subscription_schemas import (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import text
 
 from api import create_app
-from tests.conftest import DEMO_POSTCODE_COUNT
+from tests.conftest import DEMO_POSTCODE_COUNT, bearer
 
 ERROR_KEYS = {"code", "status", "message"}
 
@@ -89,10 +91,14 @@ def test_body_that_is_not_json_is_415(client):
 
 def test_wrong_method_names_the_right_ones(client):
     body = client.put("/postcodes/WV111AA").get_json()
-    assert body["message"] == "PUT is not allowed here; use GET"
+    assert body["message"] == "PUT is not allowed on /postcodes/WV111AA; use GET"
     lookup = client.get("/postcodes/lookup")
-    assert lookup.status_code == 405 and lookup.headers["Allow"] == "POST"
-    assert "POST /postcodes/lookup" in lookup.get_json()["message"]
+    allowed = lambda response: set(response.headers["Allow"].split(", "))  # noqa: E731
+    assert lookup.status_code == 405 and allowed(lookup) == {"OPTIONS", "POST"}
+    assert lookup.get_json()["message"] == "GET is not allowed on /postcodes/lookup; use POST"
+    # The bulk lookup's address is its own: OPTIONS used to advertise the unit lookup's GET.
+    assert allowed(client.options("/postcodes/lookup")) == {"OPTIONS", "POST"}
+    assert allowed(client.options("/postcodes/WV111AA")) == {"GET", "HEAD", "OPTIONS"}
 
 
 def test_index_points_to_where_to_start(client):
@@ -104,8 +110,6 @@ def test_index_points_to_where_to_start(client):
 
 def _body_endpoints(app):  # type: ignore[no-untyped-def]
     """(method, path) of every route that takes a body, with placeholder path values."""
-    import re
-
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH"}):
             path = re.sub(r"<int(\([^)]*\))?:[^>]+>", "1", rule.rule)
@@ -125,3 +129,49 @@ def test_deeply_nested_json_is_a_clear_error_on_every_endpoint(app, client):
         assert response.status_code == 400, (method, path, response.status_code)
         body = response.get_json()
         assert set(body) >= ERROR_KEYS and "nested" in body["message"], (method, path, body)
+
+
+def test_a_body_the_spec_requires_is_required(app, client):
+    """Every body in the spec is marked required, but a PATCH with no body at all answered
+    200, changing nothing. Each now answers 422 saying what to send; {} is still a body."""
+
+    spec = client.get("/openapi.json").get_json()
+    required = {(method.upper(), path) for path, item in spec["paths"].items()
+                for method, operation in item.items()
+                if isinstance(operation, dict)
+                and operation.get("requestBody", {}).get("required")}  # fmt: skip
+    assert len(required) >= 10
+    admin = bearer(app, "admin")
+    for method, path in _body_endpoints(app):
+        rule = _rule_of(app, method, path)
+        documented = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", r"{\1}", rule)
+        if (method, documented) not in required:
+            continue
+        required.discard((method, documented))
+        response = client.open(path, method=method, headers=admin)
+        body = response.get_json()
+        refused = response.status_code == 422 and "needs a JSON body" in body["message"]
+        assert refused, (method, path, body)
+        assert set(body) >= ERROR_KEYS
+    assert required == set(), "every required body was tried"
+    new = {"name": "Empty PATCH News", "url": "https://empty-patch.example.org/",
+           "area": {"type": "postcodes", "postcodes": ["WV11 1"]}}  # fmt: skip
+    site = client.post("/sites", json=new).get_json()["id"]
+    assert client.patch(f"/sites/{site}", json={}, headers=admin).status_code == 200
+
+
+def _rule_of(app, method, path) -> str:  # type: ignore[no-untyped-def]
+    adapter = app.url_map.bind("localhost")
+    rule, _ = adapter.match(path, method=method, return_rule=True)
+    return rule.rule
+
+
+def test_the_spec_says_what_is_refused_as_empty(client):
+    """radius=0, an empty url and empty channels were refused without the spec saying so."""
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["SiteCreate"]["properties"]["url"]["minLength"] == 1
+    assert schemas["SiteUpdate"]["properties"]["url"]["minLength"] == 1
+    assert schemas["SiteCreate"]["properties"]["feed_urls"]["items"]["minLength"] == 1
+    for name in ("SubscriptionCreate", "SubscriptionUpdate"):
+        assert schemas[name]["properties"]["channels"]["minItems"] == 1, name
+        assert schemas[name]["properties"]["kinds"]["minItems"] == 1, name
