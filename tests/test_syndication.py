@@ -935,3 +935,30 @@ def test_an_item_that_cannot_be_made_a_bulletin_is_kept_and_the_rest_publish(
     )
     posts = client.get("/posts?kind=police").get_json()["items"]
     assert [p["problem"] for p in posts if p["title"] == MISSING["title"]] == [problem["problem"]]
+
+
+def test_a_force_area_with_holes_of_any_size_never_stops_its_feed(
+    loopback_app, client, sessions, fetcher, httpserver: HTTPServer
+):  # type: ignore[no-untyped-def]
+    """A team boundary with two holes of different vertex counts could not be read back: the
+    error escaped, the fetch rolled back on every poll and not one item of the force was
+    stored. Now the boundary reads back and its items become bulletins."""
+    box = [[-2.13, 52.59], [-2.04, 52.59], [-2.04, 52.65], [-2.13, 52.65], [-2.13, 52.59]]
+    triangle = [[-2.125, 52.595], [-2.12, 52.595], [-2.1225, 52.598], [-2.125, 52.595]]
+    pentagon = [[-2.05, 52.64], [-2.045, 52.64], [-2.044, 52.643], [-2.047, 52.645],
+                [-2.05, 52.643], [-2.05, 52.64]]  # fmt: skip
+    boundary = {"type": "Polygon", "coordinates": [box, triangle, pentagon]}
+    wmp = bearer(loopback_app, "police:west-midlands")
+    redrawn = client.patch("/neighbourhoods/west-midlands/WV11demo", json={"boundary": boundary},
+                           headers=wmp)  # fmt: skip
+    assert redrawn.status_code == 200, redrawn.get_json()
+    httpserver.expect_request("/police.rss").respond_with_data(
+        police_rss([APPEAL, MISSING]), headers=RSS
+    )
+    feed_id = police_feed(sessions, httpserver.url_for("/police.rss"))
+    result = refresh_and_publish(sessions, feed_id, fetcher)
+    assert result.outcome == "new_items" and len(result.new_posts) == 2, result.error
+    with sessions() as session:
+        made = session.scalars(select(Bulletin.kind).order_by(Bulletin.kind)).all()
+    assert made == ["appeal", "missing"]
+    assert client.get(f"/feeds/{feed_id}").get_json()["items_with_problems"] == 0

@@ -226,7 +226,10 @@ def geometry_from_json(geojson: Mapping[str, Any]) -> Polygon | MultiPolygon:
 
 def _polygon(rings: Sequence[Any]) -> Polygon:
     shell = np.asarray([p[:2] for p in rings[0]], dtype=float)
-    holes = [np.asarray([p[:2] for p in ring], dtype=float) for ring in rings[1:]]
+    # Each hole a ring of its own: handed over as bare arrays, holes of different vertex
+    # counts cannot be stacked into one array, and the polygon could not be read back.
+    holes = [shapely.linearrings(np.asarray([p[:2] for p in ring], dtype=float))
+             for ring in rings[1:]]  # fmt: skip
     return shapely.polygons(shell, holes=holes or None)
 
 
