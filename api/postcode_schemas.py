@@ -26,6 +26,15 @@ class QualitySchema(Schema):
     description = fields.String()
 
 
+class PoliceForceRefSchema(Schema):
+    id = fields.String(
+        allow_none=True,
+        metadata={"description": "data.police.uk id; null for Police Scotland (not in "
+                  "data.police.uk)", "example": "west-midlands"},
+    )  # fmt: skip
+    name = fields.String(metadata={"example": "West Midlands"})
+
+
 class PostcodeSchema(Schema):
     postcode = fields.String(metadata={"description": "display form", "example": "WV11 1AA"})
     canonical = fields.String(
@@ -45,8 +54,15 @@ class PostcodeSchema(Schema):
     district = fields.Nested(NamedCodeSchema, allow_none=True)
     ward = fields.Nested(NamedCodeSchema, allow_none=True)
     police_force_area = fields.String(
-        allow_none=True, metadata={"description": "police force area code (ONSPD pfa)"}
+        allow_none=True,
+        metadata={"description": "police force area code (ONSPD pfa, else from the district)"},
     )
+    police_force = fields.Nested(
+        PoliceForceRefSchema,
+        allow_none=True,
+        metadata={"description": "the force whose area holds the postcode's district, known "
+                  "from the shipped lookup before any team is imported"},
+    )  # fmt: skip
     terminated = fields.Boolean(metadata={"description": "no longer in use"})
     terminated_on = fields.String(
         allow_none=True, metadata={"format": "date", "description": "ISO date", "example": None}

@@ -47,6 +47,7 @@ def postcode_json(record: PostcodeRecord) -> dict[str, Any]:
     endpoint can send it without a second pass through marshmallow.
     """
     outcode, incode = record.postcode.split(" ")
+    force = record.force_area
     return {
         "postcode": record.postcode,
         "canonical": outcode + incode,
@@ -63,7 +64,8 @@ def postcode_json(record: PostcodeRecord) -> dict[str, Any]:
         "county": _named(record.county),
         "district": _named(record.district),
         "ward": _named(record.ward),
-        "police_force_area": record.police_force_code,
+        "police_force_area": record.police_force_code or (force and force.code) or None,
+        "police_force": force and {"id": force.force_id, "name": force.name},
         "terminated": record.terminated,
         "terminated_on": record.terminated_on.isoformat() if record.terminated_on else None,
     }

@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.geography.models import Postcode
+from directory.geography.police_force_areas import ForceArea, force_area_of_district
+from directory.geography.postcodes import nearest_postcodes
 from directory.police.models import PoliceForce
 from directory.police.patches import (
     active_officer_rows,
@@ -24,6 +26,7 @@ from directory.sites.store import SiteMatch, sites_near
 
 LOCAL_SITES_RADIUS_M = 2_000  # sites this close count as "local" to a resident
 LOCAL_SITES_MAX = 20
+NEAREST_FOR_FORCE_M = 3_000  # how far to look for a postcode to name the force of a point
 
 
 @dataclass(frozen=True)
@@ -51,16 +54,46 @@ def local_to(session: Session, lat: float, lng: float, unit: str | None = None) 
     sites = sites_near(session, lat, lng, LOCAL_SITES_RADIUS_M, postcode=unit,
                        with_area=False)[:LOCAL_SITES_MAX]  # fmt: skip
     officers = active_officer_rows(session, neighbourhood.id) if neighbourhood else []
-    no_team = None if neighbourhood is not None else _why_no_team(session, unit)
+    no_team = None
+    if neighbourhood is None:
+        area = _force_area_at(session, lat, lng, unit)
+        force = force or _force_of(session, area)
+        no_team = _why_no_team(session, area)
     return LocalAnswer(neighbourhood, force, officers, sites, no_team)
 
 
-def _why_no_team(session: Session, unit: str | None) -> str:
-    """Why no team answers for a place: which forces the directory has teams for (and the
-    unit's police force area code, when the postcode data carries one)."""
+def _force_area_at(session: Session, lat: float, lng: float, unit: str | None) -> ForceArea | None:
+    """The police force area of the unit, or of the postcode nearest the point (a sector's or a
+    district's centre), from the districts' lookup: known before any team is imported."""
+    district = None
+    if unit:
+        district = session.scalar(select(Postcode.district_code).where(Postcode.postcode == unit))
+    if district is None:
+        nearest = nearest_postcodes(session, lat, lng, NEAREST_FOR_FORCE_M, 1)
+        district = (
+            nearest[0].record.district.code if nearest and nearest[0].record.district else None
+        )
+    return force_area_of_district(district)
+
+
+def _force_of(session: Session, area: ForceArea | None) -> dict[str, Any] | None:
+    if area is None or area.force_id is None:
+        return None
+    known = session.get(PoliceForce, area.force_id)
+    if known is not None:
+        return {"id": known.id, "name": known.name, "url": known.url,
+                "telephone": known.telephone}  # fmt: skip
+    return {"id": area.force_id, "name": area.name, "url": None, "telephone": None}
+
+
+def _why_no_team(session: Session, area: ForceArea | None) -> str:
+    """Why no team answers for a place: whose area it is, and which forces the directory has
+    teams for."""
     forces = list(session.scalars(select(PoliceForce.id).order_by(PoliceForce.id)))
-    area = session.scalar(select(Postcode.police_force_code).where(Postcode.postcode == unit))
-    where = f" (its police force area code is {area})" if unit and area else ""
+    if area is not None and area.force_id is None:
+        return (f"this place is policed by {area.name}, which data.police.uk does not cover: "
+                "no neighbourhood teams can be imported for it")  # fmt: skip
+    where = f" (the {area.name} police force area, `{area.force_id}`)" if area else ""
     if not forces:
         return (f"no police teams have been imported yet{where}: an operator adds a force "
                 "with `hyperlocal police import --force <force-id>`")  # fmt: skip

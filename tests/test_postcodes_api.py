@@ -233,3 +233,22 @@ def test_single_lookup_body_is_exactly_what_the_schema_documents(client, app, mi
     engine.dispose()
     served = client.get("/postcodes/WV111AA").get_json()
     assert PostcodeSchema().dump(served) == served
+
+
+@pytest.mark.parametrize(
+    ("postcode", "force", "name"),
+    [
+        ("WV11 1AA", "west-midlands", "West Midlands"),
+        # WV10 straddles the boundary: this unit lies in South Staffordshire.
+        ("WV10 7AA", "staffordshire", "Staffordshire"),
+        ("LE1 1AA", "leicestershire", "Leicestershire"),
+        ("M14 5RX", "greater-manchester", "Greater Manchester"),
+    ],
+)
+def test_every_postcode_names_its_police_force_from_code_point_alone(client, postcode, force,
+                                                                     name):  # fmt: skip
+    """With Code-Point alone police_force_area was null and no force was known until its
+    team boundaries were imported; the shipped district lookup names it from day one."""
+    body = client.get(f"/postcodes/{postcode}").get_json()
+    assert body["police_force"] == {"id": force, "name": name}
+    assert body["police_force_area"].startswith("E23")

@@ -26,6 +26,7 @@ from directory.geography.geo import (
     metres_from_haversine,
 )
 from directory.geography.models import AreaName, Postcode
+from directory.geography.police_force_areas import ForceArea, force_area_of_district
 from directory.geography.postcode_format import ParsedPostcode, PostcodeInvalid, parse_postcode
 from directory.storage import Reader, connection_of
 
@@ -102,6 +103,11 @@ class PostcodeRecord(NamedTuple):
     @property
     def quality_description(self) -> str:
         return QUALITY_DESCRIPTIONS.get(self.quality, "unknown")
+
+    @property
+    def force_area(self) -> ForceArea | None:
+        """The police force area its district lies in (from the shipped lookup)."""
+        return force_area_of_district(self.district.code if self.district else None)
 
 
 @dataclass(frozen=True, slots=True)
