@@ -72,10 +72,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(refuse_nul_characters)
     app.before_request(refuse_deep_json)
 
-    from api import bulletins, feeds, health, keys, police, postcodes, sites, subscriptions
+    from api import (
+        bulletins,
+        feeds,
+        gazetteer,
+        health,
+        keys,
+        police,
+        postcodes,
+        sites,
+        subscriptions,
+    )
 
     api.register_blueprint(health.blp)
     api.register_blueprint(postcodes.blp)
+    api.register_blueprint(gazetteer.blp)
     api.register_blueprint(sites.blp)
     api.register_blueprint(police.blp)
     api.register_blueprint(feeds.blp)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.blueprint import Blueprint
 from api.database import db_reader
+from directory.geography.places import GEONAMES_ATTRIBUTION
 from directory.geography.postcodes import (
     POSTCODE_DATA_ATTRIBUTION,
     POSTCODE_DATA_LICENCE,
@@ -81,10 +82,15 @@ def about() -> dict[str, Any]:
             "postcode": "/postcodes/WV111AA",
             "nearest": "/postcodes?lat=52.6158&lng=-2.0895",
             "locate": "/locate?q=WV11",
+            "places": "/places?q=Wednes",
             "health": "/health",
         },
-        "attribution": [attribution()],
-    }
+        "attribution": [attribution(), {
+            "data": "GeoNames (the embedded gazetteer)", "attribution": GEONAMES_ATTRIBUTION,
+            "licence": "Creative Commons Attribution 4.0",
+            "licence_url": "https://creativecommons.org/licenses/by/4.0/",
+        }],
+    }  # fmt: skip
 
 
 @blp.route("/about")

@@ -11,6 +11,7 @@ from flask.views import MethodView
 from api.blueprint import Blueprint
 from api.config import NEAREST_LIMIT_MAX, NEAREST_RADIUS_MAX_M
 from api.database import db_reader
+from api.places import gazetteer
 from api.postcode_schemas import (
     LocateQuerySchema,
     LocationSchema,
@@ -161,4 +162,4 @@ class Locate(MethodView):
         A postcode unit, sector, district or area, "lat,lng", or a place name (only when the
         server has a geocoder), with how precise the answer is.
         """
-        return locate(db_reader, q, current_app.extensions.get("hyperlocal_geocoder"))
+        return locate(db_reader, q, current_app.extensions.get("hyperlocal_geocoder"), gazetteer)

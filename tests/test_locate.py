@@ -43,7 +43,7 @@ def test_district_location_is_its_centroid(client):
 @pytest.mark.parametrize(
     ("typed", "status", "message"),
     [
-        ("Wednesfield", 422, "does not look up place names"),
+        ("Nowhereville", 422, "has no geocoder for other names"),
         ("95,0", 422, "not a valid latitude,longitude"),
         ("48.85,2.35", 422, "outside the UK"),
         ("WV99 9ZZ", 404, "postcode not found"),
@@ -109,7 +109,7 @@ def test_place_name_through_nominatim_is_cached(geocoding_app, httpserver):
     httpserver.expect_request("/search").respond_with_handler(nominatim)
     client = geocoding_app.test_client()
     for _ in range(2):
-        response = client.get("/locate?q=Wednesfield")
+        response = client.get("/locate?q=Fallings Park")
         assert response.status_code == 200
         body = response.get_json()
         assert body["precision"] == "place" and body["label"].startswith("Wednesfield")
@@ -117,7 +117,7 @@ def test_place_name_through_nominatim_is_cached(geocoding_app, httpserver):
     assert len(httpserver.log) == 1  # the second answer came from the cache
     assert checked_out_while_geocoding == [0]  # no connection held while waiting on it
     request = httpserver.log[0][0]
-    assert request.args["q"] == "Wednesfield" and request.args["countrycodes"] == "gb"
+    assert request.args["q"] == "Fallings Park" and request.args["countrycodes"] == "gb"
     assert request.headers["User-Agent"].startswith("hyperlocal-tests/1")
     # Postcodes never reach the geocoder.
     assert client.get("/locate?q=WV11").get_json()["precision"] == "district"
@@ -143,10 +143,10 @@ def test_geocoder_failure_is_503_and_not_cached(geocoding_app, httpserver):
     )
     httpserver.expect_ordered_request("/search").respond_with_json(NOMINATIM_WEDNESFIELD)
     client = geocoding_app.test_client()
-    failed = client.get("/locate?q=Wednesfield")
+    failed = client.get("/locate?q=Fallings Park")
     assert failed.status_code == 503
     assert "geocoder failed" in failed.get_json()["message"]
-    assert client.get("/locate?q=Wednesfield").status_code == 200
+    assert client.get("/locate?q=Fallings Park").status_code == 200
 
 
 def test_locate_function_takes_any_geocoder(app):
@@ -161,7 +161,62 @@ def test_locate_function_takes_any_geocoder(app):
     def no_database():  # type: ignore[no-untyped-def]
         raise AssertionError("a place name must not open a database connection")
 
-    assert locate(no_database, "Wednesfield", fake).precision == "place"
+    assert locate(no_database, "Fallings Park", fake, lambda name: []).precision == "place"
     with app.extensions["hyperlocal_db"].sessions() as session:
         assert locate(lambda: session, "WV11 1AA", fake).precision == "unit"
-    assert calls == ["Wednesfield"]
+    assert calls == ["Fallings Park"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "label"),
+    [
+        ("Wednesfield", "Wednesfield"),
+        ("wednesfield", "Wednesfield"),
+        ("Abertawe", "Abertawe"),  # Swansea under its Welsh name
+        ("Caerfyrddin", "Caerfyrddin"),
+        ("hebden-bridge", "Hebden Bridge"),
+    ],
+)
+def test_place_names_are_found_in_the_gazetteer_without_a_geocoder(client, typed, label):
+    """/locate?q=<town> needed a geocoder; the embedded gazetteer knows every GB town."""
+    body = client.get("/locate", query_string={"q": typed}).get_json()
+    assert body["precision"] == "place" and body["label"] == label, body
+
+
+def test_a_name_shared_by_several_places_is_the_most_populous_and_says_so(client):
+    body = client.get("/locate?q=Newport").get_json()
+    assert body["label"].startswith("Newport (the most populous of ")
+    assert round(body["latitude"], 1) == 51.6  # Newport, Gwent (Casnewydd)
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [("St. Mellons", "st mellons"), ("Saint Mellons", "st mellons"), ("Ynys Môn", "ynys mon"),
+     ("Hebden-Bridge", "hebden bridge"), ("Bishop's Stortford", "bishop s stortford"),
+     ("  STAPLEFORD  ", "stapleford")],
+)  # fmt: skip
+def test_place_keys_ignore_case_accents_punctuation_and_saint(name, key):
+    from directory.geography.places import names_of, place_key
+
+    assert place_key(name) == key
+    assert names_of("Abertawe - Swansea") == ["Abertawe", "Swansea"]
+    assert names_of("Caerdydd/Cardiff") == ["Caerdydd", "Cardiff"]
+    assert names_of("Stoke-on-Trent") == ["Stoke-on-Trent"]
+
+
+def test_places_by_the_start_of_their_name(client):
+    body = client.get("/places?q=wednes").get_json()
+    wednesfield = body["items"][0]
+    assert wednesfield["name"] == "Wednesfield" and wednesfield["source"] == "geonames"
+    assert wednesfield["police_force"] == {"id": "west-midlands", "name": "West Midlands"}
+    assert wednesfield["district"]["code"] == "E08000031"  # Wolverhampton
+    assert "GeoNames" in body["attribution"]
+    # Most populous first; a place's Welsh name is found too, once per place.
+    newports = client.get("/places?q=Newport&limit=20").get_json()["items"]
+    assert newports[0]["name"] == "Newport" and newports[0]["population"] > 100_000
+    assert [p["name"] for p in client.get("/places?q=abertaw").get_json()["items"]] == ["Abertawe"]
+    bees = [client.get(f"/places?q={q}").get_json()["items"] for q in ("st bees", "St. Bees",
+                                                                       "saint bees")]  # fmt: skip
+    assert bees[0] and bees[0] == bees[1] == bees[2]
+    assert client.get("/places?q=w").status_code == 422
+    assert client.get("/places?q=zzzzqqq").get_json()["items"] == []

@@ -33,6 +33,7 @@ from api.feeds import (
     feed_json,
     post_json,
 )
+from api.gazetteer import PlaceSchema
 from api.police import force_json, neighbourhood_json, officer_json
 from api.police_schemas import ForceSchema, LocalSchema, NeighbourhoodSchema, OfficerSchema
 from api.postcode_schemas import PostcodeSchema
@@ -142,6 +143,13 @@ def _feeds(session, sub_id):  # type: ignore[no-untyped-def]
     return [feed_json(feed) for feed in session.scalars(select(Feed).order_by(Feed.id))]
 
 
+def _places(session, sub_id):  # type: ignore[no-untyped-def]
+    from api.gazetteer import place_json
+    from directory.geography.places import search_places
+
+    return [place_json(place, session) for place in search_places(session, "Wednes")]
+
+
 def _feed_details(session, sub_id):  # type: ignore[no-untyped-def]
     return [feed_detail_json(session, f) for f in session.scalars(select(Feed).order_by(Feed.id))]
 
@@ -201,6 +209,7 @@ def _bulletins(session, sub_id):  # type: ignore[no-untyped-def]
 PAIRS = [
     pytest.param(_postcodes, PostcodeSchema, id="postcode_json-PostcodeSchema"),
     pytest.param(_feeds, FeedSchema, id="feed_json-FeedSchema"),
+    pytest.param(_places, PlaceSchema, id="place_json-PlaceSchema"),
     pytest.param(_feed_details, FeedDetailSchema, id="feed_detail_json-FeedDetailSchema"),
     pytest.param(_posts, PostSchema, id="post_json-PostSchema"),
     pytest.param(_forces, ForceSchema, id="force_json-ForceSchema"),

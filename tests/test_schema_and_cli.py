@@ -62,7 +62,7 @@ def test_sites_stored_before_search_text_are_found_after_the_upgrade(fresh_datab
 
 # Each domain owns its tables; all are on the one metadata Alembic compares (migrations.models).
 TABLE_HOMES = {
-    "directory.geography.models": {"postcodes", "area_names"},
+    "directory.geography.models": {"postcodes", "area_names", "places"},
     "directory.keys.models": {"api_keys"},
     "directory.sites.models": {"sites"},
     "directory.police.models": {"police_forces", "neighbourhoods", "officers"},

@@ -1,8 +1,9 @@
 """Turn whatever a person typed into a place: a postcode of any precision, "lat,lng", or a name.
 
 One function, :func:`locate`, used by every endpoint that takes a location, so "near WV11",
-"near 52.60,-2.08" and "near Wednesfield" mean the same everywhere. Place names need a geocoder
-(see ``directory.geography.geocoding``); without one they are refused with a clear reason.
+"near 52.60,-2.08" and "near Wednesfield" mean the same everywhere. Place names are looked up in
+the gazetteer (``directory.geography.places``), then in a geocoder when one is configured (see
+``directory.geography.geocoding``); a name neither knows is refused with a clear reason.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from directory.geography.geo import in_uk
+from directory.geography.models import Place
+from directory.geography.places import places_named
 from directory.geography.postcode_format import PostcodeInvalid, parse_postcode
 from directory.geography.postcode_groups import postcode_group_summary
 from directory.geography.postcodes import get_postcode
@@ -74,12 +77,19 @@ def parse_lat_lng(text: str) -> tuple[float, float] | None:
     return lat, lng
 
 
-def locate(database: Callable[[], Reader], text: str, geocoder: Geocoder | None = None) -> Location:
+def locate(
+    database: Callable[[], Reader],
+    text: str,
+    geocoder: Geocoder | None = None,
+    gazetteer: Callable[[str], list[Place]] | None = None,
+) -> Location:
     """Locate a postcode unit/sector/district/area, a "lat,lng" pair, or a place name.
 
-    ``database`` is called only for postcodes, so a place name never holds a database
-    connection while the (rate-limited) geocoder answers. Raises LocateError (unusable input),
-    PostcodeNotFound (well-formed, unknown postcode) and PlaceNotFound (no such place).
+    ``database`` is called only for postcodes and, without ``gazetteer`` (a lookup that opens
+    and closes its own connection), for the gazetteer, so with one a place name never holds a
+    database connection while the (rate-limited) geocoder answers. Raises LocateError
+    (unusable input), PostcodeNotFound (well-formed, unknown postcode) and PlaceNotFound (no
+    such place).
     """
     query = (text or "").strip()
     if not query:
@@ -92,11 +102,19 @@ def locate(database: Callable[[], Reader], text: str, geocoder: Geocoder | None 
     try:
         parsed = parse_postcode(query)
     except PostcodeInvalid as invalid:
+        known = gazetteer(query) if gazetteer else places_named(database(), query)
+        if known:  # the gazetteer first: no network, and the same names bulletins are read with
+            place = known[0]
+            label = place.name
+            if len(known) > 1:
+                label = f"{place.name} (the most populous of {len(known)} places of that name)"
+            return Location(place.latitude, place.longitude, "place", label)
         if geocoder is None:
             raise LocateError(
-                f"'{query}' is not a postcode or a latitude,longitude pair, and this server "
-                "does not look up place names: give a postcode such as 'WV11 1AA' or "
-                "coordinates such as '52.60,-2.08'"
+                f"'{query}' is not a postcode, a latitude,longitude pair or a place in the "
+                "gazetteer, and this server has no geocoder for other names: give a postcode "
+                "such as 'WV11 1AA', a town such as 'Wednesfield' or coordinates such as "
+                "'52.60,-2.08'"
             ) from invalid
         place = geocoder(query)
         if place is None:

