@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from directory.police.models import Neighbourhood
-from feeds.syndication.bulletin_location import clean_place_name, locate_item, place_phrases
+from feeds.syndication.bulletin_location import clean_place_name, locate_item
 
 
 @pytest.fixture
@@ -36,15 +36,46 @@ def test_postcodes_in_the_text_but_not_roads_or_number_plates(session) -> None: 
     assert unknown.by == "unlocated"  # not in the postcode data, and nothing else to go on
 
 
-def test_place_names_from_wards_in_the_force_area(session) -> None:  # type: ignore[no-untyped-def]
+def test_place_names_from_the_gazetteer_and_wards_in_the_force_area(session) -> None:  # type: ignore[no-untyped-def]
     located = locate_item(session, "Appeal after a robbery in Wednesfield", None,
                           "west-midlands", None)  # fmt: skip
-    assert located.by == "place" and "Wednesfield North" in located.description
-    assert "Wednesfield South" in located.description
-    # Fallowfield is a Manchester ward: not a place of West Midlands Police.
+    assert (located.by, located.description) == ("place", "Wednesfield (place)")
+    assert located.area.contains(52.5998, -2.0831)
+    ward = locate_item(session, "Cars damaged overnight in Wednesfield North", None,
+                       "west-midlands", None)  # fmt: skip
+    assert (ward.by, ward.description) == ("place", "Wednesfield North (ward)")
+    # Fallowfield is in Manchester: not a place of West Midlands Police.
     far = locate_item(session, "Appeal after a robbery in Fallowfield", None,
                       "west-midlands", None)  # fmt: skip
     assert far.by == "force"
+
+
+@pytest.mark.parametrize(
+    ("text", "described"),
+    [
+        # Not only after a preposition: lists, adjectives, after a street, bilingual names.
+        ("Thefts from vans in Wednesfield, Bilston and Willenhall", "Wednesfield (place); "
+         "Bilston (place); Willenhall (place)"),
+        ("A Wolverhampton man has been charged after the assault", "Wolverhampton (place)"),
+        ("A man was assaulted on Lichfield Road, Wednesfield, on Friday", "Wednesfield (place)"),
+        # A person is not a place; nor is a street.
+        ("Have you seen Ashley, 15, who was last seen in Bilston?", "Bilston (place)"),
+    ],
+)  # fmt: skip
+def test_places_named_anywhere_as_a_local_reads_them(session, text, described) -> None:  # type: ignore[no-untyped-def]
+    located = locate_item(session, text, None, "west-midlands", None)
+    assert (located.by, located.description) == ("place", described)
+
+
+def test_a_town_of_a_neighbouring_force_is_not_taken(session) -> None:  # type: ignore[no-untyped-def]
+    """Cannock is Staffordshire's: a West Midlands item that names only it is force-wide,
+    and one that names a West Midlands town too is located there."""
+    only = locate_item(session, "Appeal after a man from Cannock was assaulted", None,
+                       "west-midlands", None)  # fmt: skip
+    assert only.by == "force"
+    both = locate_item(session, "A Cannock man was assaulted in Bilston", None,
+                       "west-midlands", None)  # fmt: skip
+    assert (both.by, both.description) == ("place", "Bilston (place)")
 
 
 def test_the_teams_patch_then_the_force(session) -> None:  # type: ignore[no-untyped-def]
@@ -58,11 +89,6 @@ def test_the_teams_patch_then_the_force(session) -> None:  # type: ignore[no-unt
     assert by_force.area.geometry.covers(by_team.area.geometry.buffer(-0.001))
 
 
-def test_place_phrases_and_official_names() -> None:
-    assert place_phrases("Missing man from Heath Town, last seen at Wednesfield Village")[:2] == [
-        "Heath Town", "Heath",
-    ]  # fmt: skip
-    assert "Wednesfield Village" in place_phrases("seen at Wednesfield Village on Monday")
-    assert place_phrases("officers in the area") == []
+def test_official_names_as_people_write_them() -> None:
     assert clean_place_name("City of Wolverhampton District (B)") == "Wolverhampton"
     assert clean_place_name("Wednesfield North Ward") == "Wednesfield North"

@@ -5,9 +5,10 @@ In order, the first that gives an answer wins (``Located.by`` records which):
 1. ``point``: the item's own GeoRSS point, as a circle of ``POINT_RADIUS_M``;
 2. ``postcode``: postcode units, sectors or districts named in the text
    (``feeds.syndication.mentions``: not roads, not number plates) that the postcode data knows;
-3. ``place``: a place named after "in", "at", "near", "from"... that is one of the force's
-   neighbourhood names, or a ward or district name of the postcode data lying in the force's
-   area ("in Wednesfield" is both Wednesfield wards);
+3. ``place``: the places the text names (``feeds.syndication.place_mentions``: anywhere, not only
+   after "in") that are the force's neighbourhoods, or gazetteer places, wards or districts
+   lying in the force's area (its districts, from the shipped lookup): all of them, each as far
+   as it reaches;
 4. ``neighbourhood``: the boundary of the team that published it;
 5. ``force``: the union of the force's teams' boundaries;
 6. ``unlocated``: none of those (a force without boundaries): kept, matched to no one.
@@ -15,6 +16,7 @@ In order, the first that gives an answer wins (``Located.by`` records which):
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass
@@ -22,25 +24,25 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.geography.area_builders import footprint_area, postcode_area
+from directory.geography.area_builders import footprint_area, postcode_area, union_area
 from directory.geography.areas import Area, AreaInvalid, circle_area
-from directory.geography.geo import BoundingBox
-from directory.geography.models import AreaName, Postcode
-from directory.geography.postcodes import postcode_positions
+from directory.geography.geo import distance_m
+from directory.geography.models import AreaName, Place, Postcode
+from directory.geography.places import names_of, place_key
+from directory.geography.police_force_areas import districts_of_force
+from directory.geography.postcodes import nearest_postcodes, postcode_positions
 from directory.police.models import Neighbourhood
 from directory.police.patches import force_area, neighbourhood_area
 from directory.storage import database_key
 from feeds.syndication.mentions import postcode_mentions
+from feeds.syndication.place_mentions import Candidate, place_candidates
 
 POINT_RADIUS_M = 500.0
 WARD_KINDS = ("DIW", "LBW", "MTW", "UTE", "UTW")
 DISTRICT_KINDS = ("DIS", "LBO", "MTD", "UTA")
-MAX_PLACE_WORDS = 4
-# A place is a run of capitalised words after one of these ("burglary in Wednesfield").
-_PLACE = re.compile(
-    r"\b(?:in|at|near|from|around|across|outside|throughout|of)\s+"
-    r"(?P<place>(?:[A-Z][\w'’-]*)(?:\s+(?:[A-Z][\w'’-]*|upon|on|under|le|en|in|by|the)){0,5})"
-)
+PLACE_POSTCODE_RADIUS_M = 3_000  # a place's district is that of its nearest postcode
+PLACE_RADIUS_MIN_M = 1_000.0
+PLACE_RADIUS_MAX_M = 8_000.0
 _NAME_NOISE = re.compile(r"\s*\((?:B|DET)\)\s*|\s+(?:Ward|District|County|ED)$|^City of\s+")
 
 
@@ -71,7 +73,7 @@ def locate_item(
     if by_postcode is not None:
         return Located(by_postcode[0], "postcode", by_postcode[1], neighbourhood_id)
     if force_id is not None:
-        by_place = _by_place(session, text, force_id)
+        by_place = _by_place(session, text, force_id, neighbourhood_id)
         if by_place is not None:
             return by_place
     if neighbourhood_id is not None:
@@ -97,21 +99,6 @@ def _by_postcodes(session: Session, text: str) -> tuple[Area, str] | None:
     return postcode_area(known, positions), ", ".join(known)
 
 
-def place_phrases(text: str) -> list[str]:
-    """Candidate place names: capitalised runs after a preposition, longest first, then each
-    shorter leading part ("Wednesfield Village Centre", "Wednesfield Village", ...)."""
-    found: list[str] = []
-    for match in _PLACE.finditer(text):
-        words = match.group("place").split()
-        while words and words[-1][0].islower():
-            words.pop()
-        for size in range(min(len(words), MAX_PLACE_WORDS), 0, -1):
-            phrase = " ".join(words[:size])
-            if phrase not in found:
-                found.append(phrase)
-    return found
-
-
 def clean_place_name(name: str) -> str:
     """An official name as people write it: "City of Wolverhampton District (B)" ->
     "Wolverhampton", "Wednesfield North Ward" -> "Wednesfield North"."""
@@ -122,111 +109,172 @@ def clean_place_name(name: str) -> str:
     return name
 
 
-class _PlaceNames:
-    """Ward and district names by lower-case name (and by each name's first word, so
-    "Wednesfield" finds "Wednesfield North" and "Wednesfield South"), per database."""
+@dataclass(frozen=True)
+class Known:
+    """A name the place index knows: a gazetteer place, a ward or a district."""
+
+    level: str  # "place", "ward", "district"
+    name: str
+    ident: str  # GeoNames/OS id of a place, the GSS code of a ward or district
+    latitude: float | None = None
+    longitude: float | None = None
+    population: int | None = None
+
+
+class _PlaceIndex:
+    """Every name the place index knows, by ``place_key``: the gazetteer's places and the
+    postcode data's wards and districts (a bilingual name under each of its names), per
+    database, with the district each one lies in found once and remembered."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_db: dict[tuple[str, int], dict[str, list[tuple[str, str, str]]]] = {}
+        self._by_db: dict[tuple[str, int, int], dict[str, list[Known]]] = {}
+        self._districts: dict[tuple[str, str, str], str | None] = {}
 
-    def lookup(self, session: Session) -> dict[str, list[tuple[str, str, str]]]:
-        count = session.scalar(select(func.count()).select_from(AreaName)) or 0
-        key = (database_key(session), count)
+    def lookup(self, session: Session) -> dict[str, list[Known]]:
+        places = session.scalar(select(func.count()).select_from(Place)) or 0
+        names = session.scalar(select(func.count()).select_from(AreaName)) or 0
+        key = (database_key(session), places, names)
         with self._lock:
             if key in self._by_db:
                 return self._by_db[key]
-        index: dict[str, list[tuple[str, str, str]]] = {}
-        rows = session.execute(
-            select(AreaName.code, AreaName.name, AreaName.kind).where(
-                AreaName.kind.in_(WARD_KINDS + DISTRICT_KINDS)
-            )
-        )
+        index: dict[str, list[Known]] = {}
+        for row in session.execute(select(Place.name, Place.source_id, Place.latitude,
+                                          Place.longitude, Place.population)):  # fmt: skip
+            index.setdefault(place_key(row.name), []).append(
+                Known("place", row.name, row.source_id, row.latitude, row.longitude,
+                      row.population))  # fmt: skip
+        rows = session.execute(select(AreaName.code, AreaName.name, AreaName.kind).where(
+            AreaName.kind.in_(WARD_KINDS + DISTRICT_KINDS)))  # fmt: skip
         for code, name, kind in rows:
-            clean = clean_place_name(name)
             level = "ward" if kind in WARD_KINDS else "district"
-            entry = (code, clean, level)
-            names = {clean.lower()}
-            # "Brewood, Coven & Blymhill" names three places; "Wednesfield North" is in
-            # "Wednesfield".
-            names.update(p.strip().lower() for p in re.split(r",|&| and ", clean) if p.strip())
-            first = clean.split()[0].lower() if " " in clean else None
-            if first and len(first) > 3:
-                names.add(first)
-            for each in names:
-                index.setdefault(each, []).append(entry)
+            clean = clean_place_name(name)
+            for each in {clean, *names_of(clean)}:
+                index.setdefault(place_key(each), []).append(Known(level, each, code))
         with self._lock:
             self._by_db = {key: index}
         return index
 
+    def district_of(self, session: Session, known: Known) -> str | None:
+        """The district a known name lies in (a place's nearest postcode's, a ward's)."""
+        if known.level == "district":
+            return known.ident
+        cache_key = (database_key(session), known.level, known.ident)
+        if cache_key in self._districts:
+            return self._districts[cache_key]
+        district = None
+        if known.level == "ward":
+            first = select(Postcode.district_code).where(Postcode.ward_code == known.ident)
+            district = session.scalar(first.limit(1))
+        elif known.latitude is not None and known.longitude is not None:
+            nearest = nearest_postcodes(session, known.latitude, known.longitude,
+                                        PLACE_POSTCODE_RADIUS_M, 1)  # fmt: skip
+            if nearest and nearest[0].record.district:
+                district = nearest[0].record.district.code
+        with self._lock:
+            if len(self._districts) > 100_000:
+                self._districts.clear()
+            self._districts[cache_key] = district
+        return district
 
-PLACE_NAMES = _PlaceNames()
+
+PLACE_INDEX = _PlaceIndex()
 
 
-def _force_box(session: Session, force_id: str) -> BoundingBox | None:
-    row = session.execute(
-        select(
-            func.min(Neighbourhood.min_lat), func.min(Neighbourhood.min_lng),
-            func.max(Neighbourhood.max_lat), func.max(Neighbourhood.max_lng),
-        ).where(Neighbourhood.force_id == force_id, Neighbourhood.active.is_(True))
-    ).first()  # fmt: skip
-    if row is None or row[0] is None:
+def _by_place(
+    session: Session, text: str, force_id: str, team_id: int | None = None
+) -> Located | None:
+    """The places the text names that lie in the force's area (its districts), as a local
+    reads them: the longest known name wins over any part of it, a name the force's area has
+    twice is settled by the publishing team's whereabouts or left out, and names the words
+    around them mark as places are preferred to bare capitalised words."""
+    candidates = place_candidates(text)
+    if not candidates:
         return None
-    return BoundingBox(*row)
-
-
-def _by_place(session: Session, text: str, force_id: str) -> Located | None:
-    phrases = place_phrases(text)
-    if not phrases:
-        return None
-    teams = session.execute(
+    index = PLACE_INDEX.lookup(session)
+    teams = {place_key(name): ident for ident, name in session.execute(
         select(Neighbourhood.id, Neighbourhood.name).where(
-            Neighbourhood.force_id == force_id,
-            Neighbourhood.active.is_(True),
-            Neighbourhood.min_lat.is_not(None),
-        )
-    ).all()
-    team_names = {name.lower(): team_id for team_id, name in teams}
-    box = _force_box(session, force_id)
-    names = PLACE_NAMES.lookup(session)
-    for phrase in phrases:
-        lowered = phrase.lower()
-        if lowered in team_names:
-            team = session.get(Neighbourhood, team_names[lowered])
-            area = neighbourhood_area(session, team) if team is not None else None
-            if area is not None:
-                return Located(area, "place", f"{phrase} (neighbourhood)", team_names[lowered])
-        if box is None:
+            Neighbourhood.force_id == force_id, Neighbourhood.active.is_(True),
+            Neighbourhood.min_lat.is_not(None)))}  # fmt: skip
+    districts = districts_of_force(force_id)
+    clue = _team_centre(session, team_id)
+    taken: list[tuple[int, int]] = []
+    chosen: list[tuple[Candidate, Known | int]] = []
+    for candidate in sorted(candidates, key=lambda c: (c.start - c.end, c.start)):
+        if any(candidate.start < end and start < candidate.end for start, end in taken):
+            continue  # part of a longer known name: never shortened to it
+        key = place_key(candidate.phrase)
+        if key in teams:
+            taken.append((candidate.start, candidate.end))
+            chosen.append((candidate, teams[key]))
             continue
-        found = _places_in_box(session, names.get(lowered, []), box)
-        if found is not None:
-            area, described = found
-            return Located(area, "place", f"{phrase} ({described})")
-    return None
+        known = index.get(key)
+        if not known:
+            continue
+        taken.append((candidate.start, candidate.end))  # known, even if outside the force
+        inside = [k for k in known
+                  if not districts or PLACE_INDEX.district_of(session, k) in districts]  # fmt: skip
+        pick = _one_of(inside, clue)
+        if pick is not None:
+            chosen.append((candidate, pick))
+    use = [c for c in chosen if c[0].cued] or chosen
+    if not use:
+        return None
+    areas, said, team = [], [], None
+    for candidate, pick in sorted(use, key=lambda c: c[0].start):
+        if isinstance(pick, int):
+            row = session.get(Neighbourhood, pick)
+            area = neighbourhood_area(session, row) if row is not None else None
+            level, team = "neighbourhood", pick
+        else:
+            area, level = _known_area(session, pick), pick.level
+        if area is not None:
+            areas.append(area)
+            said.append(f"{candidate.phrase} ({level})")
+    if not areas:
+        return None
+    return Located(union_area(areas), "place", "; ".join(dict.fromkeys(said)), team)
 
 
-def _places_in_box(
-    session: Session, entries: list[tuple[str, str, str]], box: BoundingBox
-) -> tuple[Area, str] | None:
-    """The footprint of the wards (else districts) among ``entries`` that lie in ``box``."""
-    for level in ("ward", "district"):
-        column = Postcode.ward_code if level == "ward" else Postcode.district_code
-        groups = []
-        named = []
-        for code, clean, entry_level in entries:
-            if entry_level != level:
-                continue
-            points = session.execute(
-                select(Postcode.latitude, Postcode.longitude).where(
-                    column == code,
-                    Postcode.latitude.is_not(None),
-                    Postcode.terminated_on.is_(None),
-                )
-            ).all()
-            inside = [(lat, lng) for lat, lng in points if box.contains(lat, lng)]
-            if inside:
-                groups.append(inside)
-                named.append(clean)
-        if groups:
-            return footprint_area(groups), f"{level}: {', '.join(sorted(set(named)))}"
-    return None
+def _one_of(options: list[Known], clue: tuple[float, float] | None) -> Known | None:
+    """The one place meant by a name that lies in the force's area once or more: the only one;
+    else the one nearest the publishing team; else a town far bigger than its namesakes."""
+    distinct = list({(k.level, k.ident): k for k in options}.values())
+    if len(distinct) <= 1:
+        return distinct[0] if distinct else None
+    located = [k for k in distinct if k.latitude is not None]
+    if clue is not None and located:
+        return min(located, key=lambda k: distance_m(clue[0], clue[1], k.latitude, k.longitude))
+    ranked = sorted(distinct, key=lambda k: -(k.population or 0))
+    if (ranked[0].population or 0) >= 5 * max(ranked[1].population or 0, 1):
+        return ranked[0]
+    if all(k.level != "place" for k in distinct) and len({k.level for k in distinct}) == 1:
+        return None
+    places = [k for k in distinct if k.level == "place"]
+    return places[0] if len(places) == 1 else None
+
+
+def _team_centre(session: Session, team_id: int | None) -> tuple[float, float] | None:
+    team = session.get(Neighbourhood, team_id) if team_id else None
+    if team is None or team.centre_lat is None or team.centre_lng is None:
+        return None
+    return team.centre_lat, team.centre_lng
+
+
+def place_radius_m(population: int | None) -> float:
+    """How far a place reaches, from how many live there (a village 1 km, a city up to 8)."""
+    return min(PLACE_RADIUS_MAX_M, max(PLACE_RADIUS_MIN_M, 15 * math.sqrt(population or 0)))
+
+
+def _known_area(session: Session, known: Known) -> Area | None:
+    if known.level == "place" and known.latitude is not None and known.longitude is not None:
+        try:
+            return circle_area(known.latitude, known.longitude, place_radius_m(known.population))
+        except AreaInvalid:
+            return None
+    column = Postcode.ward_code if known.level == "ward" else Postcode.district_code
+    points = session.execute(
+        select(Postcode.latitude, Postcode.longitude).where(
+            column == known.ident, Postcode.latitude.is_not(None),
+            Postcode.terminated_on.is_(None))).all()  # fmt: skip
+    return footprint_area([[(lat, lng) for lat, lng in points]]) if points else None

@@ -1,0 +1,134 @@
+"""Where in a police item's text a place may be named: candidate phrases, found anywhere.
+
+Pure. A candidate is a run of capitalised words ("Hebden Bridge", "Stoke-on-Trent", "Newcastle
+upon Tyne", "St. Mellons"), with each shorter run inside it offered too (the resolver keeps the
+longest that is a known place, and never a part of a longer known one). Not only after "in" or
+"at": in lists ("in Hinckley, Coalville and Loughborough"), as adjectives ("a Wolverhampton
+man"), after "on <street>," ("on Church Street, Bilston"), either half of a bilingual name
+("Abertawe - Swansea"). A candidate is *cued* when the words around it say it is a place (a
+preposition of place before it, a person or area noun after it, or a list that began so);
+the resolver trusts uncued ones only when nothing cued is found.
+
+Left out: streets and roads (a run ending "Street", "Road"...), people's names after a title
+or before an age ("PC Sam Ashley", "Shirley, 67,"), and the capitalised words police items
+begin sentences with ("Officers", "Police", "Detectives").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_WORDS = 5
+
+_WORD = r"(?:St\.?\s+)?[A-Z][A-Za-zÀ-ÿŵŷ'’]*(?:-[A-Za-zÀ-ÿŵŷ'’]+)*"
+_JOIN = r"(?:\s+(?:upon|on|under|le|la|de|en|in|by|the|next|y|yr|ar)\s+|\s+|-)"
+_RUN = re.compile(rf"{_WORD}(?:{_JOIN}{_WORD}){{0,{MAX_WORDS + 2}}}")
+_SPLIT = re.compile(r"\s+|-(?=[A-Z])")
+_CUE_BEFORE = re.compile(
+    r"\b(?:in|at|near|from|around|outside|of|to|towards|between|across|throughout|within|"
+    r"into|through|off|visit(?:ing|s)?|area of|parts of|streets of)\s+(?:the\s+)?$"
+)
+_LIST_BEFORE = re.compile(r"(?:,|\band|\bor|&)\s*$")
+_CUE_AFTER = re.compile(
+    r"^\s*(?:man|woman|men|women|boy|girl|teenager|teen|pensioner|resident|residents|couple|"
+    r"family|area|areas|officers|police|team|community|communities|town|village|estate|"
+    r"centre|district|neighbourhood|based|born|native|youths?)\b", re.IGNORECASE,
+)  # fmt: skip
+_PERSON_BEFORE = re.compile(
+    r"\b(?:named|called|PC|PCSO|DC|DS|DI|DCI|Sgt|Sergeant|Inspector|Constable|Mr|Mrs|Ms|Miss|"
+    r"Dr|aged)\s*$"
+)
+_PERSON_AFTER = re.compile(r"^\s*,?\s*(?:aged\s+)?\d{1,3}\b|^\s*'s\b")
+STREET_WORDS = frozenset(
+    "street road lane avenue close drive way crescent terrace grove walk row place square "
+    "gardens court mews parade rise boulevard bypass roundabout junction motorway".split()
+)
+# Capitalised at the start of a sentence or as titles, never places themselves.
+NOT_PLACES = frozenset(
+    "a an the this that these those officers officer police detectives detective we our he she "
+    "they his her their it its if when while after before anyone anybody people members "
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may "
+    "june july august september october november december update appeal missing wanted warning "
+    "urgent crimestoppers call please help do did can have has are is was were witness "
+    "witnesses cctv pc pcso dc ds sgt inspector superintendent chief constable mr mrs ms miss "
+    "dr court crown magistrates hospital station i thank thanks".split()
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    phrase: str  # as written
+    start: int  # character offset in the text
+    end: int
+    cued: bool
+
+
+def place_candidates(text: str) -> list[Candidate]:
+    """Every capitalised run of the text that may name a place, and each run inside it, longest
+    first within a run; runs that are streets or people are left out."""
+    found: list[Candidate] = []
+    for match in _RUN.finditer(text):
+        words = _words(match.group(0), match.start())
+        if not words:
+            continue
+        before, after = text[: words[0][1]], text[words[-1][2] :]
+        if _PERSON_BEFORE.search(before) or _PERSON_AFTER.match(after):
+            continue
+        if words[-1][0].lower().rstrip(".") in STREET_WORDS:
+            continue  # "Church Street": a street, and "Church" in it is not a place either
+        run_cued = _cued(text, before, after)
+        for size in range(len(words), 0, -1):
+            for first in range(0, len(words) - size + 1):
+                span = words[first : first + size]
+                if not (span[0][0][:1].isupper() and span[-1][0][:1].isupper()):
+                    continue  # "Wednesfield on", "in Hinckley": a connector at an edge
+                phrase = text[span[0][1] : span[-1][2]]
+                if phrase.lower() in NOT_PLACES:
+                    continue
+                cued = run_cued or _cued(text, text[: span[0][1]], text[span[-1][2] :])
+                found.append(Candidate(phrase, span[0][1], span[-1][2], cued))
+    return found
+
+
+def _words(run: str, offset: int) -> list[tuple[str, int, int]]:
+    """The run's capitalised words (with "St." kept to its name), dropping leading words that
+    are never places ("Officers in", "Police")."""
+    words: list[tuple[str, int, int]] = []
+    position = 0
+    for part in _SPLIT.split(run):
+        start = run.index(part, position)
+        position = start + len(part)
+        if not part:
+            continue
+        if words and words[-1][0] in ("St", "St.") and part[:1].isupper():
+            words[-1] = (f"{words[-1][0]} {part}", words[-1][1], offset + position)
+            continue
+        words.append((part, offset + start, offset + position))
+    while words and (words[0][0].lower() in NOT_PLACES or not words[0][0][:1].isupper()):
+        words.pop(0)
+    while words and not words[-1][0][:1].isupper():
+        words.pop()
+    return words
+
+
+_NAMES = rf"{_WORD}(?:{_JOIN}{_WORD}){{0,{MAX_WORDS + 2}}}"
+_LISTED = re.compile(
+    r"\b(?:in|at|near|from|around|across|throughout|of|between|visit(?:ing|s)?)\s+(?:the\s+)?"
+    rf"{_NAMES}(?:\s*(?:,|and|or|&)\s*{_NAMES})*\s*(?:,|\band|\bor|&)\s*$"
+)
+_AFTER_STREET = re.compile(
+    rf"\b(?:on|in|at|near|off)\s+{_NAMES}\s+(?:{'|'.join(w.title() for w in sorted(STREET_WORDS))})"
+    r"\s*,\s*$"
+)
+_BILINGUAL_PARTNER = re.compile(rf"{_WORD}\s*(?:\s-\s|/)\s*$")
+
+
+def _cued(text: str, before: str, after: str) -> bool:
+    if _CUE_BEFORE.search(before[-40:]) or _CUE_AFTER.match(after[:30]):
+        return True
+    near = re.split(r"[.;:!?]\s", before[-200:])[-1]
+    if _AFTER_STREET.search(near) or _BILINGUAL_PARTNER.search(near):
+        return True  # "on Church Street, Bilston"; "Abertawe - Swansea"
+    # "in Hinckley, Coalville and Loughborough": the list began with a cue.
+    return bool(_LIST_BEFORE.search(before[-6:]) and _LISTED.search(near))

@@ -1,0 +1,52 @@
+"""Where a police item may name a place: candidates found anywhere, cued or not (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from feeds.syndication.place_mentions import place_candidates
+
+
+def cued(text: str) -> list[str]:
+    return [c.phrase for c in place_candidates(text) if c.cued]
+
+
+def every(text: str) -> list[str]:
+    return [c.phrase for c in place_candidates(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Burglary in Wednesfield on Tuesday", ["Wednesfield on Tuesday", "Wednesfield"]),
+        ("Thefts in Hinckley, Coalville and Loughborough", ["Hinckley", "Coalville",
+                                                            "Loughborough"]),
+        ("A Wolverhampton man has been charged", ["Wolverhampton"]),
+        ("Assault on Church Street, Bilston, last night", ["Bilston"]),
+        ("Police in Abertawe - Swansea are appealing", ["Abertawe", "Swansea"]),
+        ("A woman was hurt in St. Mellons", ["St. Mellons"]),
+        ("He has links to Newcastle upon Tyne", ["Newcastle upon Tyne", "Newcastle", "Tyne"]),
+        ("Oldham officers are looking for a man", ["Oldham"]),
+    ],
+)  # fmt: skip
+def test_cued_candidates(text, expected):
+    assert cued(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PC Sam Ashley spoke to residents",  # a title before a name: a person
+        "Have you seen Shirley, 67?",  # a name before an age
+        "Officers attended Church Street",  # a street, and no part of it
+        "Police are appealing for witnesses",  # sentence openers
+    ],
+)
+def test_people_streets_and_openers_are_not_candidates(text):
+    assert not {"Sam Ashley", "Ashley", "Shirley", "Church", "Church Street", "Police",
+                "Officers"} & set(every(text))  # fmt: skip
+
+
+def test_uncued_names_are_offered_but_marked():
+    found = {c.phrase: c.cued for c in place_candidates("Stoke-on-Trent residents and Kayden")}
+    assert found["Stoke-on-Trent"] is True and found["Kayden"] is False
