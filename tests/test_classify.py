@@ -267,6 +267,25 @@ CASES: list[tuple[str, str, str | None]] = [
     ("Chief Constable retires after 30 years", "She joined the force in 1996.", None),
     ("Christmas toy appeal: donations welcome at the station", "Gifts go to local families.", None),
     ("Operation Sceptre: knife arches at stations this week", None, None),
+    # --- closure news that repeats the alarm word: never a new alert
+    ("Missing man found", "Thank you to everyone who shared our appeal.", "update"),
+    ("Missing Jodie traced safe and well", "The 15-year-old was found in Bilston.", "update"),
+    ("Man we wanted to identify has come forward", "We'd like to thank the public.", "update"),
+    ("Wanted man arrested in Wolverhampton", "Connor, 31, is in custody.", "update"),
+    ("Image removed", "The woman in our CCTV appeal has been identified.", "update"),
+    ("Body found in search for missing walker", "His family have been informed.", "update"),
+    # --- a stolen or lost pet is not a bulletin, however it is put
+    ("Have you seen Bella? Spaniel stolen from garden in Bilston", "Call 101.", None),
+    ("Stolen French bulldog: can you help?", "The puppy was taken from a car.", None),
+    # --- advice that never says warn or advice
+    ("Lock it or lose it", "Thieves are trying car door handles at night in Wednesfield.",
+     "warning"),
+    ("Don't get caught out by courier fraudsters", "They ask for your bank card.", "warning"),
+    # --- appeals that never say appeal or witness
+    ("Did you see a silver Ford Focus on the A449?", "Anyone who saw it should call us.",
+     "appeal"),
+    ("Footage sought after car set alight", "Anyone with dashcam footage should get in touch.",
+     "appeal"),
 ]
 
 # A few of the titles above stand alone on social posts; give them their empty summary.
