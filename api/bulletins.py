@@ -51,6 +51,12 @@ class BulletinSchema(Schema):
     severity = fields.String(allow_none=True, metadata={"enum": list(SEVERITIES)})
     urgency = fields.String(allow_none=True, metadata={"enum": list(URGENCIES)})
     located_by = fields.String(metadata={"enum": list(LOCATED_BY)})
+    precision = fields.String(
+        allow_none=True,
+        metadata={"enum": ["given", "point", "postcode", "place", "team", "force"],
+                  "description": "how precisely it is located: force means the whole force "
+                  "area (nothing in it said where); null when it could not be located"},
+    )  # fmt: skip
     location = fields.String(allow_none=True, metadata={"example": "WV11 1AA"})
     area = fields.Dict(allow_none=True, metadata={"description": "the target area, as stored"})
     published_at = fields.DateTime()

@@ -56,15 +56,13 @@ from feeds.ingest.models import Feed, Post  # noqa: E402
 from feeds.ingest.refresh import refresh_feed  # noqa: E402
 from feeds.ingest.registry import sync_force_feeds  # noqa: E402
 from feeds.syndication.bulletins import bulletins_from_posts, expire_bulletins  # noqa: E402
-from feeds.syndication.models import Bulletin  # noqa: E402
+from feeds.syndication.models import PRECISION, Bulletin  # noqa: E402
 
 LABELS = ("appeal", "missing", "wanted", "warning", "update", "other")
 ALERTS = ("appeal", "missing", "wanted", "warning")
 DEFAULT_CODEPOINT = ROOT.parent / "shared" / "data" / "codepo_gb.zip"
 DEMO_CODEPOINT = ROOT / "directory" / "data" / "codepo_demo.zip"
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "hyperlocal-eval-cache"
-PRECISION = {"point": "point", "postcode": "postcode", "place": "place",
-             "neighbourhood": "team", "force": "force", "given": "given"}  # fmt: skip
 GEOD = Geod(ellps="WGS84")
 FIELDS = ("id", "force", "title", "summary", "published", "guid", "link", "label", "postcodes",
           "places", "resolves")  # fmt: skip

@@ -962,3 +962,7 @@ def test_a_force_area_with_holes_of_any_size_never_stops_its_feed(
         made = session.scalars(select(Bulletin.kind).order_by(Bulletin.kind)).all()
     assert made == ["appeal", "missing"]
     assert client.get(f"/feeds/{feed_id}").get_json()["items_with_problems"] == 0
+    shown = {b["kind"]: b for b in client.get("/bulletins?force=west-midlands").get_json()["items"]}
+    # Every bulletin says how it was located and how precisely.
+    assert (shown["appeal"]["located_by"], shown["appeal"]["precision"]) == ("postcode", "postcode")
+    assert shown["missing"]["precision"] in ("place", "team")

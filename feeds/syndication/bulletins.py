@@ -32,7 +32,7 @@ from feeds.ingest.store import record_item_problem
 from feeds.syndication.bulletin_location import Located, locate_item
 from feeds.syndication.classify import SEVERITIES, URGENCIES, classify
 from feeds.syndication.matching import deliver, delivered_to, subscriptions_matching
-from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, Bulletin
+from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, PRECISION, Bulletin
 from feeds.syndication.outbox import cancel_pending, enqueue_events
 from feeds.syndication.updates import UPDATE_WINDOW, referenced_by
 
@@ -80,6 +80,7 @@ def bulletin_json(bulletin: Bulletin, area: bool = True) -> dict[str, Any]:
         "severity": bulletin.severity,
         "urgency": bulletin.urgency,
         "located_by": bulletin.located_by,
+        "precision": PRECISION.get(bulletin.located_by),
         "location": bulletin.location,
         "published_at": bulletin.published_at,
         "expires_at": bulletin.expires_at,

@@ -27,6 +27,9 @@ BULLETIN_KINDS = ("appeal", "missing", "wanted", "warning", "update")
 BULLETIN_STATUSES = ("active", "resolved", "cancelled", "expired")
 # How a bulletin's area was found, most precise first (see feeds.syndication.bulletin_location).
 LOCATED_BY = ("given", "point", "postcode", "place", "neighbourhood", "force", "unlocated")
+# How precise each way of locating is, as outlets read it ("force": the whole force area).
+PRECISION = {"given": "given", "point": "point", "postcode": "postcode", "place": "place",
+             "neighbourhood": "team", "force": "force", "unlocated": None}  # fmt: skip
 
 
 class Bulletin(Base):
