@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, jsonify, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
@@ -20,7 +20,7 @@ from directory.geography.geo import bbox_around
 from directory.police.models import Neighbourhood
 from directory.police.patches import neighbourhood_area
 from directory.police.store import get_neighbourhood
-from feeds.syndication.bulletin_queries import get_bulletin, list_bulletins
+from feeds.syndication.bulletin_queries import get_bulletin, list_bulletins, outlets_of
 from feeds.syndication.bulletins import bulletin_json, change_status, edit_bulletin, post_bulletin
 from feeds.syndication.classify import SEVERITIES, URGENCIES
 from feeds.syndication.feed_formats import cap_alert
@@ -37,7 +37,7 @@ AREA_DESCRIPTION = (
 
 
 class BulletinSchema(Schema):
-    id = fields.Integer()
+    id = fields.Integer(allow_none=True, metadata={"description": "null only in a dry run"})
     kind = fields.String(metadata={"enum": list(BULLETIN_KINDS)})
     status = fields.String(metadata={"enum": list(BULLETIN_STATUSES)})
     title = fields.String(metadata={"example": "CCTV appeal after burglary in Wednesfield"})
@@ -111,6 +111,37 @@ class BulletinCreateSchema(Schema):
                              validate=validate.OneOf(SEVERITIES))  # fmt: skip
     urgency = fields.String(load_default=None, allow_none=True,
                             validate=validate.OneOf(URGENCIES))  # fmt: skip
+    outside_force = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: post an area that lies outside the force's own area "
+                  "on purpose (a cross-border appeal); needs outside_reason"},
+    )  # fmt: skip
+    outside_reason = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=200),
+        metadata={"example": "suspect known to visit Cannock"},
+    )  # fmt: skip
+
+
+class DryRunQuerySchema(Schema):
+    dry_run = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: say what would happen (kind, location, the outlets "
+                  "it would reach) and write nothing"},
+    )  # fmt: skip
+
+
+class OutletSchema(Schema):
+    site_id = fields.Integer()
+    site_name = fields.String()
+    subscription_id = fields.Integer()
+    channels = fields.List(fields.String(metadata={"enum": ["feed", "webhook"]}))
+
+
+class DryRunSchema(Schema):
+    dry_run = fields.Boolean(metadata={"enum": [True]})
+    bulletin = fields.Nested(BulletinSchema, metadata={"description": "as it would be (no id)"})
+    outlets = fields.List(fields.Nested(OutletSchema))
+    outlet_count = fields.Integer()
 
 
 class BulletinUpdateSchema(Schema):
@@ -196,14 +227,19 @@ class Bulletins(MethodView):
         return page_body([bulletin_json(b) for b in found.items], found.page, found.per_page,
                          found.total)  # fmt: skip
 
+    @blp.arguments(DryRunQuerySchema, location="query", as_kwargs=True)
     @blp.arguments(BulletinCreateSchema)
     @blp.response(201, BulletinSchema)
+    @blp.alt_response(200, schema=DryRunSchema, description="dry_run=true: what would happen")
     @blp.doc(security=[{"bearerAuth": []}])
-    def post(self, body: dict[str, Any]) -> Any:
+    def post(self, body: dict[str, Any], dry_run: bool = False) -> Any:
         """Post a bulletin (a police:<force> key)
 
         It is located (the given area, or from its words), matched to the outlets whose
-        subscriptions cover it and queued for their webhooks, all in one transaction.
+        subscriptions cover it and queued for their webhooks, all in one transaction. An
+        area whose centre lies in another force's area is refused (422) unless
+        `outside_force: true` comes with an `outside_reason`. With `?dry_run=true` nothing
+        is written: the answer (200) says what would happen and which outlets it would reach.
         """
         force = _posting_force(body.get("force"))
         session = db_session()
@@ -212,7 +248,15 @@ class Bulletins(MethodView):
             session, force, kind=body["kind"], title=body["title"], body_html=body["body_html"],
             link=body["link"], area=area, neighbourhood=team, expires_at=body["expires_at"],
             severity=body["severity"], urgency=body["urgency"],
+            outside_force=body["outside_force"], outside_reason=body["outside_reason"],
         )  # fmt: skip
+        if dry_run:
+            outlets = outlets_of(session, published.subscriptions)
+            would_be = {**bulletin_json(published.bulletin), "id": None}
+            session.rollback()  # nothing of it is kept: no bulletin, delivery or event
+            answer = {"dry_run": True, "bulletin": would_be, "outlets": outlets,
+                      "outlet_count": len(outlets)}  # fmt: skip
+            return jsonify(DryRunSchema().dump(answer)), 200
         session.commit()
         headers = {"Location": url_for("bulletins.BulletinItem", bulletin_id=published.bulletin.id)}
         return bulletin_json(published.bulletin), 201, headers

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory.geography.force_at import force_area_at
 from directory.geography.models import Postcode
 from directory.geography.police_force_areas import ForceArea, force_area_of_district
-from directory.geography.postcodes import nearest_postcodes
 from directory.police.models import PoliceForce
 from directory.police.patches import (
     active_officer_rows,
@@ -26,7 +26,6 @@ from directory.sites.store import SiteMatch, sites_near
 
 LOCAL_SITES_RADIUS_M = 2_000  # sites this close count as "local" to a resident
 LOCAL_SITES_MAX = 20
-NEAREST_FOR_FORCE_M = 3_000  # how far to look for a postcode to name the force of a point
 
 
 @dataclass(frozen=True)
@@ -65,15 +64,11 @@ def local_to(session: Session, lat: float, lng: float, unit: str | None = None) 
 def _force_area_at(session: Session, lat: float, lng: float, unit: str | None) -> ForceArea | None:
     """The police force area of the unit, or of the postcode nearest the point (a sector's or a
     district's centre), from the districts' lookup: known before any team is imported."""
-    district = None
     if unit:
         district = session.scalar(select(Postcode.district_code).where(Postcode.postcode == unit))
-    if district is None:
-        nearest = nearest_postcodes(session, lat, lng, NEAREST_FOR_FORCE_M, 1)
-        district = (
-            nearest[0].record.district.code if nearest and nearest[0].record.district else None
-        )
-    return force_area_of_district(district)
+        if district is not None:
+            return force_area_of_district(district)
+    return force_area_at(session, lat, lng)
 
 
 def _force_of(session: Session, area: ForceArea | None) -> dict[str, Any] | None:

@@ -966,3 +966,44 @@ def test_a_force_area_with_holes_of_any_size_never_stops_its_feed(
     # Every bulletin says how it was located and how precisely.
     assert (shown["appeal"]["located_by"], shown["appeal"]["precision"]) == ("postcode", "postcode")
     assert shown["missing"]["precision"] in ("place", "team")
+
+
+def test_an_area_outside_the_force_needs_a_reason_and_a_dry_run_writes_nothing(
+    loopback_app, client, sessions
+):  # type: ignore[no-untyped-def]
+    """POST /bulletins took any area: a West Midlands appeal drawn over Leicester reached
+    Leicester's outlets. Now it is a 422 that says why, unless the force says it means it; and
+    ?dry_run=true answers what would happen, writing nothing."""
+    app = loopback_app
+    police = bearer(app, "police:west-midlands")
+    subscribe(client, app, site_id(sessions, WEDNESFIELD), label="newsroom")
+    subscribe(client, app, site_id(sessions, LEICESTER))
+    leicester = {"kind": "appeal", "title": "Appeal: man seen in Leicester city centre",
+                 "area": {"type": "postcodes", "postcodes": ["LE1 1"]}}  # fmt: skip
+    refused = client.post("/bulletins", json=leicester, headers=police)
+    body = refused.get_json()
+    assert refused.status_code == 422, body
+    assert "outside west-midlands's police force area" in body["message"]
+    assert "Leicestershire" in body["message"] and "outside_force" in body["message"]
+    no_reason = client.post("/bulletins", json={**leicester, "outside_force": True},
+                            headers=police)  # fmt: skip
+    assert no_reason.status_code == 422 and "outside_reason" in no_reason.get_json()["message"]
+    meant = {**leicester, "outside_force": True, "outside_reason": "the suspect is from Leicester"}
+    dry = client.post("/bulletins?dry_run=true", json=meant, headers=police)
+    answer = dry.get_json()
+    assert dry.status_code == 200, answer
+    assert answer["dry_run"] is True and answer["bulletin"]["id"] is None
+    assert answer["bulletin"]["precision"] == "given"
+    assert "outside its area: the suspect is from Leicester" in answer["bulletin"]["location"]
+    assert [o["site_name"] for o in answer["outlets"]] == ["Leicester Centre Chronicle (demo)"]
+    assert answer["outlet_count"] == 1
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Bulletin)) == 0
+        assert session.scalar(select(func.count()).select_from(BulletinDelivery)) == 0
+        assert session.scalar(select(func.count()).select_from(WebhookMessage)) == 0
+    posted = client.post("/bulletins", json=meant, headers=police)
+    assert posted.status_code == 201 and posted.get_json()["id"] is not None
+    # Inside its own area nothing more is asked.
+    home = {"kind": "appeal", "title": "Appeal in Wednesfield",
+            "area": {"type": "postcodes", "postcodes": ["WV11 1"]}}  # fmt: skip
+    assert client.post("/bulletins", json=home, headers=police).status_code == 201

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, undefer
 from directory.geography.area_cache import AREAS
 from directory.geography.areas import Area
 from directory.geography.geo import BoundingBox
+from directory.sites.models import Site
 from directory.storage import Page, database_key, paginate
-from feeds.syndication.models import Bulletin, BulletinDelivery
+from feeds.syndication.models import Bulletin, BulletinDelivery, Subscription
 
 
 class BulletinNotFound(LookupError):
@@ -116,3 +117,17 @@ def feed_version(session: Session, subscription_id: int) -> tuple[int, datetime 
         )  # fmt: skip
     ).first()
     return (row[0], row[1]) if row else (0, None)
+
+
+def outlets_of(session: Session, subscription_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The outlets behind these subscriptions: each subscription's site and channels."""
+    if not subscription_ids:
+        return []
+    rows = session.execute(
+        select(Subscription.id, Subscription.channels, Site.id, Site.name)
+        .join(Site, Site.id == Subscription.site_id)
+        .where(Subscription.id.in_(list(subscription_ids)))
+        .order_by(Site.name, Subscription.id)
+    ).all()
+    return [{"subscription_id": sub_id, "channels": channels, "site_id": site_id,
+             "site_name": name} for sub_id, channels, site_id, name in rows]  # fmt: skip

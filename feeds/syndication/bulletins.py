@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from directory.geography.areas import Area, area_from_json, set_area_columns
+from directory.geography.force_at import outside_force as outside_force_area
 from directory.police.models import Neighbourhood, Officer, PoliceForce
 from directory.storage import savepoint, utcnow
 from directory.text import plain_text, sanitise_html, xml_safe
@@ -156,9 +157,13 @@ def post_bulletin(
     severity: str | None = None,
     urgency: str | None = None,
     now: datetime | None = None,
+    outside_force: bool = False,
+    outside_reason: str | None = None,
 ) -> Published:
     """A bulletin posted directly by a force. Without ``area`` (or a team) it is located
-    from its words, as feed items are."""
+    from its words, as feed items are. An ``area`` whose centre lies in another force's area is
+    refused unless ``outside_force`` is set with a reason (a cross-border appeal): a slip of
+    the map must not send an appeal to the wrong county's outlets."""
     now = now or utcnow()
     if session.get(PoliceForce, force_id) is None:
         raise BulletinInvalid(f"no police force '{force_id}'")
@@ -179,7 +184,21 @@ def post_bulletin(
     if neighbourhood is not None and neighbourhood.force_id != force_id:
         raise BulletinInvalid(f"neighbourhood {neighbourhood.code} is not a team of {force_id}")
     if area is not None:
-        located = Located(area, "given", "given by the force",
+        described = "given by the force"
+        elsewhere = outside_force_area(session, area, force_id)
+        if elsewhere is not None and not outside_force:
+            raise BulletinInvalid(
+                f"the area lies outside {force_id}'s police force area (its centre is in "
+                f"{elsewhere.name}'s): check it, or send outside_force: true with "
+                "outside_reason to post it there on purpose"
+            )  # fmt: skip
+        if outside_force:
+            reason = plain_text(outside_reason or "", 200)
+            if not reason:
+                raise BulletinInvalid("outside_force needs outside_reason: why this force "
+                                      "posts for an area outside its own")  # fmt: skip
+            described = f"given by the force, outside its area: {reason}"
+        located = Located(area, "given", described,
                           neighbourhood.id if neighbourhood else None)  # fmt: skip
     else:
         team = neighbourhood.id if neighbourhood else None
