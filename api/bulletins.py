@@ -20,7 +20,12 @@ from directory.geography.geo import bbox_around
 from directory.police.models import Neighbourhood
 from directory.police.patches import neighbourhood_area
 from directory.police.store import get_neighbourhood
-from feeds.syndication.bulletin_queries import get_bulletin, list_bulletins, outlets_of
+from feeds.syndication.bulletin_queries import (
+    deliveries_of,
+    get_bulletin,
+    list_bulletins,
+    outlets_of,
+)
 from feeds.syndication.bulletins import bulletin_json, change_status, edit_bulletin, post_bulletin
 from feeds.syndication.classify import SEVERITIES, URGENCIES
 from feeds.syndication.feed_formats import cap_alert
@@ -313,3 +318,47 @@ class BulletinCap(MethodView):
                                "CAP is published for warnings")  # fmt: skip
         web = url_for("bulletins.BulletinItem", bulletin_id=bulletin.id, _external=True)
         return Response(cap_alert(bulletin, web), mimetype="application/cap+xml")
+
+
+class WebhookEventSchema(Schema):
+    event = fields.String(metadata={"enum": ["bulletin.published", "bulletin.updated",
+                                             "bulletin.withdrawn"]})  # fmt: skip
+    status = fields.String(metadata={"enum": ["pending", "delivered", "failed", "cancelled"]})
+    attempts = fields.Integer()
+    last_status = fields.Integer(allow_none=True, metadata={"description": "HTTP status"})
+    last_error = fields.String(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+
+
+class DeliverySchema(OutletSchema):
+    matched_at = fields.DateTime()
+    webhook = fields.List(fields.Nested(WebhookEventSchema),
+                          metadata={"description": "events sent about this bulletin"})  # fmt: skip
+
+
+class DeliveriesSchema(Schema):
+    bulletin_id = fields.Integer()
+    outlet_count = fields.Integer(metadata={"description": "outlets it reached"})
+    webhooks = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                           metadata={"description": "events by status",
+                                     "example": {"delivered": 3, "pending": 1}})  # fmt: skip
+    items = fields.List(fields.Nested(DeliverySchema))
+
+
+@blp.route("/bulletins/<int:bulletin_id>/deliveries")
+class BulletinDeliveries(MethodView):
+    @blp.response(200, DeliveriesSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such bulletin")
+    @blp.doc(security=[{"bearerAuth": []}])
+    def get(self, bulletin_id: int) -> Any:
+        """Which outlets a bulletin reached and how its webhooks went (its force's key)"""
+        session = db_session()
+        bulletin = get_bulletin(session, bulletin_id)
+        authorise(f"police:{bulletin.force_id}")
+        items = deliveries_of(session, bulletin.id)
+        by_status: dict[str, int] = {}
+        for item in items:
+            for event in item["webhook"]:
+                by_status[event["status"]] = by_status.get(event["status"], 0) + 1
+        return {"bulletin_id": bulletin.id, "outlet_count": len(items), "webhooks": by_status,
+                "items": items}  # fmt: skip

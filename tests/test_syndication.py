@@ -198,6 +198,20 @@ def test_police_item_reaches_exactly_the_covering_outlets_and_is_withdrawn(
     # The webhook: signed, verified by the reference library, stable id.
     summary = send_due(sessions, fetcher)
     assert summary.delivered >= 1 and summary.failed == 0
+    # The force sees which outlets the appeal reached and how its webhook went.
+    wmp = bearer(app, "police:west-midlands")
+    deliveries = client.get(f"/bulletins/{appeal.id}/deliveries", headers=wmp).get_json()
+    with sessions() as session:
+        matched = session.scalar(select(func.count()).select_from(BulletinDelivery)
+                                 .where(BulletinDelivery.bulletin_id == appeal.id))  # fmt: skip
+    assert deliveries["outlet_count"] == matched and deliveries["webhooks"]["delivered"] >= 1
+    reached = next(i for i in deliveries["items"] if i["subscription_id"] == sub_w["id"])
+    assert reached["channels"] == ["feed", "webhook"] and reached["site_id"] == wednesfield
+    assert [(e["event"], e["status"], e["last_status"]) for e in reached["webhook"]] == [
+        ("bulletin.published", "delivered", 204)]  # fmt: skip
+    assert client.get(f"/bulletins/{appeal.id}/deliveries").status_code == 401
+    other = bearer(app, "police:leicestershire")
+    assert client.get(f"/bulletins/{appeal.id}/deliveries", headers=other).status_code == 403
     events = hook_w.events(secret)
     published = [e for e in events if e["type"] == "bulletin.published"]
     assert APPEAL["title"] in [e["data"]["title"] for e in published]

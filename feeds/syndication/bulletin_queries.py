@@ -18,7 +18,7 @@ from directory.geography.areas import Area
 from directory.geography.geo import BoundingBox
 from directory.sites.models import Site
 from directory.storage import Page, database_key, paginate
-from feeds.syndication.models import Bulletin, BulletinDelivery, Subscription
+from feeds.syndication.models import Bulletin, BulletinDelivery, Subscription, WebhookMessage
 
 
 class BulletinNotFound(LookupError):
@@ -131,3 +131,28 @@ def outlets_of(session: Session, subscription_ids: Sequence[int]) -> list[dict[s
     ).all()
     return [{"subscription_id": sub_id, "channels": channels, "site_id": site_id,
              "site_name": name} for sub_id, channels, site_id, name in rows]  # fmt: skip
+
+
+def deliveries_of(session: Session, bulletin_id: int) -> list[dict[str, Any]]:
+    """Each outlet a bulletin reached (its site, subscription and channels, when matched),
+    with the webhook events sent to it about this bulletin and how each went."""
+    rows = session.execute(
+        select(BulletinDelivery.subscription_id, BulletinDelivery.matched_at,
+               Subscription.channels, Site.id, Site.name)
+        .join(Subscription, Subscription.id == BulletinDelivery.subscription_id)
+        .join(Site, Site.id == Subscription.site_id)
+        .where(BulletinDelivery.bulletin_id == bulletin_id)
+        .order_by(Site.name, BulletinDelivery.subscription_id)
+    ).all()  # fmt: skip
+    events: dict[int, list[dict[str, Any]]] = {}
+    messages = session.scalars(select(WebhookMessage).where(
+        WebhookMessage.bulletin_id == bulletin_id).order_by(WebhookMessage.id))  # fmt: skip
+    for message in messages:
+        events.setdefault(message.subscription_id, []).append({
+            "event": message.event, "status": message.status, "attempts": message.attempts,
+            "last_status": message.last_status, "last_error": message.last_error,
+            "delivered_at": message.delivered_at,
+        })  # fmt: skip
+    return [{"subscription_id": sub_id, "site_id": site_id, "site_name": name,
+             "channels": channels, "matched_at": matched_at, "webhook": events.get(sub_id, [])}
+            for sub_id, matched_at, channels, site_id, name in rows]  # fmt: skip
