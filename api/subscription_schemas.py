@@ -38,6 +38,11 @@ class SubscriptionSchema(Schema):
     radius_m = fields.Float(metadata={"description": "metres the area is widened by"})
     area = fields.Dict(metadata={"description": "the effective area bulletins are matched to"})
     channels = fields.List(fields.String(metadata={"enum": list(CHANNELS)}))
+    force_wide_kinds = fields.List(
+        fields.String(metadata={"enum": list(BULLETIN_KINDS)}),
+        metadata={"description": "kinds also wanted when a bulletin is located only to a whole "
+                  "force area (its precision is force)"},
+    )  # fmt: skip
     feeds = fields.Dict(
         keys=fields.String(), values=fields.String(),
         metadata={"description": "rss, atom, json and cap (warnings) addresses: unguessable, "
@@ -77,6 +82,12 @@ class SubscriptionCreateSchema(Schema):
     )
     webhook_url = fields.String(load_default=None, allow_none=True,
                                 validate=validate.Length(max=2000))  # fmt: skip
+    force_wide_kinds = fields.List(
+        fields.String(validate=validate.OneOf(BULLETIN_KINDS)), load_default=None,
+        metadata={"description": "kinds wanted even when a bulletin could only be located to "
+                  "a whole force area; default: warning (appeals and missing people that say "
+                  "no place only if you opt in); [] for none"},
+    )  # fmt: skip
 
 
 class SubscriptionUpdateSchema(Schema):
@@ -90,6 +101,12 @@ class SubscriptionUpdateSchema(Schema):
         validate=validate.Length(min=1, error=CHANNELS_EMPTY),
     )
     webhook_url = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    force_wide_kinds = fields.List(
+        fields.String(validate=validate.OneOf(BULLETIN_KINDS)),
+        metadata={"description": "kinds wanted even when a bulletin could only be located to "
+                  "a whole force area; default: warning (appeals and missing people that say "
+                  "no place only if you opt in); [] for none"},
+    )  # fmt: skip
     webhook_enabled = fields.Boolean(
         metadata={"description": "true: turn a disabled endpoint back on"}
     )

@@ -42,6 +42,7 @@ from feeds.syndication.subscription_feeds import (
 from feeds.syndication.subscriptions import (
     create_subscription,
     enable_webhook,
+    force_wide_kinds,
     get_subscription,
     list_subscriptions,
     rotate_secret,
@@ -74,6 +75,7 @@ def subscription_json(subscription: Subscription) -> dict[str, Any]:
         "radius_m": subscription.radius_m,
         "area": {k: v for k, v in subscription.area.items() if k != "own"},
         "channels": subscription.channels,
+        "force_wide_kinds": force_wide_kinds(subscription),
         "feeds": {
             fmt: url_for("subscriptions.SubscriptionFeed", token=token, fmt=fmt, _external=True)
             for fmt in FEED_FORMATS
@@ -150,6 +152,7 @@ class Subscriptions(MethodView):
             session, site, label=body["label"], kinds=body["kinds"], area=area,
             radius_m=body["radius_m"], channels=body["channels"],
             webhook_url=body["webhook_url"], guard=current_app.extensions["hyperlocal_http"],
+            force_wide_kinds=body["force_wide_kinds"],
         )  # fmt: skip
         session.commit()
         return subscription_json(subscription), 201, NO_STORE

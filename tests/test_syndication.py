@@ -682,11 +682,24 @@ def test_subscription_validation_and_following_the_site(client, demo_directory):
         assert session.scalar(select(func.count()).select_from(Subscription)) == before
 
     sub = subscribe(client, app, site, kinds=["missing"])
+    assert sub["force_wide_kinds"] == ["warning"]  # the default
     with sessions() as session:
         force_wide = post_bulletin(session, "west-midlands", kind="missing", title="Missing man")
         session.commit()
     assert force_wide.bulletin.located_by == "force"  # no place in the words: the force area
+    # Force-wide is a choice: a missing person who could be anywhere in the force area reaches
+    # only the outlets that opted in to force-wide missing-person bulletins.
+    assert sub["id"] not in force_wide.subscriptions
+    opted = client.patch(f"{url}/{sub['id']}", json={"force_wide_kinds": ["missing", "warning"]},
+                         headers=editor)  # fmt: skip
+    assert opted.status_code == 200
+    assert opted.get_json()["force_wide_kinds"] == ["missing", "warning"]
+    with sessions() as session:
+        force_wide = post_bulletin(session, "west-midlands", kind="missing", title="Missing man")
+        session.commit()
     assert sub["id"] in force_wide.subscriptions
+    assert client.patch(f"{url}/{sub['id']}", json={"force_wide_kinds": ["gossip"]},
+                        headers=editor).status_code == 422  # fmt: skip
     # Move the site: the subscription follows.
     moved = client.patch(f"/sites/{site}", json={"area": {"type": "postcodes",
                          "postcodes": ["LE1"]}}, headers=editor)  # fmt: skip

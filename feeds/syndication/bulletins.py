@@ -136,7 +136,8 @@ def _publish(session: Session, bulletin: Bulletin, now: datetime) -> Published:
         area = area_from_json(bulletin.area)
     matched: list[int] = []
     if area is not None and bulletin.status == "active":
-        candidates = subscriptions_matching(session, area, bulletin.kind)
+        candidates = subscriptions_matching(session, area, bulletin.kind,
+                                            force_wide=bulletin.located_by == "force")  # fmt: skip
         matched = deliver(session, bulletin.id, candidates, now)
         enqueue_events(session, matched, "bulletin.published", bulletin_json(bulletin),
                        bulletin.id, now)  # fmt: skip

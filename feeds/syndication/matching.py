@@ -18,13 +18,15 @@ from directory.geography.areas import Area
 from directory.geography.geo import METRES_PER_DEGREE_LAT
 from directory.sites.models import Site
 from directory.storage import database_key, insert_ignoring
-from feeds.syndication.models import BulletinDelivery, Subscription
+from feeds.syndication.models import DEFAULT_FORCE_WIDE, BulletinDelivery, Subscription
 from feeds.syndication.subscriptions import MAX_SUBSCRIPTION_EXTENT_M
 
 # How far south of a bulletin's box a matching subscription's box may start.
 _MAX_HEIGHT_DEG = MAX_SUBSCRIPTION_EXTENT_M / METRES_PER_DEGREE_LAT
 _BOXES = (
-    select(Subscription.id, Subscription.updated_at, Subscription.kinds)
+    select(
+        Subscription.id, Subscription.updated_at, Subscription.kinds, Subscription.force_wide_kinds
+    )
     .join(Site, Site.id == Subscription.site_id)
     .where(Site.status == "approved")
     .where(
@@ -40,8 +42,12 @@ _AREAS = select(Subscription.id, Subscription.area).where(
 )
 
 
-def subscriptions_matching(session: Session, area: Area, kind: str) -> list[int]:
-    """Ids of the active subscriptions that want ``kind`` and whose area meets ``area``.
+def subscriptions_matching(
+    session: Session, area: Area, kind: str, force_wide: bool = False
+) -> list[int]:
+    """Ids of the active subscriptions that want ``kind`` and whose area meets ``area``; a
+    ``force_wide`` bulletin (located only to a whole force area) only those that want its kind
+    force-wide too (``Subscription.force_wide_kinds``).
 
     The box index narrows the candidates; the kinds are checked on the rows it returns; only
     then are areas (from the cache) intersected.
@@ -58,7 +64,14 @@ def subscriptions_matching(session: Session, area: Area, kind: str) -> list[int]
             "min_lng": box.min_lng,
         },
     ).all()
-    wanted = [(row.id, row.updated_at) for row in rows if kind in row.kinds]
+
+    def wants(row: Any) -> bool:
+        if kind not in row.kinds:
+            return False
+        chosen = row.force_wide_kinds if row.force_wide_kinds is not None else DEFAULT_FORCE_WIDE
+        return not force_wide or kind in chosen
+
+    wanted = [(row.id, row.updated_at) for row in rows if wants(row)]
     if not wanted:
         return []
 

@@ -27,6 +27,9 @@ BULLETIN_KINDS = ("appeal", "missing", "wanted", "warning", "update")
 BULLETIN_STATUSES = ("active", "resolved", "cancelled", "expired")
 # How a bulletin's area was found, most precise first (see feeds.syndication.bulletin_location).
 LOCATED_BY = ("given", "point", "postcode", "place", "neighbourhood", "force", "unlocated")
+# Force-wide bulletins a subscription gets unless it says otherwise: warnings concern everyone
+# in the force area; an appeal or a missing person with no place is noise to most outlets.
+DEFAULT_FORCE_WIDE = ("warning",)
 # How precise each way of locating is, as outlets read it ("force": the whole force area).
 PRECISION = {"given": "given", "point": "point", "postcode": "postcode", "place": "place",
              "neighbourhood": "team", "force": "force", "unlocated": None}  # fmt: skip
@@ -130,6 +133,9 @@ class Subscription(Base):
     max_lat: Mapped[float] = mapped_column(Float)
     max_lng: Mapped[float] = mapped_column(Float)
     channels: Mapped[list[str]] = mapped_column(JSON)  # "feed", "webhook"
+    # The kinds it also wants when a bulletin could only be located to a whole force area
+    # (null: DEFAULT_FORCE_WIDE). Force-wide is a choice, not an accident.
+    force_wide_kinds: Mapped[list[str] | None] = mapped_column(JSON)
     feed_token: Mapped[str] = mapped_column(String(64), unique=True)
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secrets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -28,7 +28,7 @@ from directory.sites.models import Site
 from directory.storage import utcnow
 from directory.urls import UrlInvalid, normalise_url
 from feeds.ingest.http import HttpClient
-from feeds.syndication.models import BULLETIN_KINDS, Subscription
+from feeds.syndication.models import BULLETIN_KINDS, DEFAULT_FORCE_WIDE, Subscription
 
 CHANNELS = ("feed", "webhook")
 MAX_WIDEN_M = 25_000.0
@@ -67,6 +67,22 @@ def _kinds(kinds: Iterable[str] | None) -> list[str]:
     if not chosen:
         raise SubscriptionInvalid("kinds must name at least one kind of bulletin")
     return chosen
+
+
+def _force_wide(kinds: Iterable[str] | None) -> list[str]:
+    """The kinds wanted even when located only to a whole force (may be none at all)."""
+    chosen = list(dict.fromkeys(kinds)) if kinds is not None else list(DEFAULT_FORCE_WIDE)
+    unknown = [k for k in chosen if k not in BULLETIN_KINDS]
+    if unknown:
+        raise SubscriptionInvalid(f"unknown force-wide kind(s) {', '.join(map(str, unknown))}: "
+                                  f"use {', '.join(BULLETIN_KINDS)}")  # fmt: skip
+    return chosen
+
+
+def force_wide_kinds(subscription: Subscription) -> list[str]:
+    if subscription.force_wide_kinds is None:
+        return list(DEFAULT_FORCE_WIDE)
+    return subscription.force_wide_kinds
 
 
 def _channels(channels: Iterable[str] | None, webhook_url: str | None) -> list[str]:
@@ -138,6 +154,7 @@ def create_subscription(
     channels: Sequence[str] | None = None,
     webhook_url: str | None = None,
     guard: HttpClient | None = None,
+    force_wide_kinds: Sequence[str] | None = None,
 ) -> Subscription:
     """Subscribe an outlet (``area=None``: the site's coverage, kept in step with it).
     ``guard``: the client that will send its webhooks (see ``_webhook_url``)."""
@@ -155,6 +172,7 @@ def create_subscription(
         follows_site=area is None,
         radius_m=float(radius_m),
         channels=_channels(channels, url),
+        force_wide_kinds=_force_wide(force_wide_kinds),
         feed_token=secrets.token_urlsafe(24),
         webhook_url=url,
         webhook_secrets=[{"secret": new_secret(), "created_at": now.isoformat()}] if url else [],
@@ -192,6 +210,7 @@ def update_subscription(
     webhook_url: str | None | Any = _UNSET,
     active: bool | None = None,
     guard: HttpClient | None = None,
+    force_wide_kinds: Sequence[str] | None = None,
 ) -> Subscription:
     """Change the given fields. A new webhook url gets a new secret and is enabled again;
     ``area=None`` goes back to following the site's coverage."""
@@ -200,6 +219,8 @@ def update_subscription(
         subscription.label = _label(label)
     if kinds is not None:
         subscription.kinds = _kinds(kinds)
+    if force_wide_kinds is not None:
+        subscription.force_wide_kinds = _force_wide(force_wide_kinds)
     if webhook_url is not _UNSET:
         url = _webhook_url(webhook_url, guard)
         if url != subscription.webhook_url:
