@@ -250,6 +250,9 @@ def test_found_safe_update_withdraws_the_missing_person_everywhere(
     send_due(sessions, fetcher)
     body = client.get(sub["feeds"]["json"]).get_json()
     assert [i["_hyperlocal"]["kind"] for i in body["items"]] == ["missing"]
+    assert body["items"][0]["_hyperlocal"]["precision"] == "place"  # Heath Town, by its name
+    rss_items = feedparser.parse(client.get(sub["feeds"]["rss"]).data).entries
+    assert "precision:place" in [t.term for t in rss_items[0].tags]
 
     found = {
         "guid": "missing-1-found",

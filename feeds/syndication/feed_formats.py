@@ -24,7 +24,9 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from directory.geography.areas import Area, area_from_json
 from directory.text import plain_text, xml_safe
+from feeds.syndication.models import PRECISION
 
+PRECISION_SCHEME = "https://hyperlocal.example/precision"  # the category scheme for precision
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 CAP_SENDER = "hyperlocal"
@@ -96,6 +98,10 @@ def _generator(
         entry.published(bulletin.published_at)
         entry.updated(bulletin.updated_at)
         entry.category(term=bulletin.kind, label=KIND_LABELS[bulletin.kind])
+        precision = PRECISION.get(bulletin.located_by)
+        if precision:  # how precisely it is located, for readers that filter on it
+            entry.category(term=f"precision:{precision}", label=f"precision:{precision}",
+                           scheme=PRECISION_SCHEME)  # fmt: skip
         summary = plain_text(bulletin.body_html, 600) or bulletin.title
         entry.summary(summary)
         if bulletin.body_html:
@@ -156,6 +162,7 @@ def json_feed(info: FeedInfo, bulletins: Sequence[Any], self_url: str) -> dict[s
                     "severity": bulletin.severity,
                     "urgency": bulletin.urgency,
                     "located_by": bulletin.located_by,
+                    "precision": PRECISION.get(bulletin.located_by),
                     "location": bulletin.location,
                     "centre": list(area.centroid) if area else None,
                     "bbox": list(_box(area)) if area else None,
