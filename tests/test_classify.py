@@ -278,14 +278,19 @@ CASES: list[tuple[str, str, str | None]] = [
     ("Have you seen Bella? Spaniel stolen from garden in Bilston", "Call 101.", None),
     ("Stolen French bulldog: can you help?", "The puppy was taken from a car.", None),
     # --- advice that never says warn or advice
-    ("Lock it or lose it", "Thieves are trying car door handles at night in Wednesfield.",
-     "warning"),
+    (
+        "Lock it or lose it",
+        "Thieves are trying car door handles at night in Wednesfield.",
+        "warning",
+    ),
     ("Don't get caught out by courier fraudsters", "They ask for your bank card.", "warning"),
     # --- appeals that never say appeal or witness
-    ("Did you see a silver Ford Focus on the A449?", "Anyone who saw it should call us.",
-     "appeal"),
-    ("Footage sought after car set alight", "Anyone with dashcam footage should get in touch.",
-     "appeal"),
+    ("Did you see a silver Ford Focus on the A449?", "Anyone who saw it should call us.", "appeal"),
+    (
+        "Footage sought after car set alight",
+        "Anyone with dashcam footage should get in touch.",
+        "appeal",
+    ),
 ]
 
 # A few of the titles above stand alone on social posts; give them their empty summary.
