@@ -284,6 +284,11 @@ CASES: list[tuple[str, str, str | None]] = [
         "warning",
     ),
     ("Don't get caught out by courier fraudsters", "They ask for your bank card.", "warning"),
+    (
+        "Thefts from vans in Hinckley, Coalville and Loughborough",
+        "Officers are urging tradespeople to remove tools overnight.",
+        "warning",
+    ),
     # --- appeals that never say appeal or witness
     ("Did you see a silver Ford Focus on the A449?", "Anyone who saw it should call us.", "appeal"),
     (
