@@ -63,6 +63,16 @@ class BulletinSchema(Schema):
                   "area (nothing in it said where); null when it could not be located"},
     )  # fmt: skip
     location = fields.String(allow_none=True, metadata={"example": "WV11 1AA"})
+    postcodes = fields.List(
+        fields.String(),
+        metadata={"example": ["WV11 1AA"], "description": "the postcodes (units, sectors, "
+                  "districts) its text names that the postcode data knows"},
+    )  # fmt: skip
+    places = fields.List(
+        fields.String(),
+        metadata={"example": ["Wednesfield"], "description": "the places of the force's area "
+                  "its text names, whatever located it (a postcode may have drawn the area)"},
+    )  # fmt: skip
     area = fields.Dict(allow_none=True, metadata={"description": "the target area, as stored"})
     published_at = fields.DateTime()
     expires_at = fields.DateTime(allow_none=True)

@@ -25,6 +25,7 @@ each run, so a run starts from a fresh database without a 1.7 million row import
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -42,6 +43,7 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from alembic.script import ScriptDirectory  # noqa: E402
 from pyproj import Geod  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -49,7 +51,7 @@ from directory.geography.areas import area_from_json  # noqa: E402
 from directory.geography.postcode_format import PostcodeInvalid, parse_postcode  # noqa: E402
 from directory.geography.postcode_import import import_postcodes  # noqa: E402
 from directory.police.models import PoliceForce  # noqa: E402
-from directory.schema import schema_status, upgrade_database  # noqa: E402
+from directory.schema import alembic_config, schema_status, upgrade_database  # noqa: E402
 from directory.storage import create_db_engine, make_session_factory  # noqa: E402
 from feeds.ingest.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient  # noqa: E402
 from feeds.ingest.models import Feed, Post  # noqa: E402
@@ -154,8 +156,13 @@ def fresh_database(codepoint: Path, cache: Path, workdir: Path) -> str:
     stat = codepoint.stat()
     probe = create_db_engine(f"sqlite:///{workdir / 'probe.db'}")
     head = schema_status(probe).head
+    scripts = ScriptDirectory.from_config(alembic_config(str(probe.url))).versions
     probe.dispose()
-    template = cache / f"{codepoint.stem}-{stat.st_size}-{int(stat.st_mtime)}-{head}.db"
+    digest = hashlib.sha256()  # the migrations' text: an edited revision is a new template
+    for script in sorted(Path(scripts).glob("*.py")):
+        digest.update(script.read_bytes())
+    template = cache / (f"{codepoint.stem}-{stat.st_size}-{int(stat.st_mtime)}-{head}-"
+                        f"{digest.hexdigest()[:10]}.db")  # fmt: skip
     if not template.exists():
         print(f"importing {codepoint} into {template} (once; later runs copy it)...")
         building = template.with_suffix(".building")
@@ -228,10 +235,8 @@ def outcomes(sessions: Any, items: list[dict[str, Any]]) -> dict[str, dict[str, 
 
 def describe(bulletin: Bulletin, item_of_bulletin: dict[int, str | None]) -> dict[str, Any]:
     area = area_from_json(bulletin.area) if bulletin.area else None
-    postcodes = list(area.postcodes) if area is not None and area.kind == "postcodes" else []
-    places = []
-    if bulletin.located_by == "place" and bulletin.location:
-        places = [part.split(" (")[0].strip() for part in bulletin.location.split(";")]
+    postcodes = list(bulletin.postcodes or [])
+    places = list(bulletin.places or [])
     area_km2 = None
     if area is not None:
         area_km2 = round(abs(GEOD.geometry_area_perimeter(area.geometry)[0]) / 1e6, 3)

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from directory.geography.models import Postcode
 from directory.police.models import Neighbourhood
-from feeds.syndication.bulletin_location import clean_place_name, locate_item
+from feeds.syndication.bulletin_location import (
+    Known,
+    _one_of,
+    _with_places,
+    clean_place_name,
+    locate_item,
+)
+from feeds.syndication.place_mentions import Candidate
 
 
 @pytest.fixture
@@ -92,3 +100,84 @@ def test_the_teams_patch_then_the_force(session) -> None:  # type: ignore[no-unt
 def test_official_names_as_people_write_them() -> None:
     assert clean_place_name("City of Wolverhampton District (B)") == "Wolverhampton"
     assert clean_place_name("Wednesfield North Ward") == "Wednesfield North"
+
+
+def test_a_force_without_teams_is_located_by_its_districts(session) -> None:  # type: ignore[no-untyped-def]
+    """Greater Manchester's teams are not in the demo; its districts' postcodes are."""
+    located = locate_item(session, "Officers are appealing for information", None,
+                          "greater-manchester", None)  # fmt: skip
+    assert located.by == "force"
+    manchester = session.execute(
+        select(Postcode.latitude, Postcode.longitude).where(Postcode.postcode.like("M%"),
+                                                            Postcode.latitude.is_not(None))
+    ).first()  # fmt: skip
+    assert located.area.contains(*manchester)
+    assert not located.area.contains(52.5998, -2.0831)  # Wednesfield is West Midlands'
+
+
+def test_postcodes_keep_the_places_and_take_in_those_away_from_them(session) -> None:  # type: ignore[no-untyped-def]
+    """The places a postcode-located item names are kept; a place the postcodes lie in adds
+    nothing to the area, one away from them ("may have travelled to ...") is part of it."""
+    near = locate_item(session, "Appeal after an assault in Wednesfield (WV11 1AB)", None,
+                       "west-midlands", None)  # fmt: skip
+    assert (near.by, near.postcodes, near.places) == ("postcode", ("WV11 1AB",), ("Wednesfield",))
+    assert near.area.kind == "postcodes"
+    postcodes = (near.area, ["WV11 1AB"])
+    text = "last seen in WV11 1AB; may have travelled to Dudley"
+    dudley = Candidate("Dudley", text.index("Dudley"), len(text), True)
+    away = _with_places(
+        session,
+        postcodes,
+        [(dudley, Known("place", "Dudley", "2650928", 52.5123, -2.0811, 79_379))],
+        None,
+    )
+    assert (away.by, away.places, away.description) == (
+        "postcode",
+        ("Dudley",),
+        "WV11 1AB; Dudley (place)",
+    )
+    assert away.area.contains(52.5123, -2.0811) and away.area.contains(*near.area.centroid)
+
+
+def test_a_list_of_places_is_read_as_places(session) -> None:  # type: ignore[no-untyped-def]
+    """Uncued names in a list of the force's places are places; one alone is not trusted
+    when the text has cued ones ("Willenhall" here could be a surname)."""
+    located = locate_item(session, "A Bilston man who associates with Wednesfield, Willenhall "
+                          "and Wolverhampton gangs", None, "west-midlands", None)  # fmt: skip
+    assert located.places == ("Bilston", "Wednesfield", "Willenhall", "Wolverhampton")
+    alone = locate_item(session, "A Bilston man was arrested; Willenhall said nothing", None,
+                        "west-midlands", None)  # fmt: skip
+    assert alone.places == ("Bilston",)
+
+
+def test_a_ward_is_known_by_each_place_it_is_named_after(session) -> None:  # type: ignore[no-untyped-def]
+    """ "Bushbury South and Low Hill" ward answers to "Low Hill"; a part is never a name."""
+    located = locate_item(session, "Cars were damaged in Low Hill overnight", None,
+                          "west-midlands", None)  # fmt: skip
+    assert (located.by, located.description) == ("place", "Low Hill (ward)")
+    burn = locate_item(session, "A collision near Wednesfield Burn", None, "west-midlands",
+                       None)  # fmt: skip
+    assert burn.by == "force"  # not "Wednesfield": the rest of the name is not a describing word
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        # A place over the ward named after it, a district over a ward.
+        ([Known("ward", "Egremont", "E05000001"), Known("place", "Egremont", "1", 54.48, -3.53)],
+         "1"),
+        ([Known("ward", "Dudley", "E05000002"), Known("district", "Dudley", "E08000027")],
+         "E08000027"),
+        # A name of its own over a short form: Barrow the village, not Barrow-in-Furness.
+        ([Known("place", "Barrow-in-Furness", "2", 54.11, -3.23, 56_000, short=True),
+          Known("place", "Barrow", "3", 53.99, -2.39, 300)], "3"),
+        # Two namesakes: the town far bigger; the hamlet of OS Open Names by its kind.
+        ([Known("place", "Newtown", "4", 52.51, -3.31, kind="Town"),
+          Known("place", "Newtown", "5", 52.20, -3.10, kind="Hamlet")], "4"),
+        ([Known("place", "Newtown", "6", 52.5, -3.3, 900), Known("place", "Newtown", "7", 52.1,
+                                                                 -3.1, 700)], None),
+    ],
+)  # fmt: skip
+def test_one_place_of_several_namesakes_or_none(options, expected) -> None:  # type: ignore[no-untyped-def]
+    picked = _one_of(options, None)
+    assert (picked.ident if picked else None) == expected

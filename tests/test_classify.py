@@ -22,7 +22,7 @@ CASES: list[tuple[str, str, str | None]] = [
     (
         "Do you recognise this man?",
         "We'd like to speak to him about a theft from a shop in Heath Town.",
-        "appeal",
+        "wanted",  # an image of someone to identify: a wanted notice
     ),
     (
         "Witness appeal following assault in city centre",
@@ -32,12 +32,12 @@ CASES: list[tuple[str, str, str | None]] = [
     (
         "Can you help us identify these men?",
         "They may have information about a break-in at a garage.",
-        "appeal",
+        "wanted",  # an image of someone to identify: a wanted notice
     ),
     (
         "Images released after attempted robbery at convenience store",
         "Call 101 quoting log 1234 of 16 November.",
-        "appeal",
+        "wanted",  # an image of someone to identify: a wanted notice
     ),
     (
         "Appeal after car set alight in Fallowfield",
@@ -341,3 +341,12 @@ def test_rules_are_checked_when_loaded():
         parse_rules("kind,weight,pattern,note\nappeal,3,(,\n")
     custom = parse_rules("# a comment\nkind,weight,pattern,note\nwarning,5,\\bflood\\b,\n")
     assert classify("Flood on Mill Lane", "", tuple(custom)).kind == "warning"
+
+
+def test_rules_may_name_a_piece_of_pattern_once():
+    rules = parse_rules("kind,weight,pattern,note\ndefine,0,dogs?|cats?,PETS\n"
+                        "none,9,\\bstolen %PETS%\\b,\nwarning,5,\\bthefts?\\b,\n")  # fmt: skip
+    assert classify("Stolen dog: have you seen Bella?", "", tuple(rules)).kind is None
+    assert classify("Thefts of cats", "", tuple(rules)).kind == "warning"
+    with pytest.raises(ValueError, match="rule 2: %PETS% is not defined above it"):
+        parse_rules("kind,weight,pattern,note\nnone,9,%PETS%,\n")

@@ -192,7 +192,8 @@ def test_a_name_shared_by_several_places_is_the_most_populous_and_says_so(client
 @pytest.mark.parametrize(
     ("name", "key"),
     [("St. Mellons", "st mellons"), ("Saint Mellons", "st mellons"), ("Ynys Môn", "ynys mon"),
-     ("Hebden-Bridge", "hebden bridge"), ("Bishop's Stortford", "bishop s stortford"),
+     ("Hebden-Bridge", "hebden bridge"), ("Bishop's Stortford", "bishops stortford"),
+     ("St David’s", "st davids"),
      ("  STAPLEFORD  ", "stapleford")],
 )  # fmt: skip
 def test_place_keys_ignore_case_accents_punctuation_and_saint(name, key):

@@ -17,6 +17,11 @@ from feeds.syndication.mentions import postcode_mentions
         ("Officers patrolled M14 4 after the reports", ["M14 4"]),
         ("Residents in postcode M14 are asked to check their cameras", ["M14"]),
         ("Extra patrols in the M14 area tonight", ["M14"]),
+        # every district of a list that ends "areas", even after "the"
+        ("footage from the LS8 and LS9 areas", ["LS8", "LS9"]),
+        ("anyone in the CA12, CA13 or CA14 areas", ["CA12", "CA13", "CA14"]),
+        ("patrols across the M14 and M15 postcode areas", ["M14", "M15"]),
+        ("thefts in the SA19 and SA32 areas", ["SA19", "SA32"]),
         ("Compact WV111AA is read too", ["WV11 1AA"]),
         ("WV11 1AA, WV11 1AA and WV11 1AB", ["WV11 1AA", "WV11 1AB"]),
         # roads
@@ -26,6 +31,8 @@ from feeds.syndication.mentions import postcode_mentions
         ("Lorry fire: M6 (northbound) closed", []),
         ("Traffic queues back to J10 of the M6", []),
         ("Crash on the B44 this morning", []),
+        ("Delays on the M6 and M5 motorways", []),
+        ("Lane closures on the B4100 and B4101 at the weekend", []),
         ("Van stolen from WV10 driven along the M54", ["WV10"]),
         # number plates
         ("A silver Ford Focus, registration AB12 CDE, was seen", []),

@@ -27,6 +27,10 @@ def every(text: str) -> list[str]:
         ("A woman was hurt in St. Mellons", ["St. Mellons"]),
         ("He has links to Newcastle upon Tyne", ["Newcastle upon Tyne", "Newcastle", "Tyne"]),
         ("Oldham officers are looking for a man", ["Oldham"]),
+        ("He may have travelled to Egremont, Cleator Moor or Maryport",
+         ["Egremont", "Cleator Moor", "Maryport"]),
+        ("Thefts in Keswick, Cockermouth and Workington\nPolice are investigating",
+         ["Keswick", "Cockermouth", "Workington"]),
     ],
 )  # fmt: skip
 def test_cued_candidates(text, expected):
@@ -50,3 +54,24 @@ def test_people_streets_and_openers_are_not_candidates(text):
 def test_uncued_names_are_offered_but_marked():
     found = {c.phrase: c.cued for c in place_candidates("Stoke-on-Trent residents and Kayden")}
     assert found["Stoke-on-Trent"] is True and found["Kayden"] is False
+
+
+@pytest.mark.parametrize(
+    ("text", "offered", "not_offered"),
+    [
+        ("A collision on the A19 near Seaton Burn", ["Seaton Burn"], ["Seaton", "Burn"]),
+        ("A silver Vauxhall Astra was seen", ["Vauxhall Astra"], ["Vauxhall", "Astra"]),
+        ("A quad bike was ridden in Hirst Park", ["Hirst Park", "Hirst"], ["Park"]),
+        ("Officers in Leeds City Centre", ["Leeds City Centre", "Leeds"], ["City"]),
+        (
+            "Appeal For Witnesses After Assault In Harehills",
+            ["Harehills"],
+            ["For Witnesses", "Assault In", "In Harehills"],
+        ),
+    ],
+)
+def test_a_part_of_a_name_is_offered_only_beside_describing_or_break_words(
+    text, offered, not_offered
+):
+    found = every(text)
+    assert set(offered) <= set(found) and not set(not_offered) & set(found), found

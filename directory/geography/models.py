@@ -101,5 +101,6 @@ class Place(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     population: Mapped[int | None] = mapped_column(Integer)
+    radius_m: Mapped[float | None] = mapped_column(Float)  # its extent (OS Open Names), if known
     source: Mapped[str] = mapped_column(String(20))  # "geonames" or "os-open-names"
     source_id: Mapped[str] = mapped_column(String(60))

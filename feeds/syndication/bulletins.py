@@ -83,6 +83,8 @@ def bulletin_json(bulletin: Bulletin, area: bool = True) -> dict[str, Any]:
         "located_by": bulletin.located_by,
         "precision": PRECISION.get(bulletin.located_by),
         "location": bulletin.location,
+        "postcodes": list(bulletin.postcodes or []),
+        "places": list(bulletin.places or []),
         "published_at": bulletin.published_at,
         "expires_at": bulletin.expires_at,
         "resolved_at": bulletin.resolved_at,
@@ -98,6 +100,8 @@ def bulletin_json(bulletin: Bulletin, area: bool = True) -> dict[str, Any]:
 def _set_area(bulletin: Bulletin, located: Located) -> None:
     bulletin.located_by = located.by
     bulletin.location = located.description and located.description[:300]
+    bulletin.postcodes = list(located.postcodes[:20])
+    bulletin.places = [name[:100] for name in located.places[:20]]
     set_area_columns(bulletin, located.area)
 
 

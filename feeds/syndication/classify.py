@@ -43,19 +43,34 @@ class Classification:
     urgency: str | None = None
 
 
+_PIECE = re.compile(r"%([A-Z_]+)%")
+
+
 def parse_rules(text: str) -> list[Rule]:
-    """Rules from the CSV text (lines starting with # are comments); errors name the line."""
+    """Rules from the CSV text (lines starting with # are comments); errors name the line.
+
+    A row of kind ``define`` names a piece of pattern (its note is the name) that later
+    patterns use as ``%NAME%``: the list of pet words, say, written once.
+    """
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     rules = []
+    pieces: dict[str, str] = {}
     for number, row in enumerate(csv.DictReader(io.StringIO("\n".join(lines))), start=2):
         kind = row["kind"].strip()
+        try:
+            source = _PIECE.sub(lambda m: f"(?:{pieces[m.group(1)]})", row["pattern"])
+        except KeyError as exc:
+            raise ValueError(f"rule {number}: %{exc.args[0]}% is not defined above it") from None
+        if kind == "define":
+            pieces[(row.get("note") or "").strip()] = source
+            continue
         valid = kind in KINDS or kind == "none" or (
             kind.startswith("severity:") and kind[9:] in SEVERITIES
         ) or (kind.startswith("urgency:") and kind[8:] in URGENCIES)  # fmt: skip
         if not valid:
             raise ValueError(f"rule {number}: unknown kind '{kind}'")
         try:
-            pattern = re.compile(row["pattern"], re.IGNORECASE)
+            pattern = re.compile(source, re.IGNORECASE)
         except re.error as exc:
             raise ValueError(f"rule {number}: bad pattern ({exc})") from None
         rules.append(Rule(kind, int(row["weight"]), pattern, (row.get("note") or "").strip()))

@@ -6,7 +6,7 @@ but is something else is left out:
 
 - a road: "on the M6", "M6 southbound", "the B44", "J10 of the M6"; a bare motorway-shaped
   district (M1-M99 are Manchester districts too) counts only when the text says it is a
-  postcode or an area ("postcode M14", "the M14 area");
+  postcode or an area ("postcode M14", "the M14 area", each of "the B23 and B44 areas");
 - a vehicle registration: "AB12 CDE", or anything after "registration"/"reg"/"plate".
 """
 
@@ -27,7 +27,11 @@ _ROAD_AFTER = re.compile(
     r"between|at junction|hard shoulder|services)\b", re.I,
 )  # fmt: skip
 _POSTCODE_BEFORE = re.compile(r"\b(postcodes?|postcode area|postcode district)\s+$", re.I)
-_AREA_AFTER = re.compile(r"^\s+(area|postcode|district)\b", re.I)
+# "WV11 area"; and each district of a list that ends so: "the LS8, LS9 and LS11 areas".
+_AREA_AFTER = re.compile(
+    r"^(?:\s*(?:,|and|or|&|/)\s*(?:the\s+)?[A-Z]{1,2}[0-9][A-Z0-9]?(?:[ \t][0-9])?)*"
+    r"\s+(?:areas?|postcodes?|districts?|postcode (?:areas?|districts?))\b"
+)
 _REGISTRATION_AFTER = re.compile(r"^ ?[A-Z]{3}\b")
 _REGISTRATION_BEFORE = re.compile(r"\b(registration|reg|reg\.|plate|plates|index)\s*:?\s*$", re.I)
 _MOTORWAY = re.compile(r"^M[0-9]{1,2}$")
@@ -58,7 +62,7 @@ def postcode_mentions(text: str) -> list[Mention]:
             continue
         if parsed.kind == "area":
             continue
-        before, after = text[: match.start()][-40:], text[match.end() :][:40]
+        before, after = text[: match.start()][-40:], text[match.end() :][:80]
         if _REGISTRATION_BEFORE.search(before):
             continue
         if parsed.kind == "district" and not _district_is_a_place(outward, before, after):

@@ -83,6 +83,10 @@ class Bulletin(Base):
     max_lng: Mapped[float | None] = mapped_column(Float)
     located_by: Mapped[str] = mapped_column(String(15))
     location: Mapped[str | None] = mapped_column(String(300))  # what located it, in words
+    # What located it, as lists: the postcodes the text names that the postcode data knows
+    # ("LS8", "LS9") and the places of the force's area it names ("Harehills", "Leeds").
+    postcodes: Mapped[list[str] | None] = mapped_column(JSON)
+    places: Mapped[list[str] | None] = mapped_column(JSON)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,6 +9,10 @@ man"), after "on <street>," ("on Church Street, Bilston"), either half of a bili
 preposition of place before it, a person or area noun after it, or a list that began so);
 the resolver trusts uncued ones only when nothing cued is found.
 
+A part of a name is offered only where the rest of it is a preposition ("Assault In Harehills")
+or words that say what the place is ("Hirst Park", "Leeds City Centre", "North Leeds"): never
+"Seaton" out of "Seaton Burn" or "Vauxhall" out of "Vauxhall Astra".
+
 Left out: streets and roads (a run ending "Street", "Road"...), people's names after a title
 or before an age ("PC Sam Ashley", "Shirley, 67,"), and the capitalised words police items
 begin sentences with ("Officers", "Police", "Detectives").
@@ -22,13 +26,15 @@ from dataclasses import dataclass
 MAX_WORDS = 5
 
 _WORD = r"(?:St\.?\s+)?[A-Z][A-Za-zÀ-ÿŵŷ'’]*(?:-[A-Za-zÀ-ÿŵŷ'’]+)*"
-_JOIN = r"(?:\s+(?:upon|on|under|le|la|de|en|in|by|the|next|y|yr|ar)\s+|\s+|-)"
+_GAP = r"[^\S\n]+"  # spaces, never a line break: a name does not run from title to summary
+_JOIN = rf"(?:{_GAP}(?:upon|on|under|le|la|de|en|in|by|the|next|y|yr|ar){_GAP}|{_GAP}|-)"
 _RUN = re.compile(rf"{_WORD}(?:{_JOIN}{_WORD}){{0,{MAX_WORDS + 2}}}")
 _SPLIT = re.compile(r"\s+|-(?=[A-Z])")
-_CUE_BEFORE = re.compile(
-    r"\b(?:in|at|near|from|around|outside|of|to|towards|between|across|throughout|within|"
-    r"into|through|off|visit(?:ing|s)?|area of|parts of|streets of)\s+(?:the\s+)?$"
+_PLACE_WORDS = (
+    r"in|at|near|from|around|outside|of|to|towards|between|across|throughout|within|into|"
+    r"through|off|visit(?:ing|s)?|frequent(?:s|ing)?|area of|parts of|streets of"
 )
+_CUE_BEFORE = re.compile(rf"\b(?:{_PLACE_WORDS})\s+(?:the\s+)?$")
 _LIST_BEFORE = re.compile(r"(?:,|\band|\bor|&)\s*$")
 _CUE_AFTER = re.compile(
     r"^\s*(?:man|woman|men|women|boy|girl|teenager|teen|pensioner|resident|residents|couple|"
@@ -56,6 +62,29 @@ NOT_PLACES = frozenset(
 )
 
 
+DATE_WORDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may "
+    "june july august september october november december".split()
+)
+# Words that end one name and begin another in a run of capitalised words ("Assault In
+# Harehills" in a title-case headline, "Newcastle upon Tyne" joined by one).
+BREAK_WORDS = frozenset(
+    "in at on of for to from after near by with and or the upon under into onto off outside "
+    "around towards following between across".split()
+)
+# Words that say what kind of place a name is, so the name inside is the place: "Hirst Park",
+# "Sunderland City Centre", "Bilston Police Station", "North Leeds".
+DESCRIBING_WORDS = frozenset(
+    "park centre center city town estate retail shopping industrial business police station "
+    "hospital university college school academy council borough county district ward cid "
+    "neighbourhood team north south east west central upper lower water meadows common "
+    "village area precinct market square bus railway train airport services fire rescue "
+    "crown court magistrates library leisure sports stadium cathedral minster harbour marina "
+    "beach pier promenade seafront quay docks hall church mosque temple mall arcade campus "
+    "prison hmp area's".split()
+)
+
+
 @dataclass(frozen=True)
 class Candidate:
     phrase: str  # as written
@@ -73,7 +102,8 @@ def place_candidates(text: str) -> list[Candidate]:
         if not words:
             continue
         before, after = text[: words[0][1]], text[words[-1][2] :]
-        if _PERSON_BEFORE.search(before) or _PERSON_AFTER.match(after):
+        dated = words[-1][0].lower() in DATE_WORDS  # "Aberystwyth on Saturday, 10 October"
+        if _PERSON_BEFORE.search(before) or (_PERSON_AFTER.match(after) and not dated):
             continue
         if words[-1][0].lower().rstrip(".") in STREET_WORDS:
             continue  # "Church Street": a street, and "Church" in it is not a place either
@@ -83,12 +113,30 @@ def place_candidates(text: str) -> list[Candidate]:
                 span = words[first : first + size]
                 if not (span[0][0][:1].isupper() and span[-1][0][:1].isupper()):
                     continue  # "Wednesfield on", "in Hinckley": a connector at an edge
+                if {span[0][0].lower(), span[-1][0].lower()} & BREAK_WORDS:
+                    continue  # "For Witnesses", "Assault In": a title-case preposition
+                if not _whole(words, first, first + size):
+                    continue  # "Seaton" of "Seaton Burn": a part of a name is not a place
                 phrase = text[span[0][1] : span[-1][2]]
                 if phrase.lower() in NOT_PLACES:
                     continue
                 cued = run_cued or _cued(text, text[: span[0][1]], text[span[-1][2] :])
                 found.append(Candidate(phrase, span[0][1], span[-1][2], cued))
     return found
+
+
+def _whole(words: list[tuple[str, int, int]], first: int, end: int) -> bool:
+    """Whether words[first:end] is a name on its own: next to a break word or the run's edge,
+    or with only describing words between it and one."""
+    before = (w[0].lower() for w in reversed(words[:first]))
+    after = (w[0].lower() for w in words[end:])
+    for side in (before, after):
+        for word in side:
+            if word in BREAK_WORDS:
+                break
+            if word not in DESCRIBING_WORDS:
+                return False
+    return True
 
 
 def _words(run: str, offset: int) -> list[tuple[str, int, int]]:
@@ -114,8 +162,8 @@ def _words(run: str, offset: int) -> list[tuple[str, int, int]]:
 
 _NAMES = rf"{_WORD}(?:{_JOIN}{_WORD}){{0,{MAX_WORDS + 2}}}"
 _LISTED = re.compile(
-    r"\b(?:in|at|near|from|around|across|throughout|of|between|visit(?:ing|s)?)\s+(?:the\s+)?"
-    rf"{_NAMES}(?:\s*(?:,|and|or|&)\s*{_NAMES})*\s*(?:,|\band|\bor|&)\s*$"
+    rf"\b(?:{_PLACE_WORDS})\s+(?:the\s+)?{_NAMES}"
+    rf"(?:\s*(?:,|and|or|&)\s*{_NAMES})*\s*(?:,|\band|\bor|&)\s*$"
 )
 _AFTER_STREET = re.compile(
     rf"\b(?:on|in|at|near|off)\s+{_NAMES}\s+(?:{'|'.join(w.title() for w in sorted(STREET_WORDS))})"
