@@ -38,6 +38,8 @@ from feeds.syndication.mentions import postcode_mentions
         ("A silver Ford Focus, registration AB12 CDE, was seen", []),
         ("The car, WV11 ABC, was found burnt out", []),
         ("Reg: LE12 XYZ", []),
+        ("an Audi with a partial registration of 'WR7' failed to stop", []),
+        ("a van, registration beginning LE19, was seen", []),
         # not postcodes at all
         ("A 14-year-old, about 5ft 4in, wearing a size 10 coat", []),
         ("Call 101 quoting log 1234 of 16 November", []),

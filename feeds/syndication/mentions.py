@@ -33,7 +33,10 @@ _AREA_AFTER = re.compile(
     r"\s+(?:areas?|postcodes?|districts?|postcode (?:areas?|districts?))\b"
 )
 _REGISTRATION_AFTER = re.compile(r"^ ?[A-Z]{3}\b")
-_REGISTRATION_BEFORE = re.compile(r"\b(registration|reg|reg\.|plate|plates|index)\s*:?\s*$", re.I)
+_REGISTRATION_BEFORE = re.compile(
+    r"\b(registration|reg|reg\.|plate|plates|index)( number)?( of| is| was| beginning| starting"
+    r"( with)?)?\s*:?\s*['\"‘“]?$", re.I,
+)  # fmt: skip
 _MOTORWAY = re.compile(r"^M[0-9]{1,2}$")
 
 
