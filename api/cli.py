@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api import create_app
 from api.database import Database, database_url, get_database
 from api.spec import openapi
+from directory.geography.open_names import import_open_names
 from directory.geography.postcode_import import ImportFormatError, import_postcodes
 from directory.geography.postcodes import POSTCODE_DATA_ATTRIBUTION, count_postcodes
 from directory.key_scopes import create_scoped_key
@@ -227,6 +228,26 @@ def postcodes_import(path: Path) -> None:
             session.commit()
             if changed:
                 click.echo(f"{changed:,} postcodes placed in their neighbourhood team's patch")
+
+
+@main.group()
+def places() -> None:
+    """The gazetteer of place names (an embedded GeoNames default ships with the code)."""
+
+
+@places.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def places_import(path: Path) -> None:
+    """Import an OS Open Names zip (opname_csv_gb.zip, as downloaded); a re-import replaces."""
+    with _database() as database:
+        bar, update = _progress_bar(f"importing {path.name}", unit=" files")
+        try:
+            summary = import_open_names(database.engine, path, on_progress=update)
+        except ImportFormatError as exc:
+            raise click.ClickException(f"{exc}; nothing was changed") from None
+        finally:
+            bar.close()
+        click.echo(summary.describe())
 
 
 @main.group()
