@@ -65,6 +65,11 @@ _GENERIC_PARTS = frozenset(
 )
 
 
+def is_generic_name(name: str) -> bool:
+    """Whether a name only says what a place is like ("Park", "Central", "St Marys")."""
+    return place_key(name) in _GENERIC_PARTS
+
+
 def ward_parts(name: str) -> list[str]:
     """The places a ward is named after when it is named after several: "Gipton and
     Harehills" -> ["Gipton", "Harehills"]; "Greasby, Frankby and Irby" -> all three. Words

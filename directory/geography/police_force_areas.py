@@ -41,3 +41,9 @@ def force_area_of_district(district_code: str | None) -> ForceArea | None:
 def districts_of_force(force_id: str) -> frozenset[str]:
     """The district codes that make up a force's area."""
     return frozenset(code for code, area in district_forces().items() if area.force_id == force_id)
+
+
+@cache
+def force_area_name(force_id: str) -> str | None:
+    """The ONS name of a force's area ("Merseyside", "Devon & Cornwall"), if the lookup has it."""
+    return next((a.name for a in district_forces().values() if a.force_id == force_id), None)

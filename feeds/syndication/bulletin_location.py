@@ -41,19 +41,20 @@ from directory.geography.force_at import force_footprint
 from directory.geography.geo import distance_m
 from directory.geography.models import AreaName, Place, Postcode
 from directory.geography.places import (
+    is_generic_name,
     names_of,
     place_key,
     short_name,
     typical_population,
     ward_parts,
 )
-from directory.geography.police_force_areas import districts_of_force
+from directory.geography.police_force_areas import districts_of_force, force_area_name
 from directory.geography.postcodes import nearest_postcodes, postcode_positions
 from directory.police.models import Neighbourhood
 from directory.police.patches import force_area, neighbourhood_area
 from directory.storage import database_key
 from feeds.syndication.mentions import postcode_mentions
-from feeds.syndication.place_mentions import Candidate, place_candidates
+from feeds.syndication.place_mentions import Candidate, list_gap, place_candidates
 
 POINT_RADIUS_M = 500.0
 WARD_KINDS = ("DIW", "LBW", "MTW", "UTE", "UTW")
@@ -61,9 +62,15 @@ DISTRICT_KINDS = ("DIS", "LBO", "MTD", "UTA")
 PLACE_POSTCODE_RADIUS_M = 3_000  # a place's district is that of its nearest postcode
 PLACE_RADIUS_MIN_M = 1_000.0
 PLACE_RADIUS_MAX_M = 8_000.0
-_LISTED_WITH = re.compile(r"\s*(?:,|,?\s*and|,?\s*or|&)\s*")
 AGREE_M = 2_000.0  # a place agrees with postcodes whose area comes this close to its own
-_NAME_NOISE = re.compile(r"\s*\((?:B|DET)\)\s*|\s+(?:Ward|District|County|ED)$|^City of\s+")
+_NAME_NOISE = re.compile(
+    r"\s*\((?:B|DET)\)\s*|\s+(?:Ward|District|County|ED|London Boro)$|^(?:City of|the)\s+"
+)
+# A ward named for a part of a place: "Reddish North" and "Reddish South" are Reddish.
+_QUALIFIER = re.compile(
+    r"^(?P<stem>.+?)\s+(?:North|South|East|West|Central|Upper|Lower|Mid|Rural)$"
+)
+_LEADING_QUALIFIER = re.compile(r"^(?:North|South|East|West|Mid|Central)\s+(?P<rest>.+)$")
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,12 @@ class Known:
     kind: str | None = None  # a place's OS Open Names LOCAL_TYPE ("Town", "Hamlet"...)
     radius_m: float | None = None  # a place's extent, when the gazetteer gives it
     short: bool = False  # known by the short form of its name ("Barrow" for Barrow-in-Furness)
+    family: bool = False  # a ward known by its first words, if another ward of its district is
+
+    @property
+    def codes(self) -> list[str]:
+        """A ward's codes: more than one for a family of wards ("Reddish North+Reddish South")."""
+        return self.ident.split("+")
 
     @property
     def size(self) -> int:
@@ -187,16 +200,22 @@ class _PlaceIndex:
                       row.radius_m))  # fmt: skip
         rows = session.execute(select(AreaName.code, AreaName.name, AreaName.kind).where(
             AreaName.kind.in_(WARD_KINDS + DISTRICT_KINDS)))  # fmt: skip
+        wards = []
         for code, name, kind in rows:
             level = "ward" if kind in WARD_KINDS else "district"
             clean = clean_place_name(name)
             for each in {clean, *names_of(clean)}:
                 add(Known(level, each, code))
+            for part in ward_parts(clean):  # "Harehills" of Gipton and Harehills
+                index.setdefault(place_key(part), []).append(Known(level, part, code, short=True))
             if level == "ward":
-                for part in ward_parts(clean):  # "Harehills", of Gipton and Harehills
-                    index.setdefault(place_key(part), []).append(
-                        Known(level, part, code, short=True)
-                    )
+                wards.append((code, clean))
+        names_known = frozenset(index)  # before any alias: the order of wards does not matter
+        for code, clean in wards:
+            for alias, family in _ward_aliases(clean, names_known):
+                index.setdefault(place_key(alias), []).append(
+                    Known("ward", alias, code, short=True, family=family)
+                )
         with self._lock:
             self._by_db = {key: index}
         return index
@@ -210,7 +229,7 @@ class _PlaceIndex:
             return self._districts[cache_key]
         district = None
         if known.level == "ward":
-            first = select(Postcode.district_code).where(Postcode.ward_code == known.ident)
+            first = select(Postcode.district_code).where(Postcode.ward_code == known.codes[0])
             district = session.scalar(first.limit(1))
         elif known.latitude is not None and known.longitude is not None:
             nearest = nearest_postcodes(session, known.latitude, known.longitude,
@@ -225,6 +244,26 @@ class _PlaceIndex:
 
 
 PLACE_INDEX = _PlaceIndex()
+
+
+def _ward_aliases(name: str, index: frozenset[str]) -> list[tuple[str, bool]]:
+    """Other names a ward answers to, and whether each needs a sibling ward to count:
+    "Reddish North" -> Reddish; "Sutton Four Oaks" -> Four Oaks (Sutton being a place);
+    "Weston-super-Mare Mid Worle" -> Worle; "Tettenhall Regis" -> Tettenhall, when the
+    district has another Tettenhall ward too."""
+    aliases: list[tuple[str, bool]] = []
+    qualified = _QUALIFIER.match(name)
+    if qualified:
+        aliases.append((qualified.group("stem"), False))
+    first, _, rest = name.partition(" ")
+    if not rest or re.search(r",|&|\band\b|\bwith\b", name):
+        return aliases  # one word, or named after several places (ward_parts)
+    if place_key(first) in index:
+        lead = _LEADING_QUALIFIER.match(rest)
+        aliases.append((lead.group("rest") if lead else rest, False))
+    elif not qualified and len(first) >= 4:
+        aliases.append((first, True))
+    return [(a, f) for a, f in aliases if len(a) >= 4 and not is_generic_name(a)]
 
 
 def _place_picks(
@@ -244,12 +283,18 @@ def _place_picks(
             Neighbourhood.force_id == force_id, Neighbourhood.active.is_(True),
             Neighbourhood.min_lat.is_not(None)))}  # fmt: skip
     districts = districts_of_force(force_id)
+    area_name = force_area_name(force_id) or ""
+    force_names = {place_key(n) for n in (area_name, *ward_parts(area_name)) if n}
     taken: list[tuple[int, int]] = []
     chosen: list[tuple[Candidate, Known | int]] = []
     for candidate in sorted(candidates, key=lambda c: (c.start - c.end, c.start)):
         if any(candidate.start < end and start < candidate.end for start, end in taken):
             continue  # part of a longer known name: never shortened to it
         key = place_key(candidate.phrase)
+        if key in force_names:  # "across Merseyside": the force's own area, said in words
+            taken.append((candidate.start, candidate.end))
+            chosen.append((candidate, Known("force", candidate.phrase, force_id)))
+            continue
         if key in teams:
             taken.append((candidate.start, candidate.end))
             chosen.append((candidate, teams[key]))
@@ -260,7 +305,7 @@ def _place_picks(
         taken.append((candidate.start, candidate.end))  # known, even if outside the force
         inside = [k for k in known
                   if not districts or PLACE_INDEX.district_of(session, k) in districts]  # fmt: skip
-        pick = _one_of(inside, clue)
+        pick = _one_of(_ward_families(session, inside), clue)
         if pick is not None:
             chosen.append((candidate, pick))
     chosen.sort(key=lambda c: c[0].start)
@@ -268,7 +313,7 @@ def _place_picks(
     # force's area side by side are no coincidence.
     chains: list[list[tuple[Candidate, Known | int]]] = []
     for pick in chosen:
-        joined = chains and _LISTED_WITH.fullmatch(text[chains[-1][-1][0].end : pick[0].start])
+        joined = chains and list_gap(text[chains[-1][-1][0].end : pick[0].start])
         if joined:
             chains[-1].append(pick)
         else:
@@ -278,6 +323,8 @@ def _place_picks(
 
 
 def _pick_area(session: Session, pick: Known | int) -> tuple[Area | None, str]:
+    if isinstance(pick, Known) and pick.level == "force":
+        return force_area(session, pick.ident) or force_footprint(session, pick.ident), "force"
     if isinstance(pick, int):
         row = session.get(Neighbourhood, pick)
         return (neighbourhood_area(session, row) if row is not None else None), "neighbourhood"
@@ -287,19 +334,25 @@ def _pick_area(session: Session, pick: Known | int) -> tuple[Area | None, str]:
 def _place_area(
     session: Session, picks: list[tuple[Candidate, Known | int]], team_id: int | None
 ) -> Located | None:
-    """The union of the picked places' areas, each as far as it reaches."""
-    areas, said, names, team = [], [], [], team_id
-    for candidate, pick in picks:
+    """The union of the picked places' areas, each as far as it reaches; the force's area when
+    the only place named is the force's own ("across Merseyside")."""
+    names = tuple(dict.fromkeys(candidate.phrase for candidate, _ in picks))
+    local = [p for p in picks if not (isinstance(p[1], Known) and p[1].level == "force")]
+    if picks and not local:
+        area, _ = _pick_area(session, picks[0][1])
+        if area is None:
+            return None
+        return Located(area, "force", f"{names[0]} (the force area)", team_id, names)
+    areas, said, team = [], [], team_id
+    for candidate, pick in local:
         area, level = _pick_area(session, pick)
         if area is not None:
             areas.append(area)
             said.append(f"{candidate.phrase} ({level})")
-            names.append(candidate.phrase)
             team = pick if isinstance(pick, int) else team
     if not areas:
         return None
-    return Located(union_area(areas), "place", "; ".join(dict.fromkeys(said)), team,
-                   tuple(dict.fromkeys(names)))  # fmt: skip
+    return Located(union_area(areas), "place", "; ".join(dict.fromkeys(said)), team, names)
 
 
 def _with_places(
@@ -314,6 +367,8 @@ def _with_places(
     area, codes = by_postcode
     areas, said = [area], [", ".join(codes)]
     for candidate, pick in picks:
+        if isinstance(pick, Known) and pick.level == "force":
+            continue  # the postcodes say where in the force
         reach, level = _pick_area(session, pick)
         if reach is not None and not widen_area(reach, AGREE_M).intersects(area):
             areas.append(reach)
@@ -321,6 +376,26 @@ def _with_places(
     names = tuple(dict.fromkeys(candidate.phrase for candidate, _ in picks))
     return Located(union_area(areas) if len(areas) > 1 else area, "postcode", "; ".join(said),
                    team_id, names, tuple(codes))  # fmt: skip
+
+
+def _ward_families(session: Session, options: list[Known]) -> list[Known]:
+    """Wards a name stands for together, as one: the wards of a district known by the same
+    short name ("Reddish" for Reddish North and Reddish South). A ward known only by its
+    first words ("Tettenhall" of Tettenhall Regis) counts only beside a sibling."""
+    groups: dict[tuple[str, str | None], list[Known]] = {}
+    others = []
+    for known in options:
+        if known.level == "ward" and known.short:
+            group = (place_key(known.name), PLACE_INDEX.district_of(session, known))
+            groups.setdefault(group, []).append(known)
+        else:
+            others.append(known)
+    for members in groups.values():
+        codes = sorted({code for k in members for code in k.codes})
+        if len(codes) == 1 and all(k.family for k in members):
+            continue
+        others.append(replace(members[0], ident="+".join(codes), family=False))
+    return others
 
 
 def _one_of(options: list[Known], clue: tuple[float, float] | None) -> Known | None:
@@ -377,6 +452,6 @@ def _known_area(session: Session, known: Known) -> Area | None:
     column = Postcode.ward_code if known.level == "ward" else Postcode.district_code
     points = session.execute(
         select(Postcode.latitude, Postcode.longitude).where(
-            column == known.ident, Postcode.latitude.is_not(None),
+            column.in_(known.codes), Postcode.latitude.is_not(None),
             Postcode.terminated_on.is_(None))).all()  # fmt: skip
     return footprint_area([[(lat, lng) for lat, lng in points]]) if points else None

@@ -32,14 +32,17 @@ _RUN = re.compile(rf"{_WORD}(?:{_JOIN}{_WORD}){{0,{MAX_WORDS + 2}}}")
 _SPLIT = re.compile(r"\s+|-(?=[A-Z])")
 _PLACE_WORDS = (
     r"in|at|near|from|around|outside|of|to|towards|between|across|throughout|within|into|"
-    r"through|off|visit(?:ing|s)?|frequent(?:s|ing)?|area of|parts of|streets of"
+    r"through|off|along|over|via|beyond|entering|leaving|visit(?:ing|s)?|frequent(?:s|ing)?|"
+    r"area of|parts of|streets of|centre of|heart of|outskirts of|"
+    r"yn|yng|ym|ger|ar|o|i|ardal"  # Welsh: in, near, on, from, to, the area of
 )
-_CUE_BEFORE = re.compile(rf"\b(?:{_PLACE_WORDS})\s+(?:the\s+)?$")
+_COMPASS = r"north|south|east|west|north-east|north-west|south-east|south-west|central|rural"
+_CUE_BEFORE = re.compile(rf"\b(?:(?:{_PLACE_WORDS})\s+(?:the\s+)?|(?:{_COMPASS})\s+)$")
 _LIST_BEFORE = re.compile(r"(?:,|\band|\bor|&)\s*$")
 _CUE_AFTER = re.compile(
     r"^\s*(?:man|woman|men|women|boy|girl|teenager|teen|pensioner|resident|residents|couple|"
     r"family|area|areas|officers|police|team|community|communities|town|village|estate|"
-    r"centre|district|neighbourhood|based|born|native|youths?)\b", re.IGNORECASE,
+    r"centre|city|district|neighbourhood|based|born|native|youths?)\b", re.IGNORECASE,
 )  # fmt: skip
 _PERSON_BEFORE = re.compile(
     r"\b(?:named|called|PC|PCSO|DC|DS|DI|DCI|Sgt|Sergeant|Inspector|Constable|Mr|Mrs|Ms|Miss|"
@@ -81,7 +84,8 @@ DESCRIBING_WORDS = frozenset(
     "village area precinct market square bus railway train airport services fire rescue "
     "crown court magistrates library leisure sports stadium cathedral minster harbour marina "
     "beach pier promenade seafront quay docks hall church mosque temple mall arcade campus "
-    "prison hmp area's".split()
+    "prison hmp marathon half festival carnival pride show fair parade races fc "
+    "hanner gŵyl gwyl canol dinas tref heddlu gorsaf cyngor ysgol ysbyty parc".split()  # Welsh
 )
 
 
@@ -105,7 +109,7 @@ def place_candidates(text: str) -> list[Candidate]:
         dated = words[-1][0].lower() in DATE_WORDS  # "Aberystwyth on Saturday, 10 October"
         if _PERSON_BEFORE.search(before) or (_PERSON_AFTER.match(after) and not dated):
             continue
-        if words[-1][0].lower().rstrip(".") in STREET_WORDS:
+        if words[-1][0].lower().rstrip(".") in STREET_WORDS or words[0][0] in _STREET_FIRST:
             continue  # "Church Street": a street, and "Church" in it is not a place either
         run_cued = _cued(text, before, after)
         for size in range(len(words), 0, -1):
@@ -165,10 +169,24 @@ _LISTED = re.compile(
     rf"\b(?:{_PLACE_WORDS})\s+(?:the\s+)?{_NAMES}"
     rf"(?:\s*(?:,|and|or|&)\s*{_NAMES})*\s*(?:,|\band|\bor|&)\s*$"
 )
+# "Belgrave Road, Leicester", "Heol Eglwys Fair, Caerdydd": a street, then its town.
+_STREET_FIRST = ("Heol", "Ffordd", "Stryd", "Lôn", "Rhodfa", "Cilgant")  # Welsh: road, way...
 _AFTER_STREET = re.compile(
-    rf"\b(?:on|in|at|near|off)\s+{_NAMES}\s+(?:{'|'.join(w.title() for w in sorted(STREET_WORDS))})"
-    r"\s*,\s*$"
+    rf"(?:{_NAMES}\s+(?:{'|'.join(w.title() for w in sorted(STREET_WORDS))})|"
+    rf"\b(?:{'|'.join(_STREET_FIRST)})\s+{_NAMES})\s*,\s*$"
 )
+_LIST_GAP = re.compile(
+    r"(?:\s+(?:town|city|centre|center|area|areas|estate|village|district))*"
+    rf"\s*(?:,|and|or|&|,\s*and|,\s*or)\s*(?:{_NAMES}\s*(?:,|and|or|&|,\s*and|,\s*or)\s*)*"
+)
+
+
+def list_gap(text: str) -> bool:
+    """Whether the text between two names makes them one list: ", ", " and ", " town centre and
+    ", or other names listed between ("Grangetown, Cardiff Bay and Penarth")."""
+    return bool(_LIST_GAP.fullmatch(text))
+
+
 _BILINGUAL_PARTNER = re.compile(rf"{_WORD}\s*(?:\s-\s|/)\s*$")
 
 
