@@ -10,6 +10,7 @@ from directory.police.models import Neighbourhood
 from feeds.syndication.bulletin_location import (
     Known,
     _one_of,
+    _ward_aliases,
     _with_places,
     clean_place_name,
     locate_item,
@@ -181,3 +182,43 @@ def test_a_ward_is_known_by_each_place_it_is_named_after(session) -> None:  # ty
 def test_one_place_of_several_namesakes_or_none(options, expected) -> None:  # type: ignore[no-untyped-def]
     picked = _one_of(options, None)
     assert (picked.ident if picked else None) == expected
+
+
+def test_a_family_of_wards_is_one_place(session) -> None:  # type: ignore[no-untyped-def]
+    """Bushbury is Bushbury North and Bushbury South & Low Hill: both wards' postcodes."""
+    located = locate_item(session, "Sheds broken into in Bushbury overnight", None,
+                          "west-midlands", None)  # fmt: skip
+    assert (located.by, located.description) == ("place", "Bushbury (ward)")
+    wards = session.execute(
+        select(Postcode.ward_code, Postcode.latitude, Postcode.longitude)
+        .where(Postcode.ward_code.in_(("E05014841", "E05014842")), Postcode.latitude.is_not(None))
+    ).all()  # fmt: skip
+    assert {w.ward_code for w in wards} == {"E05014841", "E05014842"}
+    assert all(located.area.contains(w.latitude, w.longitude) for w in wards)
+
+
+def test_the_forces_own_name_is_the_force_area(session) -> None:  # type: ignore[no-untyped-def]
+    across = locate_item(session, "Drivers across the West Midlands are urged to slow down",
+                         None, "west-midlands", None)  # fmt: skip
+    assert (across.by, across.places) == ("force", ("West Midlands",))
+    both = locate_item(session, "Across the West Midlands, and in Wednesfield especially",
+                       None, "west-midlands", None)  # fmt: skip
+    assert (both.by, both.description) == ("place", "Wednesfield (place)")
+    assert both.places == ("West Midlands", "Wednesfield")
+
+
+@pytest.mark.parametrize(
+    ("ward", "aliases"),
+    [
+        ("Reddish North", [("Reddish", False)]),
+        ("Sutton Four Oaks", [("Four Oaks", False)]),
+        ("Weston-super-Mare Mid Worle", [("Worle", False)]),
+        ("Tettenhall Regis", [("Tettenhall", True)]),  # only beside a sibling ward
+        ("Wednesfield North", [("Wednesfield", False)]),  # never "North"
+        ("Gipton and Harehills", []),  # its parts are ward_parts' to give
+        ("Fallowfield", []),
+    ],
+)
+def test_what_else_a_ward_answers_to(ward, aliases) -> None:  # type: ignore[no-untyped-def]
+    known = frozenset({"sutton", "weston super mare", "wednesfield"})
+    assert _ward_aliases(ward, known) == aliases

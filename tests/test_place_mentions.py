@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feeds.syndication.place_mentions import place_candidates
+from feeds.syndication.place_mentions import list_gap, place_candidates
 
 
 def cued(text: str) -> list[str]:
@@ -75,3 +75,12 @@ def test_a_part_of_a_name_is_offered_only_beside_describing_or_break_words(
 ):
     found = every(text)
     assert set(offered) <= set(found) and not set(not_offered) & set(found), found
+
+
+@pytest.mark.parametrize(
+    ("gap", "one_list"),
+    [(", ", True), (" and ", True), (", or ", True), (" town centre and ", True),
+     (", Cardiff Bay and ", True), (" man was arrested; ", False), (" before ", False)],
+)  # fmt: skip
+def test_what_makes_two_names_one_list(gap, one_list):
+    assert list_gap(gap) is one_list

@@ -212,6 +212,11 @@ class _PlaceIndex:
                 wards.append((code, clean))
         names_known = frozenset(index)  # before any alias: the order of wards does not matter
         for code, clean in wards:
+            for part in ward_parts(clean):  # "Bushbury South" of Bushbury South & Low Hill
+                stem = _QUALIFIER.match(part)
+                if stem and not is_generic_name(stem.group("stem")):
+                    index.setdefault(place_key(stem.group("stem")), []).append(
+                        Known("ward", stem.group("stem"), code, short=True))
             for alias, family in _ward_aliases(clean, names_known):
                 index.setdefault(place_key(alias), []).append(
                     Known("ward", alias, code, short=True, family=family)

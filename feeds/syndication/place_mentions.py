@@ -34,10 +34,12 @@ _PLACE_WORDS = (
     r"in|at|near|from|around|outside|of|to|towards|between|across|throughout|within|into|"
     r"through|off|along|over|via|beyond|entering|leaving|visit(?:ing|s)?|frequent(?:s|ing)?|"
     r"area of|parts of|streets of|centre of|heart of|outskirts of|"
-    r"yn|yng|ym|ger|ar|o|i|ardal"  # Welsh: in, near, on, from, to, the area of
+    r"yn|yng|ym|ger|ardal"  # Welsh: in, near, the area of
 )
 _COMPASS = r"north|south|east|west|north-east|north-west|south-east|south-west|central|rural"
-_CUE_BEFORE = re.compile(rf"\b(?:(?:{_PLACE_WORDS})\s+(?:the\s+)?|(?:{_COMPASS})\s+)$")
+_CUE_BEFORE = re.compile(  # any case: "Across the West Midlands", "Assault In Harehills"
+    rf"\b(?:(?:{_PLACE_WORDS})\s+(?:the\s+)?|(?:{_COMPASS})\s+)$", re.IGNORECASE
+)
 _LIST_BEFORE = re.compile(r"(?:,|\band|\bor|&)\s*$")
 _CUE_AFTER = re.compile(
     r"^\s*(?:man|woman|men|women|boy|girl|teenager|teen|pensioner|resident|residents|couple|"
