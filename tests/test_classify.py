@@ -348,5 +348,7 @@ def test_rules_may_name_a_piece_of_pattern_once():
                         "none,9,\\bstolen %PETS%\\b,\nwarning,5,\\bthefts?\\b,\n")  # fmt: skip
     assert classify("Stolen dog: have you seen Bella?", "", tuple(rules)).kind is None
     assert classify("Thefts of cats", "", tuple(rules)).kind == "warning"
+    with pytest.raises(ValueError, match="rule 2: more than 4 fields"):
+        parse_rules("kind,weight,pattern,note\nnone,9,dogs?( \\w+){0,2} stolen,a note\n")
     with pytest.raises(ValueError, match="rule 2: %PETS% is not defined above it"):
         parse_rules("kind,weight,pattern,note\nnone,9,%PETS%,\n")

@@ -57,6 +57,9 @@ def parse_rules(text: str) -> list[Rule]:
     pieces: dict[str, str] = {}
     for number, row in enumerate(csv.DictReader(io.StringIO("\n".join(lines))), start=2):
         kind = row["kind"].strip()
+        if row.get(None):  # type: ignore[call-overload]
+            raise ValueError(f"rule {number}: more than 4 fields (a pattern with a comma, as in "
+                             "{0,2}, must be in double quotes)")  # fmt: skip
         try:
             source = _PIECE.sub(lambda m: f"(?:{pieces[m.group(1)]})", row["pattern"])
         except KeyError as exc:
