@@ -44,6 +44,7 @@ from feeds.syndication.mentions import postcode_mentions
         ("A 14-year-old, about 5ft 4in, wearing a size 10 coat", []),
         ("Call 101 quoting log 1234 of 16 November", []),
         ("COVID19 rules", []),
+        ("an anti-snap lock to TS007 3-star or SS312 Diamond standard", []),
         ("", []),
     ],
 )

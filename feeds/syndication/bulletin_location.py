@@ -216,7 +216,8 @@ class _PlaceIndex:
                 stem = _QUALIFIER.match(part)
                 if stem and not is_generic_name(stem.group("stem")):
                     index.setdefault(place_key(stem.group("stem")), []).append(
-                        Known("ward", stem.group("stem"), code, short=True))
+                        Known("ward", stem.group("stem"), code, short=True)
+                    )
             for alias, family in _ward_aliases(clean, names_known):
                 index.setdefault(place_key(alias), []).append(
                     Known("ward", alias, code, short=True, family=family)

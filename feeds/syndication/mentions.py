@@ -19,7 +19,7 @@ from directory.geography.postcode_format import PostcodeInvalid, parse_postcode
 
 _CANDIDATE = re.compile(
     r"(?<![A-Za-z0-9])(?P<outward>[A-Z]{1,2}[0-9][A-Z0-9]?)"
-    r"(?:[ \t]?(?P<sector>[0-9])(?P<unit>[A-Z]{2})?)?(?![A-Za-z0-9])"
+    r"(?:(?P<gap>[ \t]?)(?P<sector>[0-9])(?P<unit>[A-Z]{2})?)?(?![A-Za-z0-9])"
 )
 _ROAD_BEFORE = re.compile(r"\b(the|on|along|onto|off|via|junction \d+ of|j\d+ of)\s+$", re.I)
 _ROAD_AFTER = re.compile(
@@ -56,6 +56,8 @@ def postcode_mentions(text: str) -> list[Mention]:
         if unit:
             candidate = f"{outward} {sector}{unit}"
         elif sector:
+            if not match.group("gap"):
+                continue  # "TS007", "SS312": a standard's number, not a sector written compact
             candidate = f"{outward} {sector}"
         else:
             candidate = outward
