@@ -11,7 +11,7 @@ from api.blueprint import Blueprint
 from api.database import db_reader
 from api.postcode_schemas import NamedCodeSchema, PoliceForceRefSchema
 from directory.geography.models import Place
-from directory.geography.places import GEONAMES_ATTRIBUTION, search_places
+from directory.geography.places import attribution, search_places
 from directory.geography.postcodes import nearest_postcodes
 
 blp = Blueprint("places", __name__, description="Named places (the gazetteer)")
@@ -74,4 +74,4 @@ class Places(MethodView):
         db = db_reader()
         found = search_places(db, args["q"], args["limit"])
         return {"items": [place_json(place, db) for place in found],
-                "attribution": GEONAMES_ATTRIBUTION}  # fmt: skip
+                "attribution": attribution({place.source for place in found})}  # fmt: skip

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from directory.geography.models import Place
 from directory.geography.open_names import import_open_names
-from directory.geography.places import places_named
+from directory.geography.places import attribution, places_named
 from directory.geography.postcode_import import import_postcodes
 from directory.geography.postcode_rows import ImportFormatError
 from directory.storage import make_session_factory
@@ -102,6 +102,10 @@ def test_populated_places_are_imported_with_their_kind_extent_and_both_names(
     assert abertawe.source_id == swansea.source_id == "osgb4000000074000007"
     assert summary.geonames_merged >= 3  # Wednesfield, Swansea, Abertawe (Heath Town if known)
     assert places(engine, "Milford Haven")[0].source == "geonames"  # not in this import: kept
+    assert attribution({"os-open-names"}).startswith("Contains OS data")
+    assert "GeoNames" in attribution({"os-open-names", "geonames"}) and "GeoNames" in attribution(
+        set()
+    )
 
 
 def test_a_re_import_replaces_its_rows_and_keeps_the_populations(migrated_url, engine_for,

