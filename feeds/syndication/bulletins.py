@@ -35,7 +35,7 @@ from feeds.syndication.classify import SEVERITIES, URGENCIES, classify
 from feeds.syndication.matching import deliver, delivered_to, subscriptions_matching
 from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, PRECISION, Bulletin
 from feeds.syndication.outbox import cancel_pending, enqueue_events
-from feeds.syndication.updates import UPDATE_WINDOW, referenced_by
+from feeds.syndication.updates import OTHER_FORCES_WINDOW, UPDATE_WINDOW, referenced_by
 
 # How long a bulletin stays active unless the force says otherwise or resolves it.
 LIFETIME = {
@@ -336,25 +336,28 @@ def _bulletin_from_post(
 
 
 def _resolve_referenced(session: Session, update_: Bulletin, now: datetime) -> list[int]:
-    """Resolve the earlier active bulletins this update refers to; their ids."""
+    """Resolve the earlier bulletin this update refers to (its own force's, else a person
+    found who another force was looking for), even if it has expired meanwhile; its id."""
     if update_.force_id is None:
         return []
-    since = update_.published_at - UPDATE_WINDOW
-    earlier = session.scalars(
-        select(Bulletin).where(
-            Bulletin.force_id == update_.force_id,
-            Bulletin.status == "active",
-            Bulletin.kind != "update",
-            Bulletin.id != update_.id,
-            Bulletin.published_at >= since,
-            Bulletin.published_at <= update_.published_at + timedelta(hours=1),
-        )
-    ).all()
-    chosen = referenced_by(update_, earlier)
-    for bulletin in chosen:
-        change_status(session, bulletin, "resolved", f"update: {update_.title}"[:300], now,
-                      resolved_by=update_.id)  # fmt: skip
-    return [b.id for b in chosen]
+    open_ = (Bulletin.status.in_(("active", "expired")), Bulletin.kind != "update",
+             Bulletin.id != update_.id,
+             Bulletin.published_at <= update_.published_at + timedelta(hours=1))  # fmt: skip
+    own = session.scalars(select(Bulletin).where(
+        *open_, Bulletin.force_id == update_.force_id,
+        Bulletin.published_at >= update_.published_at - UPDATE_WINDOW)).all()  # fmt: skip
+    link = referenced_by(update_, own)
+    if link.target is None:
+        others = session.scalars(select(Bulletin).where(
+            *open_, Bulletin.force_id != update_.force_id, Bulletin.kind.in_(("missing", "wanted")),
+            Bulletin.published_at >= update_.published_at - OTHER_FORCES_WINDOW)).all()  # fmt: skip
+        link = referenced_by(update_, others, people_only=True)
+    if link.target is None:
+        log.info("update %s closes nothing: %s", update_.id, link.reason)
+        return []
+    note = f"update: {update_.title} (linked by {link.reason})"
+    change_status(session, link.target, "resolved", note[:300], now, resolved_by=update_.id)
+    return [link.target.id]
 
 
 # ---------------------------------------------------------------------------- status
@@ -378,11 +381,14 @@ def change_status(
     now: datetime | None = None,
     resolved_by: int | None = None,
 ) -> Bulletin:
-    """Resolve, cancel or expire an active bulletin and tell every outlet that had it."""
+    """Resolve, cancel or expire an active bulletin (or resolve an expired one an update
+    closes) and tell every outlet that had it."""
     now = now or utcnow()
     if status not in BULLETIN_STATUSES or status == "active":
         raise BulletinInvalid("status can be changed to resolved or cancelled")
-    if bulletin.status != "active":
+    # An update closes what it refers to even after that expired: found, not just out of date.
+    reopened = bulletin.status == "expired" and status == "resolved" and resolved_by is not None
+    if bulletin.status != "active" and not reopened:
         raise BulletinInvalid(f"bulletin {bulletin.id} is already {bulletin.status}")
     bulletin.status = status
     bulletin.resolved_at = now
