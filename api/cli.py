@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,11 @@ def _start_embedded_worker(app: Flask) -> None:
     thread = threading.Thread(
         target=run_worker,
         args=(database.sessions, client, threading.Event()),
-        kwargs={"concurrency": concurrency, "send_concurrency": _send_concurrency(database)},
+        kwargs={
+            "concurrency": concurrency,
+            "send_concurrency": _send_concurrency(database),
+            "police_interval": _police_interval(database),
+        },  # fmt: skip
         name="feed-worker",
         daemon=True,
     )
@@ -312,6 +317,10 @@ def _send_concurrency(database: Database) -> int:
     return database.app.config["SEND_CONCURRENCY"]
 
 
+def _police_interval(database: Database) -> timedelta:
+    return timedelta(minutes=max(1, database.app.config["POLICE_POLL_MINUTES"]))
+
+
 @feeds.command("poll")
 @click.option("--once", is_flag=True, help="one pass over the feeds due now, then exit")
 def feeds_poll(once: bool) -> None:
@@ -324,7 +333,8 @@ def feeds_poll(once: bool) -> None:
         bar, update = _progress_bar("polling feeds", unit=" feeds")
         try:
             summary = poll_and_publish(database.sessions, client, concurrency=concurrency,
-                                       progress=update)  # fmt: skip
+                                       progress=update,
+                                       police_interval=_police_interval(database))  # fmt: skip
         finally:
             bar.close()
         click.echo(summary.line())
@@ -346,6 +356,7 @@ def _work() -> None:
                    f"({concurrency} at a time); Ctrl-C stops it")  # fmt: skip
         run_worker(database.sessions, client, stop, concurrency=concurrency,
                    send_concurrency=_send_concurrency(database),
+                   police_interval=_police_interval(database),
                    on_pass=lambda summary: click.echo(summary.line()))  # fmt: skip
     click.echo("worker stopped")
 

@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     # ("embedded", the default) or leaves it to a separate `hyperlocal worker` ("off").
     "POLL_CONCURRENCY": 8,
     "SEND_CONCURRENCY": 8,  # webhook sends at a time, in a loop of their own
+    # Police feeds (a force's, a team's, an officer's) are checked at least this often.
+    "POLICE_POLL_MINUTES": 5,
     "WORKER": "embedded",
 }
 

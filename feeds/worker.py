@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from directory.storage import utcnow
 from feeds.ingest.http import HttpClient
 from feeds.ingest.poll import PollSummary, poll_due
 from feeds.ingest.refresh import RefreshResult, SessionFactory, refresh_feed
+from feeds.ingest.schedule import POLICE_INTERVAL
 from feeds.ingest.store import next_due_at
 from feeds.syndication.bulletins import bulletins_from_posts, expire_bulletins
 from feeds.syndication.webhooks import next_message_due, send_due
@@ -47,6 +48,7 @@ def run_worker(
     send_concurrency: int = 8,
     max_sleep: float = 60.0,
     on_pass: Callable[[PollSummary], None] | None = None,
+    police_interval: timedelta = POLICE_INTERVAL,
 ) -> None:
     """Poll feeds and send webhook events until ``stop`` is set, each in its own loop.
 
@@ -64,7 +66,7 @@ def run_worker(
     sender.start()
     try:
         poll_loop(sessions, client, stop, wake, concurrency=concurrency, max_sleep=max_sleep,
-                  on_pass=on_pass)  # fmt: skip
+                  on_pass=on_pass, police_interval=police_interval)  # fmt: skip
     finally:
         stop.set()
         wake.set()
@@ -80,12 +82,14 @@ def poll_loop(
     concurrency: int = 8,
     max_sleep: float = 60.0,
     on_pass: Callable[[PollSummary], None] | None = None,
+    police_interval: timedelta = POLICE_INTERVAL,
 ) -> None:
     """Poll due feeds and expire old bulletins until ``stop``; sleeps until the next feed is
     due (at most ``max_sleep``)."""
     while not stop.is_set():
         try:
-            summary = poll_and_publish(sessions, client, concurrency=concurrency)
+            summary = poll_and_publish(sessions, client, concurrency=concurrency,
+                                       police_interval=police_interval)  # fmt: skip
             if summary.new_posts:
                 wake_sender.set()
             if summary.feeds and on_pass:

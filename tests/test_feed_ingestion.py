@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug import Response
 
 from directory.geography.areas import circle_area
+from directory.police.models import PoliceForce
 from directory.sites.store import create_site, set_site_status, update_site
 from directory.storage import utcnow
 from feeds.directory_changes import site_changed
@@ -27,6 +29,7 @@ from feeds.ingest.http import FetchPolicy, HttpClient
 from feeds.ingest.models import Feed, Post, PostTag
 from feeds.ingest.poll import poll_due
 from feeds.ingest.refresh import refresh_feed
+from feeds.ingest.registry import sync_force_feeds
 from feeds.ingest.schedule import MAX_FAILURES
 from tests.conftest import TEST_DATA
 
@@ -754,3 +757,78 @@ def test_a_page_that_stops_announcing_its_feed_sends_the_feed_back(sessions, fet
         stored.url == listed and stored.discovered_at is None and post_count(sessions, feed.id) == 3
     )
     httpserver.check_assertions()
+
+
+class _SlowFeeds(ThreadingHTTPServer):
+    """A loopback server answering every path with a feed after a pause, counting how many
+    requests it is serving at once."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight = self.most = self.served = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                with outer.lock:
+                    outer.in_flight += 1
+                    outer.most = max(outer.most, outer.in_flight)
+                time.sleep(0.3)
+                body = rss([(self.path.strip("/"), "An item")])
+                self.send_response(200)
+                self.send_header("Content-Type", RSS["Content-Type"])
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                with outer.lock:
+                    outer.in_flight -= 1
+                    outer.served += 1
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_one_domain_gets_at_most_its_budget_of_fetches_at_once(sessions, fetcher):
+    """Six feeds on one host, eight threads: never more than two requests at a time there."""
+    server = _SlowFeeds()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        add_site(sessions, [f"{base}/feed{i}" for i in range(6)])
+        summary = poll_due(sessions, fetcher, concurrency=8, per_domain=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert summary.outcomes["new_items"] == 6 and server.served == 6
+    assert server.most == 2
+
+
+def test_police_feeds_are_checked_within_the_police_interval(sessions, fetcher, httpserver):
+    """A force's feed that publishes weekly is still checked every 5 minutes, and one a
+    day out (an older schedule) is pulled in; a news site's weekly feed is left at a day."""
+    weekly = rss([(f"w{i}", "Weekly") for i in range(5)])  # a day apart: a daily cadence
+    serve(httpserver, "/force.rss", weekly)
+    with sessions() as session:
+        force = PoliceForce(id="ceiling-test", name="Ceiling Test", url=None, description="",
+                            telephone=None, updated_at=utcnow(),
+                            engagement=[{"type": "rss", "title": "News", "description": "",
+                                         "url": httpserver.url_for("/force.rss")}])  # fmt: skip
+        session.add(force)
+        session.flush()
+        sync_force_feeds(session, force)
+        feed = session.scalars(select(Feed).where(Feed.force_id == "ceiling-test")).one()
+        feed.next_check_at = utcnow() + timedelta(days=1)
+        feed.interval_seconds = 24 * 3600
+        session.commit()
+        feed_id = feed.id
+    site = feed_of(sessions, add_site(sessions, [httpserver.url_for("/force.rss")]))
+    poll_due(sessions, fetcher, police_interval=timedelta(minutes=5))
+    with sessions() as session:
+        police, news = session.get(Feed, feed_id), session.get(Feed, site.id)
+        assert police.last_http_status == 200 and police.interval_seconds == 300
+        assert police.next_check_at <= utcnow() + timedelta(minutes=5)
+        assert news.interval_seconds == 24 * 3600  # publishes daily: checked daily

@@ -144,3 +144,17 @@ def test_discovery_honours_base_and_finds_nothing_in_a_plain_page():
 )  # fmt: skip
 def test_account_feeds(account, expected):
     assert account_feed_url(account) == expected
+
+
+@pytest.mark.parametrize(
+    ("owner", "expected"),
+    [("force:kent", 5 * M), ("neighbourhood:12", 5 * M), ("officer:3", 5 * M),
+     ("site:12", 24 * H)],
+)  # fmt: skip
+def test_police_feeds_have_a_ceiling(owner, expected):
+    ceiling = schedule.ceiling_for(owner)
+    assert ceiling == expected
+    weekly = schedule.after_success(NOW, H, every(timedelta(days=7)), ttl=2 * H, ceiling=ceiling)
+    assert weekly.interval == min(expected, 24 * H)  # whatever it publishes or asks
+    assert schedule.after_not_modified(NOW, 3 * H, 6 * H, ceiling).interval == min(expected, 6 * H)
+    assert schedule.ceiling_for(owner, 2 * M) == (2 * M if owner != "site:12" else 24 * H)

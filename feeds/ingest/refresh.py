@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -91,6 +91,7 @@ def refresh_feed(
     rng: random.Random | None = None,
     *,
     on_new_posts: NewPostsHook | None = None,
+    police_interval: timedelta = schedule.POLICE_INTERVAL,
 ) -> RefreshResult:
     """Poll one feed and record what happened; returns the posts stored for the first time.
 
@@ -102,7 +103,8 @@ def refresh_feed(
             state = feed_state(session, feed_id)
         except FeedNotFound:
             return RefreshResult(feed_id, "skipped", error="the feed no longer exists")
-    return refresh_state(sessions, state, client, now, rng, on_new_posts=on_new_posts)
+    return refresh_state(sessions, state, client, now, rng, on_new_posts=on_new_posts,
+                         police_interval=police_interval)  # fmt: skip
 
 
 def refresh_state(
@@ -114,6 +116,7 @@ def refresh_state(
     defer_not_modified: bool = False,
     *,
     on_new_posts: NewPostsHook | None = None,
+    police_interval: timedelta = schedule.POLICE_INTERVAL,
 ) -> RefreshResult:
     """``refresh_feed`` for a feed whose state the caller has already read (a claimed one).
 
@@ -123,6 +126,7 @@ def refresh_state(
     """
     now = now or utcnow()
     jitter = (rng or random).uniform(0.8, 1.2)
+    state = replace(state, ceiling=schedule.ceiling_for(state.owner, police_interval))
     feed_id = state.id
     if state.status == "retired":
         return RefreshResult(feed_id, "skipped", error="the feed is retired", status="retired")
@@ -190,7 +194,7 @@ def _refresh(
     new_url = response.url if response.moved_permanently else None
     if response.status == 304:
         decision = schedule.after_not_modified(
-            now, state.interval, schedule.max_age(response.headers)
+            now, state.interval, schedule.max_age(response.headers), state.ceiling
         )
         etag = response.headers.get("etag") or state.etag
         modified = response.headers.get("last-modified") or state.last_modified
@@ -243,7 +247,7 @@ def _store(
         decision = schedule.after_success(
             now, state.interval, published,
             ttl=timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None,
-            cache_max_age=schedule.max_age(response.headers),
+            cache_max_age=schedule.max_age(response.headers), ceiling=state.ceiling,
         )  # fmt: skip
         recorded = record_outcome(
             session, state.id, now, decision, http_status=200, success=True,

@@ -8,6 +8,9 @@
   ``MAX_FAILURES`` in a row the feed is parked as ``failing``: still tried once a day, so it
   comes back by itself when it is fixed.
 - ``410 Gone`` retires the feed; it is not polled again.
+- A police feed (owned by a force, team or officer) is checked at least every
+  ``POLICE_INTERVAL`` (a setting) whatever it asks or how rarely it publishes: an appeal is
+  worth most in its first hours, and a conditional GET makes an unchanged check a 304.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from email.utils import parsedate_to_datetime
 
 MIN_INTERVAL = timedelta(minutes=5)
 MAX_INTERVAL = timedelta(hours=24)
+POLICE_INTERVAL = timedelta(minutes=5)
+POLICE_OWNERS = ("force", "neighbourhood", "officer")
 RETRY_BASE = timedelta(minutes=5)
 MAX_FAILURES = 8
 RECENT_ITEMS = 10
@@ -37,8 +42,13 @@ class Decision:
     error_count: int
 
 
-def clamp(interval: timedelta) -> timedelta:
-    return max(MIN_INTERVAL, min(MAX_INTERVAL, interval))
+def clamp(interval: timedelta, ceiling: timedelta = MAX_INTERVAL) -> timedelta:
+    return min(ceiling, max(MIN_INTERVAL, min(MAX_INTERVAL, interval)))
+
+
+def ceiling_for(owner: str, police_interval: timedelta = POLICE_INTERVAL) -> timedelta:
+    """The longest a feed of this owner ("force:kent", "site:12") may go unchecked."""
+    return police_interval if owner.split(":", 1)[0] in POLICE_OWNERS else MAX_INTERVAL
 
 
 def max_age(headers: Mapping[str, str]) -> timedelta | None:
@@ -80,21 +90,25 @@ def after_success(
     published: Iterable[datetime] = (),
     ttl: timedelta | None = None,
     cache_max_age: timedelta | None = None,
+    ceiling: timedelta = MAX_INTERVAL,
 ) -> Decision:
-    """A 200 with a feed read: adapt to how often it publishes."""
+    """A 200 with a feed read: adapt to how often it publishes (never past ``ceiling``)."""
     interval = publishing_interval(published) or previous
     for floor in (ttl, cache_max_age):
         if floor is not None:
             interval = max(interval, floor)
-    interval = clamp(interval)
+    interval = clamp(interval, ceiling)
     return Decision("active", interval, now + interval, 0)
 
 
 def after_not_modified(
-    now: datetime, previous: timedelta, cache_max_age: timedelta | None = None
+    now: datetime,
+    previous: timedelta,
+    cache_max_age: timedelta | None = None,
+    ceiling: timedelta = MAX_INTERVAL,
 ) -> Decision:
     """A 304: nothing new; keep the interval (or what the server asks, if longer)."""
-    interval = clamp(max(previous, cache_max_age or timedelta(0)))
+    interval = clamp(max(previous, cache_max_age or timedelta(0)), ceiling)
     return Decision("active", interval, now + interval, 0)
 
 

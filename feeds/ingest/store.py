@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from directory.storage import Page, insert_ignoring, paginate, savepoint
 from feeds.ingest.models import Feed, Post, PostTag
 from feeds.ingest.parse import ParsedItem
-from feeds.ingest.schedule import Decision
+from feeds.ingest.schedule import MAX_INTERVAL, POLICE_OWNERS, Decision
 
 MAX_ERROR_CHARS = 500
 MAX_PROBLEM_CHARS = 300  # posts.problem
@@ -45,6 +45,7 @@ class FeedState:
     status: str
     listed_url: str = ""
     discovered_at: datetime | None = None  # see Feed.discovered_at
+    ceiling: timedelta = MAX_INTERVAL  # the longest it may go unchecked (police feeds: minutes)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,21 @@ def claim_due_feeds(
     ).all()
     session.commit()
     return sorted((_state(row) for row in rows), key=lambda state: state.id)
+
+
+def pull_in_police_feeds(session: Session, now: datetime, police_interval: timedelta) -> int:
+    """Make due now the police feeds scheduled further out than ``police_interval`` allows
+    (an older schedule, or a changed setting); leased feeds (due within the hour) are left to
+    their poller. How many; no commit."""
+    owners = [Feed.owner.startswith(f"{kind}:") for kind in POLICE_OWNERS]
+    result = session.execute(
+        update(FEEDS)
+        .where(or_(*owners), FEEDS.c.status.in_(("active", "failing")),
+               FEEDS.c.error_count == 0,
+               FEEDS.c.next_check_at > now + police_interval + timedelta(hours=1))
+        .values(next_check_at=now)
+    )  # fmt: skip
+    return result.rowcount or 0
 
 
 POSTS = Post.__table__
