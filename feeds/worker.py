@@ -22,6 +22,7 @@ from feeds.ingest.refresh import RefreshResult, SessionFactory, refresh_feed
 from feeds.ingest.schedule import POLICE_INTERVAL
 from feeds.ingest.store import next_due_at
 from feeds.syndication.bulletins import bulletins_from_posts, expire_bulletins
+from feeds.syndication.outbox import OUTBOX_WAKE
 from feeds.syndication.webhooks import next_message_due, send_due
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def run_worker(
     delays a withdrawal. A pass that stored new posts wakes the sender at once (they may have
     queued events).
     """
-    wake = threading.Event()
+    wake = OUTBOX_WAKE  # set by a commit that queued messages, and by the poll loop
     sender = threading.Thread(
         target=send_loop, args=(sessions, client, stop, wake),
         kwargs={"concurrency": send_concurrency, "max_sleep": max_sleep},

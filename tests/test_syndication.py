@@ -18,7 +18,7 @@ from email.utils import format_datetime
 import feedparser
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
@@ -862,8 +862,6 @@ def test_a_slow_webhook_endpoint_never_delays_polling(
 ):  # type: ignore[no-untyped-def]
     """The worker polls and sends in loops of their own: while a send waits 4 s on an
     endpoint, a feed that falls due is polled at once, and the event is still delivered."""
-    from sqlalchemy import update
-
     from directory.geography.area_builders import circle_area
     from directory.sites.store import create_site, set_site_status
     from feeds.directory_changes import site_changed
@@ -1037,3 +1035,45 @@ def test_an_area_outside_the_force_needs_a_reason_and_a_dry_run_writes_nothing(
     home = {"kind": "appeal", "title": "Appeal in Wednesfield",
             "area": {"type": "postcodes", "postcodes": ["WV11 1"]}}  # fmt: skip
     assert client.post("/bulletins", json=home, headers=police).status_code == 201
+
+
+def test_a_bulletin_posted_while_the_sender_sleeps_is_delivered_in_seconds(
+    demo_directory, client, sessions
+):  # type: ignore[no-untyped-def]
+    """The sender sleeps up to a minute between passes; the commit that queues a message
+    wakes it, so a directly posted bulletin reaches its webhook at once."""
+    from feeds.worker import run_worker
+
+    app = demo_directory
+    app.extensions["hyperlocal_http"] = http_client({**app.config, "HTTP_ALLOW_LOOPBACK": True})
+    received = threading.Event()
+
+    def hook(request: Request) -> Response:
+        received.set()
+        return Response(status=204)
+
+    hooks = HTTPServer(host="127.0.0.1", port=0)
+    hooks.start()
+    hooks.expect_request("/hook", method="POST").respond_with_handler(hook)
+    with sessions() as session:  # only the sender matters here: no feed is due
+        session.execute(update(Feed).values(status="retired"))
+        session.commit()
+    sub = subscribe(client, app, site_id(sessions, WEDNESFIELD),
+                    webhook_url=hooks.url_for("/hook"))  # fmt: skip
+    loopback = HttpClient(FetchPolicy(allowed_networks=("127.0.0.1/32",), total_timeout=5,
+                                      read_timeout=3, connect_timeout=1))  # fmt: skip
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(sessions, loopback, stop),
+                              kwargs={"max_sleep": 60.0}, daemon=True)  # fmt: skip
+    worker.start()
+    try:
+        time.sleep(0.5)  # both loops have run their first pass and gone to sleep
+        posted = time.monotonic()
+        _queue_event(app, sub["id"])
+        assert received.wait(5), "not delivered while the sender slept"
+        assert time.monotonic() - posted < 5
+    finally:
+        stop.set()
+        worker.join(timeout=15)
+        hooks.clear()
+        hooks.stop()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from feeds.syndication.models import Subscription, WebhookMessage
@@ -36,6 +37,23 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+# Set when a transaction that queued webhook messages commits: a sender in this process
+# (``feeds.worker.send_loop``) waits on it, so a new message goes out in seconds, not at its
+# next pass. Another process's sender still finds the message at its next pass.
+OUTBOX_WAKE = threading.Event()
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_senders(session: Session) -> None:
+    if session.info.pop("outbox_queued", False):
+        OUTBOX_WAKE.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_queued(session: Session) -> None:
+    session.info.pop("outbox_queued", None)
 
 
 def enqueue_events(
@@ -62,6 +80,7 @@ def enqueue_events(
     if not targets:
         return []
     payload = event_payload(event, data, now)
+    session.info["outbox_queued"] = True
     messages = WebhookMessage.__table__
     inserted = session.execute(
         messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
