@@ -147,6 +147,14 @@ class PostSchema(Schema):
         metadata={"description": "what went wrong with this item: stored without its content, "
                   "or not made a bulletin"},
     )  # fmt: skip
+    edited_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "when the publisher last changed its title or text in place "
+                  "(the same guid); title and content_html are the latest version"},
+    )  # fmt: skip
+    original_title = fields.String(allow_none=True, metadata={"description": "the first "
+                                   "version's title, when it was edited"})  # fmt: skip
+    original_content_html = fields.String(allow_none=True)
 
 
 class PostPageSchema(Schema):
@@ -189,7 +197,9 @@ def post_json(post: Post, owner: str, kind: str) -> dict[str, Any]:
         "title": post.title, "link": post.link, "content_html": post.content_html,
         "author": post.author, "published_at": post.published_at,
         "first_seen_at": post.first_seen_at, "tags": post.tags, "point": point,
-        "problem": post.problem,
+        "problem": post.problem, "edited_at": post.edited_at,
+        "original_title": post.original_title,
+        "original_content_html": post.original_content_html,
     }  # fmt: skip
 
 

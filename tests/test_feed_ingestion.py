@@ -832,3 +832,24 @@ def test_police_feeds_are_checked_within_the_police_interval(sessions, fetcher, 
         assert police.last_http_status == 200 and police.interval_seconds == 300
         assert police.next_check_at <= utcnow() + timedelta(minutes=5)
         assert news.interval_seconds == 24 * 3600  # publishes daily: checked daily
+
+
+def test_a_news_item_edited_in_place_takes_its_new_text_and_keeps_its_first(
+    sessions, fetcher, httpserver
+):
+    serve(httpserver, "/feed", THREE)
+    feed = feed_of(sessions, add_site(sessions, [httpserver.url_for("/feed")]))
+    refresh_feed(sessions, feed.id, fetcher)
+    # The same words in other markup and spacing are not an edit; a new title is.
+    serve(httpserver, "/feed", THREE.replace(b"<title>Second</title>",
+                                             b"<title>  Second </title>"))  # fmt: skip
+    refresh_feed(sessions, feed.id, fetcher, now=utcnow() + timedelta(hours=1))
+    with sessions() as session:
+        assert session.scalar(select(func.count()).where(Post.edited_at.is_not(None))) == 0
+    serve(httpserver, "/feed", rss([("a", "First, corrected"), ("b", "Second"), ("c", "Third")]))
+    refresh_feed(sessions, feed.id, fetcher, now=utcnow() + timedelta(hours=2))
+    with sessions() as session:
+        post = session.scalar(select(Post).where(Post.feed_id == feed.id, Post.guid == "a"))
+        assert (post.title, post.original_title) == ("First, corrected", "First")
+        assert post.edited_at is not None and "First #truepicture" in post.original_content_html
+    assert post_count(sessions, feed.id) == 3

@@ -27,7 +27,7 @@ from directory.police.models import PoliceForce
 from directory.sites.models import Site
 from directory.storage import utcnow
 from feeds.ingest.http import FetchPolicy, HttpClient
-from feeds.ingest.models import Feed
+from feeds.ingest.models import Feed, Post
 from feeds.syndication.bulletins import bulletin_json, post_bulletin
 from feeds.syndication.matching import deliver, subscriptions_matching
 from feeds.syndication.models import (
@@ -277,6 +277,47 @@ def test_found_safe_update_withdraws_the_missing_person_everywhere(
     # The feed no longer carries the name; it carries the update.
     body = client.get(sub["feeds"]["json"]).get_json()
     assert [i["_hyperlocal"]["kind"] for i in body["items"]] == ["update"]
+
+
+def test_an_item_edited_in_place_closes_its_bulletin_as_an_update_would(
+    loopback_app, client, sessions, fetcher, httpserver: HTTPServer
+):  # type: ignore[no-untyped-def]
+    """Forces retitle the original ("UPDATE: found safe") keeping its guid: the post keeps
+    its first version, the missing-person bulletin is resolved and withdrawn everywhere."""
+    app = loopback_app
+    heath = site_id(sessions, "https://heathtown-voice.example.org/")
+    hook = Receiver(httpserver, "/heath-edit")
+    sub = subscribe(client, app, heath, webhook_url=hook.url, kinds=["missing", "update"])
+    served = [police_rss([MISSING])]
+    httpserver.expect_request("/police.rss").respond_with_handler(
+        lambda request: Response(served[0], headers=RSS)
+    )
+    feed_id = police_feed(sessions, httpserver.url_for("/police.rss"))
+    refresh_and_publish(sessions, feed_id, fetcher)
+    send_due(sessions, fetcher)
+    found = "Jayden has been found safe and well. Thank you for sharing."
+    edited = {**MISSING, "title": f"UPDATE: {MISSING['title']} - found safe", "description": found}
+    served[0] = police_rss([edited])
+    with sessions() as session:
+        session.execute(Feed.__table__.update().values(next_check_at=utcnow(), etag=None))
+        session.commit()
+    refresh_and_publish(sessions, feed_id, fetcher)
+    refresh_and_publish(sessions, feed_id, fetcher)  # seen again unchanged: nothing more
+    with sessions() as session:
+        post = session.scalar(select(Post).where(Post.feed_id == feed_id))
+        bulletin = session.scalar(select(Bulletin).where(Bulletin.post_id == post.id))
+        updates = session.scalar(select(func.count()).select_from(Bulletin).where(
+            Bulletin.kind == "update"))  # fmt: skip
+    assert post.original_title == MISSING["title"] and post.title == edited["title"]
+    assert post.edited_at is not None
+    assert (bulletin.kind, bulletin.status) == ("missing", "resolved")
+    assert bulletin.resolution.startswith("edited in place: UPDATE:") and updates == 0
+    send_due(sessions, fetcher)
+    types = [e["type"] for e in hook.events(sub["webhook"]["secret"])]
+    assert types == ["bulletin.published", "bulletin.withdrawn"]
+    shown = [p for p in client.get("/posts?kind=police").get_json()["items"]
+             if p["feed_id"] == feed_id]  # fmt: skip
+    assert shown[0]["original_title"] == MISSING["title"] and shown[0]["edited_at"]
 
 
 # ---------------------------------------------------------------------------- direct posts

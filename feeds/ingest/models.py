@@ -117,6 +117,11 @@ class Post(Base):
     # What went wrong with this item (stored without its content, or not made a bulletin);
     # the item itself is kept, and the rest of its feed is not held up by it.
     problem: Mapped[str | None] = mapped_column(String(300))
+    # Edited in place (the same guid, a new title or text): the first version is kept here and
+    # the columns above hold the latest.
+    original_title: Mapped[str | None] = mapped_column(String(500))
+    original_content_html: Mapped[str | None] = mapped_column(Text)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PostTag(Base):

@@ -54,8 +54,9 @@ from feeds.ingest.store import (
 log = logging.getLogger(__name__)
 SessionFactory = Callable[[], Session]
 # What the caller does with the posts stored for the first time, inside the transaction that
-# stores them (syndication passes ``bulletins_from_posts``): (session, feed owner, posts, now).
-NewPostsHook = Callable[[Session, str, list[NewPost], datetime], None]
+# stores them (syndication passes ``bulletins_from_posts``): called as (session, feed owner,
+# new posts, now, edited=posts seen before whose title or text changed).
+NewPostsHook = Callable[..., object]
 # How long the feed a page announced is trusted before the page is fetched again.
 REVERIFY_DISCOVERY = timedelta(days=1)
 ACCEPT = (
@@ -241,7 +242,7 @@ def _store(
         stored = store_items(session, state.id, parsed.items, now)
         new_posts = stored.posts
         if on_new_posts is not None:  # e.g. police items become bulletins, in this commit
-            on_new_posts(session, state.owner, new_posts, now)
+            on_new_posts(session, state.owner, new_posts, now, edited=stored.edited)
         # How often it publishes, from the dates of the items it lists now.
         published = [item.published_at for item in parsed.items if item.published_at]
         decision = schedule.after_success(

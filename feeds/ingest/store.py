@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from directory.storage import Page, insert_ignoring, paginate, savepoint
+from directory.text import plain_text
 from feeds.ingest.models import Feed, Post, PostTag
 from feeds.ingest.parse import ParsedItem
 from feeds.ingest.schedule import MAX_INTERVAL, POLICE_OWNERS, Decision
@@ -70,6 +71,7 @@ class Stored:
 
     posts: list[NewPost]
     refused: list[str] = field(default_factory=list)
+    edited: list[NewPost] = field(default_factory=list)  # seen before, now with a new text
 
     def problem(self) -> str | None:
         if not self.refused:
@@ -177,11 +179,12 @@ def store_items(
     if not items:
         return Stored([])
     keys = [item.key for item in items]
-    known = set(session.scalars(select(Post.key).where(Post.feed_id == feed_id,
-                                                       Post.key.in_(keys))))  # fmt: skip
+    known = {post.key: post for post in session.scalars(
+        select(Post).where(Post.feed_id == feed_id, Post.key.in_(keys)))}  # fmt: skip
+    edited = _edit_in_place(session, [i for i in items if i.key in known], known, now)
     fresh = [item for item in items if item.key not in known]
     if not fresh:
-        return Stored([])
+        return Stored([], edited=edited)
     rows = [_row(feed_id, item, now) for item in fresh]
     refused: list[str] = []
     try:
@@ -213,7 +216,36 @@ def store_items(
         )  # fmt: skip
         for row in stored
     ]
-    return Stored(posts, refused)
+    return Stored(posts, refused, edited)
+
+
+def _edit_in_place(
+    session: Session, items: Sequence[ParsedItem], known: dict[str, Post], now: datetime
+) -> list[NewPost]:
+    """Items seen before whose title or text changed ("UPDATE: found safe" over the same
+    guid): the post takes the new version and keeps its first (no commit)."""
+    edited = []
+    for item in items:
+        post = known[item.key]
+        if post.problem is not None or not _changed(post, item):
+            continue
+        if post.original_title is None:
+            post.original_title, post.original_content_html = post.title, post.content_html
+        post.title, post.content_html, post.edited_at = item.title, item.content_html, now
+        edited.append(NewPost(post.id, post.feed_id, post.key, post.title, post.link,
+                              post.published_at, item.point, post.guid,
+                              post.content_html))  # fmt: skip
+    session.flush()
+    return edited
+
+
+def _changed(post: Post, item: ParsedItem) -> bool:
+    """Whether the words changed (not the markup or the spacing)."""
+
+    def words(title: str, html: str) -> str:
+        return " ".join(f"{title} {plain_text(html, 20_000)}".split())
+
+    return words(post.title, post.content_html) != words(item.title, item.content_html)
 
 
 def _row(feed_id: int, item: ParsedItem, now: datetime) -> dict[str, Any]:

@@ -272,22 +272,31 @@ def is_police_owner(owner: str) -> bool:
 
 
 def bulletins_from_posts(
-    session: Session, owner: str, posts: Sequence[Any], now: datetime | None = None
+    session: Session,
+    owner: str,
+    posts: Sequence[Any],
+    now: datetime | None = None,
+    edited: Sequence[Any] = (),
 ) -> list[Published]:
     """Bulletins for the new items of a police-owned feed (``feeds.ingest.store.NewPost``s), oldest
     first so that an update in the same fetch finds the appeal it closes. Items that are not
     bulletins (court results, recruitment) are left as plain posts. Each item is made a
     bulletin in a savepoint of its own: one that fails (to classify, locate or publish) is
-    left as a post that says why (``posts.problem``), and the others carry on."""
+    left as a post that says why (``posts.problem``), and the others carry on.
+
+    ``edited`` items (seen before, now with a new title or text) are re-read: see
+    ``_bulletin_from_edit``."""
     now = now or utcnow()
-    if not posts or not is_police_owner(owner):
+    if not (posts or edited) or not is_police_owner(owner):
         return []
     force_id, team_id = _owner_place(session, owner)
     made = []
-    for post in sorted(posts, key=lambda p: (p.published_at, p.id)):
+    work = [(post, False) for post in posts] + [(post, True) for post in edited]
+    for post, is_edit in sorted(work, key=lambda w: (w[0].published_at, w[0].id)):
+        make = _bulletin_from_edit if is_edit else _bulletin_from_post
         try:
             with savepoint(session):
-                published = _bulletin_from_post(session, post, force_id, team_id, now)
+                published = make(session, post, force_id, team_id, now)
         except Exception as exc:  # a bug or input nobody foresaw: this item only
             log.exception("post %s: could not be made a bulletin", post.id)
             record_item_problem(session, post.id,
@@ -330,6 +339,34 @@ def _bulletin_from_post(
         bulletin.status = "expired"  # an old item seen for the first time: keep, don't send
     _set_area(bulletin, located)
     return _publish(session, bulletin, now)
+
+
+def _bulletin_from_edit(
+    session: Session, post: Any, force_id: str | None, team_id: int | None, now: datetime
+) -> Published | None:
+    """A police item edited in place ("UPDATE: Kayla found safe" over the missing notice's
+    guid), read again: a closure resolves its bulletin exactly as a separate update would
+    (withdrawn everywhere for a missing person); an alert that changed is updated at every
+    outlet that had it; an item that was not a bulletin and now is becomes one."""
+    bulletin = session.scalar(select(Bulletin).where(Bulletin.post_id == post.id))
+    if bulletin is None:
+        return _bulletin_from_post(session, post, force_id, team_id, now)
+    summary = plain_text(post.content_html, 5000)
+    verdict = classify(post.title, summary)
+    if bulletin.status != "active" or verdict.kind is None:
+        return None
+    bulletin.title = xml_safe(post.title[:500]) or "(untitled)"
+    bulletin.body_html = xml_safe(post.content_html)
+    bulletin.updated_at = now
+    if verdict.kind == "update" and bulletin.kind != "update":
+        change_status(session, bulletin, "resolved",
+                      f"edited in place: {bulletin.title}"[:300], now)  # fmt: skip
+        return Published(bulletin, [], [bulletin.id])
+    bulletin.reason = f"edited in place; {verdict.reason}"[:500]
+    session.flush()
+    enqueue_events(session, delivered_to(session, bulletin.id), "bulletin.updated",
+                   bulletin_json(bulletin), bulletin.id, now)  # fmt: skip
+    return Published(bulletin, [], [])
 
 
 # ---------------------------------------------------------------------------- updates
