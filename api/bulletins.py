@@ -28,6 +28,7 @@ from feeds.syndication.bulletin_queries import (
 )
 from feeds.syndication.bulletins import bulletin_json, change_status, edit_bulletin, post_bulletin
 from feeds.syndication.classify import SEVERITIES, URGENCIES
+from feeds.syndication.closing import CLOSED_STATUSES, closing_title
 from feeds.syndication.feed_formats import cap_alert
 from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, LOCATED_BY, Bulletin
 
@@ -173,12 +174,16 @@ class BulletinUpdateSchema(Schema):
 
 def _visible(bulletin: Bulletin) -> None:
     """Active bulletins are public; others only to their force and admins (a withdrawn
-    missing-person notice must not stay readable)."""
+    missing-person notice must not stay readable). To anyone else a resolved or cancelled
+    one is 410 Gone with its closing words (the links of feeds point here)."""
     if bulletin.status == "active":
         return
     key = optional_key()
-    if not key_allows(key, f"police:{bulletin.force_id}"):
-        abort(404, message=f"no bulletin with id {bulletin.id}")
+    if key_allows(key, f"police:{bulletin.force_id}"):
+        return
+    if bulletin.status in CLOSED_STATUSES:
+        abort(410, message=f"{closing_title(bulletin.kind, bulletin.status)}.")
+    abort(404, message=f"no bulletin with id {bulletin.id}")
 
 
 def _area(session: Any, spec: dict[str, Any] | None, force: str
@@ -281,6 +286,8 @@ class Bulletins(MethodView):
 class BulletinItem(MethodView):
     @blp.response(200, BulletinSchema)
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such (visible) bulletin")
+    @blp.alt_response(410, response="DEFAULT_ERROR",
+                      description="closed (resolved or cancelled): its closing words")  # fmt: skip
     def get(self, bulletin_id: int) -> Any:
         """One bulletin"""
         bulletin = get_bulletin(db_session(), bulletin_id)

@@ -230,7 +230,7 @@ def test_police_item_reaches_exactly_the_covering_outlets_and_is_withdrawn(
     updated = [e for e in hook_w.events(secret) if e["type"] == "bulletin.updated"]
     assert updated and updated[-1]["data"]["status"] == "resolved"
     # Not public once resolved.
-    assert client.get(f"/bulletins/{appeal.id}").status_code == 404
+    assert client.get(f"/bulletins/{appeal.id}").status_code == 410  # gone, with its closing words
     assert client.get(f"/bulletins/{appeal.id}", headers=police).status_code == 200
 
 
@@ -276,7 +276,13 @@ def test_found_safe_update_withdraws_the_missing_person_everywhere(
     assert withdrawn[0]["data"]["id"] == missing.id
     # The feed no longer carries the name; it carries the update.
     body = client.get(sub["feeds"]["json"]).get_json()
-    assert [i["_hyperlocal"]["kind"] for i in body["items"]] == ["update"]
+    assert [i["_hyperlocal"]["kind"] for i in body["items"]] == ["update", "missing"]
+    stub = body["items"][1]  # in the missing notice's place, under its id, for 48 hours
+    assert stub["id"].endswith(f"/bulletins/{missing.id}")
+    assert stub["title"] == "Missing person appeal closed: found — thank you, please stop sharing"
+    assert "Jayden" not in json.dumps(stub) and stub["_hyperlocal"]["status"] == "resolved"
+    gone = client.get(f"/bulletins/{missing.id}")
+    assert gone.status_code == 410 and "please stop sharing" in gone.get_json()["message"]
 
 
 def test_an_item_edited_in_place_closes_its_bulletin_as_an_update_would(

@@ -10,14 +10,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, undefer
 
 from directory.geography.area_cache import AREAS
 from directory.geography.areas import Area
 from directory.geography.geo import BoundingBox
 from directory.sites.models import Site
-from directory.storage import Page, database_key, paginate
+from directory.storage import Page, database_key, paginate, utcnow
+from feeds.syndication.closing import CLOSED_STATUSES, CLOSING_SHOWN, ClosingStub, closing_stub
 from feeds.syndication.models import Bulletin, BulletinDelivery, Subscription, WebhookMessage
 
 
@@ -87,34 +88,41 @@ def list_bulletins(
     return Page(found[start : start + per_page], page, per_page, len(found))
 
 
+def _in_feed(now: datetime) -> Any:
+    """What a subscription feed carries: active bulletins, and for ``CLOSING_SHOWN`` the
+    stubs of those resolved or cancelled."""
+    closing = and_(Bulletin.status.in_(CLOSED_STATUSES), Bulletin.resolved_at > now - CLOSING_SHOWN)
+    return or_(Bulletin.status == "active", closing)
+
+
 def subscription_bulletins(
-    session: Session, subscription_id: int, limit: int = 50
-) -> list[Bulletin]:
-    """The active bulletins delivered to a subscription, newest first (its feed)."""
+    session: Session, subscription_id: int, limit: int = 50, now: datetime | None = None
+) -> list[Bulletin | ClosingStub]:
+    """The bulletins delivered to a subscription, newest first (its feed): the active ones,
+    and the closing stubs of those closed in the last 48 hours, in their place."""
+    now = now or utcnow()
     query = (
         select(Bulletin)
         .join(BulletinDelivery, BulletinDelivery.bulletin_id == Bulletin.id)
-        .where(
-            BulletinDelivery.subscription_id == subscription_id, Bulletin.status == "active"
-        )  # fmt: skip
+        .where(BulletinDelivery.subscription_id == subscription_id, _in_feed(now))
         .options(undefer(Bulletin.area))
         .order_by(Bulletin.published_at.desc(), Bulletin.id.desc())
         .limit(limit)
     )
-    return list(session.scalars(query))
+    return [b if b.status == "active" else closing_stub(b) for b in session.scalars(query)]
 
 
-def feed_version(session: Session, subscription_id: int) -> tuple[int, datetime | None]:
-    """(count, newest change) of what a subscription's feed shows or has stopped showing:
-    an ETag and Last-Modified that move when a bulletin arrives, changes or is withdrawn."""
+def feed_version(
+    session: Session, subscription_id: int, now: datetime | None = None
+) -> tuple[int, datetime | None]:
+    """(count, newest change) of what a subscription's feed shows: an ETag and Last-Modified
+    that move when a bulletin arrives, changes or is closed, and when a closing stub goes."""
+    now = now or utcnow()
     row = session.execute(
         select(func.count(), func.max(Bulletin.updated_at))
         .select_from(BulletinDelivery)
         .join(Bulletin, BulletinDelivery.bulletin_id == Bulletin.id)
-        .where(
-            BulletinDelivery.subscription_id == subscription_id,
-            or_(Bulletin.status == "active", Bulletin.resolved_at.is_not(None)),
-        )  # fmt: skip
+        .where(BulletinDelivery.subscription_id == subscription_id, _in_feed(now))
     ).first()
     return (row[0], row[1]) if row else (0, None)
 

@@ -60,6 +60,8 @@ def _guid(info: FeedInfo, bulletin: Any) -> str:
 
 
 def _title(bulletin: Any) -> str:
+    if getattr(bulletin, "closing", False):  # a closing stub says what it is itself
+        return xml_safe(bulletin.title)
     return xml_safe(f"{KIND_LABELS[bulletin.kind]}: {bulletin.title}")
 
 
