@@ -29,12 +29,14 @@ from directory.police.models import Neighbourhood, Officer, PoliceForce
 from directory.storage import savepoint, utcnow
 from directory.text import plain_text, sanitise_html, xml_safe
 from directory.urls import UrlInvalid, normalise_url
+from feeds.ingest.models import Post
 from feeds.ingest.store import record_item_problem
 from feeds.syndication.bulletin_location import Located, locate_item
 from feeds.syndication.classify import SEVERITIES, URGENCIES, classify
+from feeds.syndication.closing import closing_title
 from feeds.syndication.matching import deliver, delivered_to, subscriptions_matching
 from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, PRECISION, Bulletin
-from feeds.syndication.outbox import cancel_pending, enqueue_events
+from feeds.syndication.outbox import cancel_pending, enqueue_events, redact_messages
 from feeds.syndication.updates import OTHER_FORCES_WINDOW, UPDATE_WINDOW, referenced_by
 
 # How long a bulletin stays active unless the force says otherwise or resolves it.
@@ -434,12 +436,32 @@ def change_status(
     bulletin.updated_at = now
     session.flush()
     event = withdrawal_event(bulletin)
+    data = bulletin_json(bulletin, area=False)
     if event == "bulletin.withdrawn":
         # What is still queued about it must not reach an outlet after the withdrawal.
         cancel_pending(session, now, bulletin_id=bulletin.id)
-    enqueue_events(session, delivered_to(session, bulletin.id), event,
-                   bulletin_json(bulletin, area=False), bulletin.id, now)  # fmt: skip
+    if event == "bulletin.withdrawn" and bulletin.kind == "missing":
+        data = _forget_person(session, bulletin)
+    enqueue_events(session, delivered_to(session, bulletin.id), event, data, bulletin.id, now)
     return bulletin
+
+
+def _forget_person(session: Session, bulletin: Bulletin) -> dict[str, Any]:
+    """A missing-person appeal is closed: its name, photo and description leave the stored
+    webhook payloads (the delivery log keeps ids, times and outcomes) and the raw post behind
+    it; the withdrawal says only what was closed. The bulletin itself stays for its force."""
+    title = closing_title(bulletin.kind, bulletin.status)
+    data = {"id": bulletin.id, "kind": bulletin.kind, "status": bulletin.status,
+            "force": bulletin.force_id, "title": title, "resolved_at": bulletin.resolved_at,
+            "personal_details": "removed: the missing-person appeal is closed"}  # fmt: skip
+    redact_messages(session, bulletin.id, data)
+    post = session.get(Post, bulletin.post_id) if bulletin.post_id else None
+    if post is not None:
+        post.title, post.content_html = title, ""
+        post.original_title = post.original_content_html = None
+        post.tags, post.latitude, post.longitude = [], None, None
+        post.problem = "details removed: the missing-person appeal is closed"
+    return data
 
 
 def expire_bulletins(session: Session, now: datetime | None = None, limit: int = 500) -> int:

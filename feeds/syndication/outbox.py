@@ -33,6 +33,23 @@ def event_payload(event: str, data: dict[str, Any], now: datetime) -> str:
     )
 
 
+def redact_messages(session: Session, bulletin_id: int, data: dict[str, Any]) -> int:
+    """Rewrite the stored payloads of every message about a bulletin with ``data`` in place of
+    what they carried (a closed missing-person appeal's name, photo and description); their
+    ids, times and outcomes stay. How many; no commit."""
+    messages = WebhookMessage.__table__
+    rows = session.execute(
+        select(messages.c.id, messages.c.payload).where(messages.c.bulletin_id == bulletin_id)
+    ).all()
+    for ident, payload in rows:
+        sent = json.loads(payload)
+        body = {"type": sent.get("type"), "timestamp": sent.get("timestamp"), "data": data}
+        session.execute(update(messages).where(messages.c.id == ident).values(
+            payload=json.dumps(body, separators=(",", ":"), ensure_ascii=False,
+                               default=_json_default)))  # fmt: skip
+    return len(rows)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
