@@ -81,10 +81,14 @@ class DatabaseFactory:
         if not self.schemas:
             return
         admin = create_engine(self.pg_url)  # type: ignore[arg-type]
-        with admin.begin() as connection:
+        try:
+            # One transaction per schema: dropping them all in one takes a lock per table and
+            # runs out of max_locks_per_transaction once there are many.
             for name in self.schemas:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        admin.dispose()
+                with admin.begin() as connection:
+                    connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        finally:
+            admin.dispose()
         self.schemas.clear()
 
 
