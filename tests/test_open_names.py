@@ -139,11 +139,11 @@ def test_a_place_only_os_open_names_knows_locates_a_bulletin(migrated_url, engin
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: written(p, b"ID,NAME1\n1,Wednesfield\n"), "not a readable zip file"),
+        (lambda p: written(p, b"ID,NAME1\n1,Wednesfield\n"), "is a damaged zip file"),
         (lambda p: open_names_zip(p, header=None), "not an OS Open Names download"),
         (lambda p: open_names_zip(p, header="ID,NAME1,TYPE"), "lacks the columns NAME1_LANG"),
         (lambda p: open_names_zip(p, {"SJ90": SJ_ROWS[3:5]}), "no populated place"),
-        (lambda p: written(p, open_names_zip(p).read_bytes()[:-200]), "not a readable zip file"),
+        (lambda p: written(p, open_names_zip(p).read_bytes()[:-200]), "is a damaged zip file"),
     ],
 )  # fmt: skip
 def test_what_is_not_an_os_open_names_download_changes_nothing(

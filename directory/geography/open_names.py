@@ -24,7 +24,6 @@ import io
 import math
 import re
 import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from directory.geography.postcode_rows import (
     GRID_MAX_EASTING,
     GRID_MAX_NORTHING,
     ImportFormatError,
+    checked_zip,
 )
 
 SOURCE = "os-open-names"
@@ -127,13 +127,7 @@ def import_open_names(
 def _open(path: Path) -> tuple[zipfile.ZipFile, list[str], list[str]]:
     if not path.is_file():
         raise ImportFormatError(f"{path} does not exist or is not a file")
-    try:
-        archive = zipfile.ZipFile(path)
-        damaged = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-        raise ImportFormatError(f"{path} is not a readable zip file ({exc})") from exc
-    if damaged:
-        raise ImportFormatError(f"{path} is damaged: {damaged} fails its checksum")
+    archive = checked_zip(path)
     names = archive.namelist()
     header_member = next((n for n in names if HEADER_MEMBER.search(n)), None)
     members = sorted(n for n in names if DATA_MEMBER.search(n))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -32,7 +31,7 @@ from sqlalchemy.engine import Engine
 from directory.geography.codepoint import CODEPOINT_MEMBER, CodePointSource
 from directory.geography.models import AreaName, Postcode
 from directory.geography.onspd import OnspdSource, onspd_header
-from directory.geography.postcode_rows import Batch, ImportFormatError, ImportSummary
+from directory.geography.postcode_rows import Batch, ImportFormatError, ImportSummary, checked_zip
 
 BATCH_SIZE = 50_000  # rows a transaction
 ProgressCallback = Callable[[int, int | None], None]
@@ -56,13 +55,7 @@ def open_source(path: str | Path) -> CodePointSource | OnspdSource:
             f"{path} is a damaged zip file: its directory is missing (truncated?)"
         )
     if looks_zipped:
-        try:
-            archive = zipfile.ZipFile(path)
-            damaged = archive.testzip()
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-            raise ImportFormatError(f"{path} is a damaged zip file ({exc})") from exc
-        if damaged:
-            raise ImportFormatError(f"{path} is damaged: {damaged} fails its checksum")
+        archive = checked_zip(path)
         if any(CODEPOINT_MEMBER.match(n) for n in archive.namelist()):
             return CodePointSource(archive, path)
         csvs = [n for n in archive.namelist() if n.lower().endswith(".csv") and "/Data/" in "/" + n]

@@ -7,9 +7,12 @@ grid's extent, the columns each source writes, and the summary an import reports
 from __future__ import annotations
 
 import re
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from directory.geography.postcode_format import DISPLAY_UNIT_RE, PostcodeInvalid, parse_postcode
@@ -35,6 +38,19 @@ ONSPD_FIELDS = CODEPOINT_FIELDS + ("police_force_code",)
 
 class ImportFormatError(ValueError):
     """The file is not a postcode download we can read, or it is damaged; nothing was written."""
+
+
+def checked_zip(path: Path) -> zipfile.ZipFile:
+    """A downloaded zip, checked whole (directory and every member's checksum) before use."""
+    try:
+        archive = zipfile.ZipFile(path)
+        damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise ImportFormatError(f"{path} is a damaged zip file ({exc})") from exc
+    if damaged:
+        archive.close()
+        raise ImportFormatError(f"{path} is damaged: {damaged} fails its checksum")
+    return archive
 
 
 @dataclass
