@@ -34,6 +34,7 @@ from feeds.syndication.delivery_log import (
     send_test_event,
 )
 from feeds.syndication.models import Subscription, WebhookAttempt, WebhookMessage
+from feeds.syndication.resume import resume
 from feeds.syndication.subscription_feeds import (
     FeedLinks,
     subscription_feed_body,
@@ -182,6 +183,7 @@ class SubscriptionItem(MethodView):
                             guard=current_app.extensions["hyperlocal_http"])  # fmt: skip
         if enable:
             enable_webhook(subscription)
+        resume(session, subscription, utcnow())  # what it missed while paused, if it was
         session.commit()
         return subscription_json(subscription), 200, NO_STORE
 

@@ -18,11 +18,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from api import create_app
+from api import create_app, http_client
 from api.config import postgres_test_url
 from directory.geography.postcode_import import import_postcodes
 from directory.schema import upgrade_database
 from directory.storage import create_db_engine
+from feeds.ingest.http import FetchPolicy, HttpClient
 
 DEMO_EXTRACT = Path(str(files("directory.data").joinpath("codepo_demo.zip")))
 DEMO_POSTCODE_COUNT = 4796
@@ -316,3 +317,18 @@ def refusing_database(app):  # type: ignore[no-untyped-def]
             else:
                 connection.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
                 connection.execute(text(f"DROP FUNCTION IF EXISTS {name}()"))
+
+
+@pytest.fixture
+def fetcher() -> HttpClient:
+    return HttpClient(FetchPolicy(allowed_networks=("127.0.0.1/32",), total_timeout=3,
+                                  read_timeout=2, connect_timeout=1))  # fmt: skip
+
+
+@pytest.fixture
+def loopback_app(demo_directory):  # type: ignore[no-untyped-def]
+    """The demo directory, with the app allowed to reach loopback (test events)."""
+    demo_directory.extensions["hyperlocal_http"] = http_client(
+        {**demo_directory.config, "HTTP_ALLOW_LOOPBACK": True}
+    )
+    return demo_directory

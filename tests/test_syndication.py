@@ -88,21 +88,6 @@ MISSING_DOG = {
 }
 
 
-@pytest.fixture
-def fetcher() -> HttpClient:
-    return HttpClient(FetchPolicy(allowed_networks=("127.0.0.1/32",), total_timeout=3,
-                                  read_timeout=2, connect_timeout=1))  # fmt: skip
-
-
-@pytest.fixture
-def loopback_app(demo_directory):  # type: ignore[no-untyped-def]
-    """The demo directory, with the app allowed to reach loopback (test events)."""
-    demo_directory.extensions["hyperlocal_http"] = http_client(
-        {**demo_directory.config, "HTTP_ALLOW_LOOPBACK": True}
-    )
-    return demo_directory
-
-
 def site_id(sessions, url: str) -> int:  # type: ignore[no-untyped-def]
     with sessions() as session:
         return session.scalar(select(Site.id).where(Site.url == url))

@@ -33,7 +33,7 @@ from feeds.ingest.models import Post
 from feeds.ingest.store import record_item_problem
 from feeds.syndication.bulletin_location import Located, locate_item
 from feeds.syndication.classify import SEVERITIES, URGENCIES, classify
-from feeds.syndication.closing import closing_title
+from feeds.syndication.closing import forgotten_person
 from feeds.syndication.matching import deliver, delivered_to, subscriptions_matching
 from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, PRECISION, Bulletin
 from feeds.syndication.outbox import cancel_pending, enqueue_events, redact_messages
@@ -412,6 +412,13 @@ def withdrawal_event(bulletin: Bulletin) -> str:
     return "bulletin.updated"
 
 
+def closed_event_data(bulletin: Bulletin) -> dict[str, Any]:
+    """The data of the event a closed bulletin sends (a missing person's without them)."""
+    if withdrawal_event(bulletin) == "bulletin.withdrawn" and bulletin.kind == "missing":
+        return forgotten_person(bulletin)
+    return bulletin_json(bulletin, area=False)
+
+
 def change_status(
     session: Session,
     bulletin: Bulletin,
@@ -436,12 +443,12 @@ def change_status(
     bulletin.updated_at = now
     session.flush()
     event = withdrawal_event(bulletin)
-    data = bulletin_json(bulletin, area=False)
+    data = closed_event_data(bulletin)
     if event == "bulletin.withdrawn":
         # What is still queued about it must not reach an outlet after the withdrawal.
         cancel_pending(session, now, bulletin_id=bulletin.id)
     if event == "bulletin.withdrawn" and bulletin.kind == "missing":
-        data = _forget_person(session, bulletin)
+        _forget_person(session, bulletin)
     enqueue_events(session, delivered_to(session, bulletin.id), event, data, bulletin.id, now)
     return bulletin
 
@@ -450,10 +457,8 @@ def _forget_person(session: Session, bulletin: Bulletin) -> dict[str, Any]:
     """A missing-person appeal is closed: its name, photo and description leave the stored
     webhook payloads (the delivery log keeps ids, times and outcomes) and the raw post behind
     it; the withdrawal says only what was closed. The bulletin itself stays for its force."""
-    title = closing_title(bulletin.kind, bulletin.status)
-    data = {"id": bulletin.id, "kind": bulletin.kind, "status": bulletin.status,
-            "force": bulletin.force_id, "title": title, "resolved_at": bulletin.resolved_at,
-            "personal_details": "removed: the missing-person appeal is closed"}  # fmt: skip
+    data = forgotten_person(bulletin)
+    title = data["title"]
     redact_messages(session, bulletin.id, data)
     post = session.get(Post, bulletin.post_id) if bulletin.post_id else None
     if post is not None:

@@ -63,6 +63,14 @@ def closing_stub(bulletin: Any) -> ClosingStub:
                        force_id=bulletin.force_id)  # fmt: skip
 
 
+def forgotten_person(bulletin: Any) -> dict[str, Any]:
+    """What a webhook event says of a closed missing-person appeal: only what was closed."""
+    return {"id": bulletin.id, "kind": bulletin.kind, "status": bulletin.status,
+            "force": bulletin.force_id, "title": closing_title(bulletin.kind, bulletin.status),
+            "resolved_at": bulletin.resolved_at,
+            "personal_details": "removed: the missing-person appeal is closed"}  # fmt: skip
+
+
 def shows_closing(bulletin: Any, now: datetime) -> bool:
     """Whether feeds still carry the stub of this bulletin."""
     closed = bulletin.resolved_at

@@ -146,6 +146,9 @@ class Subscription(Base):
     webhook_state: Mapped[str] = mapped_column(String(10))
     webhook_disabled_reason: Mapped[str | None] = mapped_column(String(300))
     webhook_failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Since when events have not reached the outlet (paused, or its webhook disabled); the
+    # resume sends the latest state of what changed meanwhile (feeds/syndication/resume.py).
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

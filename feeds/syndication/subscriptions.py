@@ -247,6 +247,8 @@ def update_subscription(
             own = None if subscription.follows_site else area_from_json(_own_area(subscription))
         _set_area(subscription, _effective_area(site, own, subscription.radius_m), own)
     if active is not None:
+        if subscription.active and not active and subscription.paused_at is None:
+            subscription.paused_at = now
         subscription.active = active
     subscription.updated_at = now
     session.flush()

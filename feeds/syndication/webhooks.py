@@ -219,6 +219,15 @@ def record_attempt(
         return None
     subscription.webhook_state = "disabled"
     subscription.webhook_disabled_reason = reason
+    if subscription.paused_at is None:  # from the first event it did not receive
+        subscription.paused_at = min(
+            subscription.webhook_failing_since,
+            session.scalar(select(func.min(WebhookMessage.created_at)).where(
+                WebhookMessage.subscription_id == subscription.id,
+                WebhookMessage.status.in_(("pending", "failed")),
+                WebhookMessage.created_at >= subscription.webhook_failing_since - DISABLE_AFTER,
+            )) or now,
+        )  # fmt: skip
     subscription.updated_at = now
     cancel_pending(session, now, subscription_id=subscription.id)
     log.warning("subscription %s: webhook disabled: %s", subscription.id, reason)
