@@ -324,9 +324,12 @@ class BulletinCap(MethodView):
                   description="a CAP 1.2 alert (warnings only)")  # fmt: skip
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such warning")
     def get(self, bulletin_id: int) -> Any:
-        """A warning as a CAP 1.2 alert (`msgType` Cancel once it is no longer active)
+        """A warning's latest CAP 1.2 message: `Alert`, `Update` after an edit, `Cancel`
 
-        Public whatever its status, so that CAP consumers see the Cancel.
+        `Alert` when published, an `Update` for each edit of its words, a `Cancel` once
+        resolved or cancelled; an `Update` or `Cancel` lists every earlier message in
+        `references` ("sender,identifier,sent"). Public whatever its status, so that CAP
+        consumers see the Cancel.
         """
         bulletin = get_bulletin(db_session(), bulletin_id)
         if bulletin.kind != "warning":

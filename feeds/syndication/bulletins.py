@@ -364,6 +364,7 @@ def _bulletin_from_edit(
         change_status(session, bulletin, "resolved",
                       f"edited in place: {bulletin.title}"[:300], now)  # fmt: skip
         return Published(bulletin, [], [bulletin.id])
+    _revised(bulletin, now)
     bulletin.reason = f"edited in place; {verdict.reason}"[:500]
     session.flush()
     enqueue_events(session, delivered_to(session, bulletin.id), "bulletin.updated",
@@ -504,7 +505,13 @@ def edit_bulletin(
     if expires_at is not None:
         bulletin.expires_at = _expiry(bulletin.kind, bulletin.published_at, expires_at, now)
     bulletin.updated_at = now
+    _revised(bulletin, now)
     session.flush()
     enqueue_events(session, delivered_to(session, bulletin.id), "bulletin.updated",
                    bulletin_json(bulletin), bulletin.id, now)  # fmt: skip
     return bulletin
+
+
+def _revised(bulletin: Bulletin, now: datetime) -> None:
+    """Record that a published bulletin's words changed (a new list: JSON is not tracked)."""
+    bulletin.revisions = [*(bulletin.revisions or []), now.isoformat()]

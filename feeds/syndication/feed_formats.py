@@ -216,8 +216,36 @@ def _cap_polygons(area: Area) -> list[str]:
     return texts
 
 
+@dataclass(frozen=True)
+class CapMessage:
+    """One message of a warning's CAP history: its type, identifier and time sent."""
+
+    msg_type: str  # Alert, Update, Cancel
+    identifier: str
+    sent: datetime
+
+    def reference(self, sender: str) -> str:
+        """This message as CAP names it in ``references``: "sender,identifier,sent"."""
+        return f"{sender},{self.identifier},{_cap_time(self.sent)}"
+
+
+def cap_messages(bulletin: Any) -> list[CapMessage]:
+    """A warning's CAP messages, oldest first: the ``Alert`` when it was published, an
+    ``Update`` for each revision of its words, a ``Cancel`` once resolved or cancelled. An
+    expired warning's last message stands (its ``expires`` has passed)."""
+    base = f"hyperlocal-bulletin-{bulletin.id}"
+    messages = [CapMessage("Alert", base, bulletin.published_at)]
+    for n, at in enumerate(bulletin.revisions or [], 1):
+        messages.append(CapMessage("Update", f"{base}-update-{n}", datetime.fromisoformat(at)))
+    if bulletin.status in ("resolved", "cancelled"):
+        closed = bulletin.resolved_at or bulletin.updated_at
+        messages.append(CapMessage("Cancel", f"{base}-cancel", closed))
+    return messages
+
+
 def cap_alert(bulletin: Any, web: str, sent_by: str = CAP_SENDER) -> bytes:
-    """A CAP 1.2 ``<alert>`` for a warning: ``Alert`` while active, ``Cancel`` after."""
+    """A warning's latest CAP 1.2 message (see ``cap_messages``); an Update or a Cancel
+    references every message before it."""
     ET.register_namespace("", CAP_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
@@ -226,22 +254,20 @@ def cap_alert(bulletin: Any, web: str, sent_by: str = CAP_SENDER) -> bytes:
             element.text = text
         return element
 
+    *earlier, latest = cap_messages(bulletin)
     alert = ET.Element(f"{{{CAP_NS}}}alert")
-    suffix = "" if bulletin.status == "active" else "-cancel"
-    sub(alert, "identifier", f"hyperlocal-bulletin-{bulletin.id}{suffix}")
+    sub(alert, "identifier", latest.identifier)
     sub(alert, "sender", sent_by)
-    active = bulletin.status == "active"
-    # An alert is sent when published; its Cancel when the status changed, referencing it.
-    sub(alert, "sent", _cap_time(bulletin.published_at if active else bulletin.updated_at))
+    sub(alert, "sent", _cap_time(latest.sent))
     sub(alert, "status", "Actual")
-    sub(alert, "msgType", "Alert" if bulletin.status == "active" else "Cancel")
+    sub(alert, "msgType", latest.msg_type)
     sub(alert, "scope", "Public")
-    if bulletin.status != "active":
-        sub(
-            alert,
-            "references",
-            f"{sent_by},hyperlocal-bulletin-{bulletin.id},{_cap_time(bulletin.published_at)}",
-        )
+    if latest.msg_type == "Cancel":
+        outcome = "cancelled" if bulletin.status == "cancelled" else "over"
+        sub(alert, "note", f"The warning is {outcome}" + (
+            f": {bulletin.resolution}" if bulletin.resolution else ""))  # fmt: skip
+    if earlier:
+        sub(alert, "references", " ".join(m.reference(sent_by) for m in earlier))
     info = sub(alert, "info")
     sub(info, "language", "en-GB")
     sub(info, "category", "Safety")

@@ -94,6 +94,8 @@ class Bulletin(Base):
         ForeignKey("bulletins.id", ondelete="SET NULL")
     )
     resolution: Mapped[str | None] = mapped_column(String(300))
+    # When its words changed after publication (ISO 8601, oldest first): each is a CAP Update.
+    revisions: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
