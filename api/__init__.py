@@ -82,6 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         postcodes,
         sites,
         subscriptions,
+        websub,
     )
 
     api.register_blueprint(health.blp)
@@ -93,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(bulletins.blp)
     api.register_blueprint(subscriptions.blp)
     api.register_blueprint(keys.blp)
+    api.register_blueprint(websub.blp)
     if app.config.get("DEMO"):
         from api import demo_feeds
 

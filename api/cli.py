@@ -136,6 +136,7 @@ def _start_embedded_worker(app: Flask) -> None:
             "concurrency": concurrency,
             "send_concurrency": _send_concurrency(database),
             "police_interval": _police_interval(database),
+            "public_url": app.config["PUBLIC_URL"],
         },  # fmt: skip
         name="feed-worker",
         daemon=True,
@@ -357,6 +358,7 @@ def _work() -> None:
         run_worker(database.sessions, client, stop, concurrency=concurrency,
                    send_concurrency=_send_concurrency(database),
                    police_interval=_police_interval(database),
+                   public_url=database.app.config["PUBLIC_URL"],
                    on_pass=lambda summary: click.echo(summary.line()))  # fmt: skip
     click.echo("worker stopped")
 

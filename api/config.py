@@ -53,6 +53,10 @@ DEFAULTS: dict[str, Any] = {
     "SEND_CONCURRENCY": 8,  # webhook sends at a time, in a loop of their own
     # Police feeds (a force's, a team's, an officer's) are checked at least this often.
     "POLICE_POLL_MINUTES": 5,
+    # Where this service is reachable from the internet ("https://hyperlocal.example.org"):
+    # publishers' WebSub hubs call back there ({PUBLIC_URL}/websub/callback/...). Empty: no
+    # WebSub subscriptions (feeds are polled only).
+    "PUBLIC_URL": "",
     "WORKER": "embedded",
 }
 

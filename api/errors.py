@@ -94,6 +94,10 @@ def error_payload(error: HTTPException) -> tuple[dict, int, dict]:
     return payload, error.code or 500, headers
 
 
+# WebSub speaks forms (subscription requests) and feeds (pushed content), as its spec says.
+NOT_JSON = ("/websub/",)
+
+
 def require_json_bodies() -> None:
     """Refuse a request body that is not declared as JSON, instead of ignoring it.
 
@@ -101,7 +105,7 @@ def require_json_bodies() -> None:
     the client is told its fields are missing.
     """
     body = request.method in ("POST", "PUT", "PATCH") and bool(request.content_length)
-    if body and not request.is_json:
+    if body and not request.is_json and not request.path.startswith(NOT_JSON):
         abort(415, message="send the body as JSON with 'Content-Type: application/json'")
 
 

@@ -36,6 +36,7 @@ from feeds.syndication.delivery_log import (
 from feeds.syndication.models import Subscription, WebhookAttempt, WebhookMessage
 from feeds.syndication.resume import resume
 from feeds.syndication.subscription_feeds import (
+    FEED_CONTENT_TYPES,
     FeedLinks,
     subscription_feed_body,
     subscription_feed_version,
@@ -55,12 +56,6 @@ blp = Blueprint("subscriptions", __name__,
                 description="Outlets' subscriptions: bulletin feeds and webhooks")  # fmt: skip
 
 NO_STORE = {"Cache-Control": "no-store"}
-FEED_FORMATS = {
-    "rss": "application/rss+xml; charset=utf-8",
-    "atom": "application/atom+xml; charset=utf-8",
-    "json": "application/feed+json; charset=utf-8",
-    "cap": "application/atom+xml; charset=utf-8",
-}
 
 
 def subscription_json(subscription: Subscription) -> dict[str, Any]:
@@ -79,7 +74,7 @@ def subscription_json(subscription: Subscription) -> dict[str, Any]:
         "force_wide_kinds": force_wide_kinds(subscription),
         "feeds": {
             fmt: url_for("subscriptions.SubscriptionFeed", token=token, fmt=fmt, _external=True)
-            for fmt in FEED_FORMATS
+            for fmt in FEED_CONTENT_TYPES
         },
         "webhook": {
             "url": subscription.webhook_url,
@@ -282,8 +277,18 @@ class SubscriptionFeed(MethodView):
         """
         session = db_session()
         version = subscription_feed_version(session, token, fmt)
+        links = FeedLinks(
+            self_url=url_for("subscriptions.SubscriptionFeed", token=token, fmt=fmt,
+                             _external=True),
+            home_url=url_for("bulletins.Bulletins", _external=True),
+            item_url=url_for("bulletins.BulletinItem", bulletin_id=0, _external=True)[:-1] + "{id}",
+            hub_url=url_for("websub.Hub", _external=True),
+        )  # fmt: skip
         response = Response(status=200)
         response.set_etag(version.etag)
+        # WebSub discovery (section 4): readers may subscribe at our hub for pushes.
+        response.headers["Link"] = f'<{links.hub_url}>; rel="hub", <{links.self_url}>; rel="self"'
+
         response.last_modified = version.modified
         response.headers["Cache-Control"] = "no-cache"
         if request.if_none_match.contains(version.etag) or (
@@ -292,12 +297,6 @@ class SubscriptionFeed(MethodView):
         ):  # fmt: skip
             response.status_code = 304
             return response
-        links = FeedLinks(
-            self_url=url_for("subscriptions.SubscriptionFeed", token=token, fmt=fmt,
-                             _external=True),
-            home_url=url_for("bulletins.Bulletins", _external=True),
-            item_url=url_for("bulletins.BulletinItem", bulletin_id=0, _external=True)[:-1] + "{id}",
-        )  # fmt: skip
         response.set_data(subscription_feed_body(session, version, fmt, links))
-        response.headers["Content-Type"] = FEED_FORMATS[fmt]
+        response.headers["Content-Type"] = FEED_CONTENT_TYPES[fmt]
         return response

@@ -140,7 +140,11 @@ def drop(engine, schema: str | None) -> None:  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
-def add_subscriptions(sessions, areas: list[Area], webhook_url: str | None = None) -> None:  # type: ignore[no-untyped-def]
+def add_subscriptions(sessions, areas: list[Area], webhook_url: str | None = None,  # type: ignore[no-untyped-def]
+                      webhook_urls: list[str] | None = None) -> None:  # fmt: skip
+    """Subscriptions of those areas, on approved sites of 20 each; every one calling
+    ``webhook_url``, or each its own of ``webhook_urls``."""
+    urls = webhook_urls or [webhook_url] * len(areas)
     now = utcnow()
     with sessions() as session:
         if session.get(PoliceForce, "bench") is None:
@@ -157,7 +161,7 @@ def add_subscriptions(sessions, areas: list[Area], webhook_url: str | None = Non
             session.flush()
             site_ids.append(site.id)
         rows = []
-        for i, area in enumerate(areas):
+        for i, (area, webhook_url) in enumerate(zip(areas, urls, strict=True)):
             box = area.bbox
             rows.append({
                 "site_id": site_ids[i % len(site_ids)], "label": "", "kinds": ["appeal", "missing",

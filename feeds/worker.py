@@ -21,9 +21,11 @@ from feeds.ingest.poll import PollSummary, poll_due
 from feeds.ingest.refresh import RefreshResult, SessionFactory, refresh_feed
 from feeds.ingest.schedule import POLICE_INTERVAL
 from feeds.ingest.store import next_due_at
+from feeds.ingest.websub import maintain_leases
 from feeds.syndication.bulletins import bulletins_from_posts, expire_bulletins
 from feeds.syndication.outbox import OUTBOX_WAKE
 from feeds.syndication.webhooks import next_message_due, send_due
+from feeds.syndication.websub_hub import hub_pass, next_hub_due
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ def run_worker(
     max_sleep: float = 60.0,
     on_pass: Callable[[PollSummary], None] | None = None,
     police_interval: timedelta = POLICE_INTERVAL,
+    public_url: str | None = None,
 ) -> None:
     """Poll feeds and send webhook events until ``stop`` is set, each in its own loop.
 
@@ -67,7 +70,8 @@ def run_worker(
     sender.start()
     try:
         poll_loop(sessions, client, stop, wake, concurrency=concurrency, max_sleep=max_sleep,
-                  on_pass=on_pass, police_interval=police_interval)  # fmt: skip
+                  on_pass=on_pass, police_interval=police_interval,
+                  public_url=public_url)  # fmt: skip
     finally:
         stop.set()
         wake.set()
@@ -84,9 +88,10 @@ def poll_loop(
     max_sleep: float = 60.0,
     on_pass: Callable[[PollSummary], None] | None = None,
     police_interval: timedelta = POLICE_INTERVAL,
+    public_url: str | None = None,
 ) -> None:
-    """Poll due feeds and expire old bulletins until ``stop``; sleeps until the next feed is
-    due (at most ``max_sleep``)."""
+    """Poll due feeds, expire old bulletins and keep WebSub leases on publishers' hubs until
+    ``stop``; sleeps until the next feed is due (at most ``max_sleep``)."""
     while not stop.is_set():
         try:
             summary = poll_and_publish(sessions, client, concurrency=concurrency,
@@ -99,6 +104,7 @@ def poll_loop(
                 if expire_bulletins(session):
                     wake_sender.set()  # withdrawals to send
                 session.commit()
+            maintain_leases(sessions, client, public_url)
             with sessions() as session:
                 due = next_due_at(session)
         except Exception:  # a database outage must not end the worker; retry shortly
@@ -124,8 +130,10 @@ def send_loop(
             sent = send_due(sessions, client, concurrency=concurrency)
             if sent.sent:
                 log.info(sent.line())
+            hub_pass(sessions, client)  # our WebSub hub: verify readers, push changed feeds
             with sessions() as session:
-                due = next_message_due(session)
+                due = min(filter(None, [next_message_due(session), next_hub_due(session)]),
+                          default=None)  # fmt: skip
         except Exception:  # a database outage must not end the sender; retry shortly
             log.exception("sending pass failed")
             due = None

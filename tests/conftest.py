@@ -29,6 +29,8 @@ DEMO_EXTRACT = Path(str(files("directory.data").joinpath("codepo_demo.zip")))
 DEMO_POSTCODE_COUNT = 4796
 # Tables tests write to; emptied after each test that uses the shared demo database.
 MUTABLE_TABLES = (
+    "hub_subscriptions",
+    "websub_leases",
     "webhook_attempts",
     "webhook_messages",
     "bulletin_deliveries",

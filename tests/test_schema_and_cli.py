@@ -66,9 +66,10 @@ TABLE_HOMES = {
     "directory.keys.models": {"api_keys"},
     "directory.sites.models": {"sites"},
     "directory.police.models": {"police_forces", "neighbourhoods", "officers"},
-    "feeds.ingest.models": {"feeds", "posts", "post_tags"},
+    "feeds.ingest.models": {"feeds", "posts", "post_tags", "websub_leases"},
     "feeds.syndication.models": {
         "bulletins", "subscriptions", "bulletin_deliveries", "webhook_messages", "webhook_attempts",
+        "hub_subscriptions",
     },
 }  # fmt: skip
 

@@ -84,9 +84,45 @@ class Feed(Base):
     # last announced it. The listed page stays the source of truth: it is fetched again once
     # a day, and the discovered address is dropped as soon as the page stops announcing it.
     discovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Until when its publisher's WebSub hub pushes it to us (a verified lease): polling is
+    # then the fallback, at a longer ceiling (feeds.ingest.schedule.PUSHED_CEILING).
+    pushed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     item_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+LEASE_STATES = ("wanted", "requested", "active", "denied", "failed")
+
+
+class WebSubLease(Base):
+    """Our subscription to the WebSub hub a feed advertises (W3C WebSub, subscriber side).
+
+    ``wanted`` when a fetch first sees the hub; ``requested`` once asked (the hub then checks
+    our intent at the callback, ``/websub/callback/{callback_token}``); ``active`` when it
+    did, until ``expires_at``; renewed at ``next_attempt_at`` before it ends. ``denied`` and
+    ``failed`` are retried later. Content the hub pushes is signed with ``secret``.
+    """
+
+    __tablename__ = "websub_leases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), unique=True)
+    hub_url: Mapped[str] = mapped_column(String(2000))
+    topic_url: Mapped[str] = mapped_column(String(2000))
+    callback_token: Mapped[str] = mapped_column(String(64), unique=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(10))
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_push_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pushes: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Post(Base):

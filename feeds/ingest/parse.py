@@ -66,6 +66,10 @@ class ParsedFeed:
     ttl_minutes: int | None
     items: list[ParsedItem]
     problem: str | None  # set when the feed was read despite being malformed
+    # WebSub (W3C): the hub the publisher pushes through and the feed's own address (the
+    # topic), from the Link header or else the feed's rel="hub"/rel="self" links.
+    hub: str | None = None
+    self_url: str | None = None
 
 
 def _utc(parsed: Any, now: datetime) -> datetime | None:
@@ -214,4 +218,31 @@ def parse_feed(
         ttl_minutes=_minutes(ttl),
         items=items,
         problem=problem,
+        hub=_advertised("hub", headers, feed, base_url),
+        self_url=_advertised("self", headers, feed, base_url),
     )
+
+
+_LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
+_LINK_REL = re.compile(r'rel\s*=\s*"?([^";,]+)"?', re.I)
+
+
+def link_header(value: str) -> dict[str, str]:
+    """rel -> address of an HTTP ``Link`` header (RFC 8288), the first of each rel."""
+    found: dict[str, str] = {}
+    for match in _LINK_VALUE.finditer(value or ""):
+        rel = _LINK_REL.search(match.group(2))
+        for name in rel.group(1).lower().split() if rel else ():
+            found.setdefault(name, match.group(1).strip())
+    return found
+
+
+def _advertised(
+    rel: str, headers: Mapping[str, str], feed: Any, base_url: str | None
+) -> str | None:
+    """A WebSub link: the ``Link`` header's first, then the document's (WebSub section 4)."""
+    address = link_header(headers.get("link") or "").get(rel)
+    if address is None:
+        address = next((link.get("href") for link in feed.get("links", ())
+                        if link.get("rel") == rel and link.get("href")), None)  # fmt: skip
+    return url_or_none(urljoin(base_url or "", address)) if address else None

@@ -50,6 +50,7 @@ from feeds.ingest.store import (
     store_items,
     url_taken,
 )
+from feeds.ingest.websub import note_hub
 
 log = logging.getLogger(__name__)
 SessionFactory = Callable[[], Session]
@@ -127,7 +128,8 @@ def refresh_state(
     """
     now = now or utcnow()
     jitter = (rng or random).uniform(0.8, 1.2)
-    state = replace(state, ceiling=schedule.ceiling_for(state.owner, police_interval))
+    pushed = state.pushed_until is not None and state.pushed_until > now
+    state = replace(state, ceiling=schedule.ceiling_for(state.owner, police_interval, pushed))
     feed_id = state.id
     if state.status == "retired":
         return RefreshResult(feed_id, "skipped", error="the feed is retired", status="retired")
@@ -241,6 +243,7 @@ def _store(
     with sessions() as session:
         stored = store_items(session, state.id, parsed.items, now)
         new_posts = stored.posts
+        note_hub(session, state.id, parsed.hub, parsed.self_url or response.url, now)
         if on_new_posts is not None:  # e.g. police items become bulletins, in this commit
             on_new_posts(session, state.owner, new_posts, now, edited=stored.edited)
         # How often it publishes, from the dates of the items it lists now.

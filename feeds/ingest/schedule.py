@@ -26,6 +26,8 @@ MIN_INTERVAL = timedelta(minutes=5)
 MAX_INTERVAL = timedelta(hours=24)
 POLICE_INTERVAL = timedelta(minutes=5)
 POLICE_OWNERS = ("force", "neighbourhood", "officer")
+# A police feed whose WebSub hub pushes to us is still polled, as the fallback, this often.
+PUSHED_CEILING = timedelta(hours=1)
 RETRY_BASE = timedelta(minutes=5)
 MAX_FAILURES = 8
 RECENT_ITEMS = 10
@@ -46,9 +48,13 @@ def clamp(interval: timedelta, ceiling: timedelta = MAX_INTERVAL) -> timedelta:
     return min(ceiling, max(MIN_INTERVAL, min(MAX_INTERVAL, interval)))
 
 
-def ceiling_for(owner: str, police_interval: timedelta = POLICE_INTERVAL) -> timedelta:
-    """The longest a feed of this owner ("force:kent", "site:12") may go unchecked."""
-    return police_interval if owner.split(":", 1)[0] in POLICE_OWNERS else MAX_INTERVAL
+def ceiling_for(owner: str, police_interval: timedelta = POLICE_INTERVAL,
+                pushed: bool = False) -> timedelta:  # fmt: skip
+    """The longest a feed of this owner ("force:kent", "site:12") may go unchecked; a police
+    feed its hub pushes to us is polled as a fallback only, at most ``PUSHED_CEILING`` apart."""
+    if owner.split(":", 1)[0] not in POLICE_OWNERS:
+        return MAX_INTERVAL
+    return max(police_interval, PUSHED_CEILING) if pushed else police_interval
 
 
 def max_age(headers: Mapping[str, str]) -> timedelta | None:

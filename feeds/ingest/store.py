@@ -47,6 +47,7 @@ class FeedState:
     listed_url: str = ""
     discovered_at: datetime | None = None  # see Feed.discovered_at
     ceiling: timedelta = MAX_INTERVAL  # the longest it may go unchecked (police feeds: minutes)
+    pushed_until: datetime | None = None  # see Feed.pushed_until
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,15 @@ def get_feed(session: Session, feed_id: int) -> Feed:
 
 _STATE = (Feed.id, Feed.url, Feed.owner, Feed.etag, Feed.last_modified,
           Feed.interval_seconds, Feed.error_count, Feed.status, Feed.listed_url,
-          Feed.discovered_at)  # fmt: skip
+          Feed.discovered_at, Feed.pushed_until)  # fmt: skip
 FEEDS = Feed.__table__  # plain UPDATEs: no ORM bookkeeping on the polling path
 
 
 def _state(row: Any) -> FeedState:
     return FeedState(row.id, row.url, row.owner, row.etag, row.last_modified,
                      timedelta(seconds=row.interval_seconds), row.error_count,
-                     row.status, row.listed_url, row.discovered_at)  # fmt: skip
+                     row.status, row.listed_url, row.discovered_at,
+                     pushed_until=row.pushed_until)  # fmt: skip
 
 
 def feed_state(session: Session, feed_id: int) -> FeedState:

@@ -20,6 +20,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from feedgen.feed import FeedGenerator
+from lxml import etree
 from shapely.geometry import MultiPolygon, Polygon
 
 from directory.geography.areas import Area, area_from_json
@@ -28,6 +29,7 @@ from feeds.syndication.models import PRECISION
 
 PRECISION_SCHEME = "https://hyperlocal.example/precision"  # the category scheme for precision
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 CAP_SENDER = "hyperlocal"
 CAP_MAX_POLYGON_POINTS = 200
@@ -49,6 +51,7 @@ class FeedInfo:
     self_url: str  # this feed's own address (any of the formats)
     home_url: str  # where a person reads more (the API's bulletin list)
     item_url: str  # "{base}/bulletins/{id}": a bulletin's own address in the API
+    hub_url: str | None = None  # the WebSub hub that pushes this feed's changes
 
 
 def _item_link(info: FeedInfo, bulletin: Any) -> str:
@@ -70,7 +73,11 @@ def _area(bulletin: Any) -> Area | None:
 
 
 def _generator(
-    info: FeedInfo, bulletins: Sequence[Any], link_rel_self: str, cap_links: bool = False
+    info: FeedInfo,
+    bulletins: Sequence[Any],
+    link_rel_self: str,
+    cap_links: bool = False,
+    hub_link: bool = True,
 ) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("geo")
@@ -80,6 +87,8 @@ def _generator(
     fg.description(info.description)
     fg.link(href=info.home_url, rel="alternate")
     fg.link(href=link_rel_self, rel="self")
+    if info.hub_url and hub_link:  # WebSub discovery (section 4): readers subscribe there
+        fg.link(href=info.hub_url, rel="hub")
     fg.language("en-GB")
     fg.generator("hyperlocal")
     updated = max((b.updated_at for b in bulletins), default=None)
@@ -123,7 +132,19 @@ def _generator(
 
 
 def rss(info: FeedInfo, bulletins: Sequence[Any], self_url: str) -> bytes:
-    return _generator(info, bulletins, self_url).rss_str(pretty=True)
+    document = _generator(info, bulletins, self_url, hub_link=False).rss_str(pretty=True)
+    if not info.hub_url:
+        return document
+    # feedgen writes only rel="self" as an atom:link in RSS (another rel replaces <link>):
+    # the hub goes in beside it, as WebSub publishers' RSS feeds carry it.
+    root = etree.fromstring(document)
+    channel = root.find("channel")
+    assert channel is not None
+    own = channel.find(f"{{{ATOM_NS}}}link")
+    hub = etree.Element(f"{{{ATOM_NS}}}link", href=info.hub_url, rel="hub")
+    hub.tail = own.tail if own is not None else None
+    channel.insert(list(channel).index(own) + 1 if own is not None else 0, hub)
+    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
 def atom(info: FeedInfo, bulletins: Sequence[Any], self_url: str) -> bytes:
@@ -178,6 +199,7 @@ def json_feed(info: FeedInfo, bulletins: Sequence[Any], self_url: str) -> dict[s
         "home_page_url": info.home_url,
         "feed_url": self_url,
         "language": "en-GB",
+        **({"hubs": [{"type": "WebSub", "url": info.hub_url}]} if info.hub_url else {}),
         "items": items,
     }
 

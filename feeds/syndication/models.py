@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -224,3 +225,36 @@ class WebhookAttempt(Base):
     http_status: Mapped[int | None] = mapped_column(SmallInteger)
     error: Mapped[str | None] = mapped_column(String(500))
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class HubSubscription(Base):
+    """A feed reader's WebSub subscription to one of our subscription feeds (we are the hub).
+
+    ``pending`` until the callback confirmed the intent (``mode`` is what was asked:
+    subscribe or unsubscribe), then ``active`` until ``expires_at``. When the feed changes
+    (its version differs from ``pushed_version``) its new content is pushed, signed with
+    ``secret`` when the subscriber gave one.
+    """
+
+    __tablename__ = "hub_subscriptions"
+    __table_args__ = (UniqueConstraint("subscription_id", "fmt", "callback_url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    fmt: Mapped[str] = mapped_column(String(5))
+    topic_url: Mapped[str] = mapped_column(String(2000))
+    callback_url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(10))  # pending, active
+    mode: Mapped[str | None] = mapped_column(String(12))  # awaiting verification of this
+    lease_seconds: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    pushed_version: Mapped[str | None] = mapped_column(String(100))
+    last_push_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(SmallInteger)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    failures: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -20,6 +20,12 @@ from feeds.syndication.bulletin_queries import feed_version, subscription_bullet
 from feeds.syndication.subscriptions import SubscriptionNotFound, subscription_by_token
 
 FEED_ITEMS = 50
+FEED_CONTENT_TYPES = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+    "cap": "application/atom+xml; charset=utf-8",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class FeedLinks:
     self_url: str  # this feed's own address
     home_url: str  # the API's bulletin list
     item_url: str  # "{base}/bulletins/{id}"
+    hub_url: str | None = None  # our WebSub hub ("{base}/websub/hub")
 
 
 def subscription_feed_version(session: Session, token: str, fmt: str) -> FeedVersion:
@@ -65,6 +72,7 @@ def subscription_feed_body(session: Session, version: FeedVersion, fmt: str,
         self_url=links.self_url,
         home_url=links.home_url,
         item_url=links.item_url,
+        hub_url=links.hub_url,
     )
     if fmt == "rss":
         return feed_formats.rss(info, bulletins, links.self_url)
@@ -74,7 +82,7 @@ def subscription_feed_body(session: Session, version: FeedVersion, fmt: str,
         return feed_formats.json_feed_bytes(info, bulletins, links.self_url)
     cap_info = feed_formats.FeedInfo(
         info.title + " (CAP warnings)", info.description, links.self_url, info.home_url,
-        info.item_url + "/cap",
+        info.item_url + "/cap", info.hub_url,
     )  # fmt: skip
     warnings = [b for b in bulletins if b.kind == "warning"]
     return feed_formats.cap_index(cap_info, warnings, links.self_url)
