@@ -132,3 +132,23 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 def test_what_a_resumed_outlet_is_owed(kind, status, updated, heard, owed) -> None:  # type: ignore[no-untyped-def]
     bulletin = Bulletin(kind=kind, status=status, updated_at=updated)
     assert _owed(bulletin, heard) == owed
+
+
+def test_a_bulletin_closed_before_it_was_sent_sends_nothing_at_all(
+    loopback_app, client, sessions, fetcher, httpserver: HTTPServer
+):  # type: ignore[no-untyped-def]
+    """Published and found in the same poll (or before the sender ran): the outlet that was
+    never told of the missing person is not told to take them down either."""
+    app = loopback_app
+    site = site_id(sessions, WEDNESFIELD)
+    police = bearer(app, "police:west-midlands")
+    hook = Receiver(httpserver, "/hook")
+    sub = subscribe(client, app, site, webhook_url=hook.url)
+    missing = _post(client, police, "missing", "Missing Jayden, 14, from Wednesfield")
+    client.patch(f"/bulletins/{missing}", json={"status": "resolved"}, headers=police)
+    seen = _post(client, police, "missing", "Missing Amira, 15, from Wednesfield")
+    send_due(sessions, fetcher)
+    client.patch(f"/bulletins/{seen}", json={"status": "resolved"}, headers=police)
+    send_due(sessions, fetcher)
+    assert _events(hook, sub["webhook"]["secret"], 0) == [
+        ("bulletin.published", seen), ("bulletin.withdrawn", seen)]  # fmt: skip

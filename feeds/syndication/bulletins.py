@@ -36,7 +36,12 @@ from feeds.syndication.classify import SEVERITIES, URGENCIES, classify
 from feeds.syndication.closing import forgotten_person
 from feeds.syndication.matching import deliver, delivered_to, subscriptions_matching
 from feeds.syndication.models import BULLETIN_KINDS, BULLETIN_STATUSES, PRECISION, Bulletin
-from feeds.syndication.outbox import cancel_pending, enqueue_events, redact_messages
+from feeds.syndication.outbox import (
+    cancel_pending,
+    enqueue_events,
+    never_sent,
+    redact_messages,
+)
 from feeds.syndication.updates import OTHER_FORCES_WINDOW, UPDATE_WINDOW, referenced_by
 
 # How long a bulletin stays active unless the force says otherwise or resolves it.
@@ -445,12 +450,16 @@ def change_status(
     session.flush()
     event = withdrawal_event(bulletin)
     data = closed_event_data(bulletin)
+    targets = delivered_to(session, bulletin.id)
     if event == "bulletin.withdrawn":
-        # What is still queued about it must not reach an outlet after the withdrawal.
+        # What is still queued about it must not reach an outlet after the withdrawal; an
+        # outlet it never reached (published and closed before the sender ran) is told nothing.
+        unheard = never_sent(session, bulletin.id)
         cancel_pending(session, now, bulletin_id=bulletin.id)
+        targets = [s for s in targets if s not in unheard]
     if event == "bulletin.withdrawn" and bulletin.kind == "missing":
         _forget_person(session, bulletin)
-    enqueue_events(session, delivered_to(session, bulletin.id), event, data, bulletin.id, now)
+    enqueue_events(session, targets, event, data, bulletin.id, now)
     return bulletin
 
 

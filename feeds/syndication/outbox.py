@@ -119,6 +119,17 @@ def enqueue_events(
     return list(inserted.scalars())
 
 
+def never_sent(session: Session, bulletin_id: int) -> set[int]:
+    """The subscriptions every message of which about the bulletin is still unsent (queued or
+    cancelled, never attempted): an outlet that never heard of it needs no withdrawal."""
+    rows = session.execute(
+        select(WebhookMessage.subscription_id, WebhookMessage.status, WebhookMessage.attempts)
+        .where(WebhookMessage.bulletin_id == bulletin_id)
+    ).all()  # fmt: skip
+    tried = {s for s, status, attempts in rows if attempts > 0 or status == "delivered"}
+    return {s for s, _status, _attempts in rows} - tried
+
+
 def cancel_pending(
     session: Session,
     now: datetime,
