@@ -42,7 +42,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Swagger UI's assets from the swagger-ui-bundle package (pages.docs_asset): /docs
+        # works offline, and loads nothing from a CDN.
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Directory of UK hyperlocal sites and neighbourhood police teams, "
@@ -78,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         gazetteer,
         health,
         keys,
+        pages,
         police,
         postcodes,
         sites,
@@ -95,6 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(subscriptions.blp)
     api.register_blueprint(keys.blp)
     api.register_blueprint(websub.blp)
+    app.register_blueprint(pages.blp)  # HTML for people: not part of the API's spec
     if app.config.get("DEMO"):
         from api import demo_feeds
 

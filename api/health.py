@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.blueprint import Blueprint
 from api.database import db_reader
+from api.pages import home
 from directory.geography.places import GEONAMES_ATTRIBUTION
 from directory.geography.postcodes import (
     POSTCODE_DATA_ATTRIBUTION,
@@ -105,5 +107,7 @@ class About(MethodView):
 class Index(MethodView):
     @blp.response(200, AboutSchema)
     def get(self) -> Any:
-        """Where to start: the same as /about"""
+        """Where to start: the same as /about (a browser asking for HTML gets the home page)"""
+        if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+            return home()
         return about()

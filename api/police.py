@@ -132,7 +132,8 @@ def local_json(place: Location, local: LocalAnswer) -> dict[str, Any]:
     return {
         "query": place.label,
         "precision": place.precision,
-        "note": PRECISION_NOTES[place.precision] + (f"; {local.no_team}" if local.no_team else ""),
+        "note": PRECISION_NOTES.get(place.precision, "for the middle of this place")
+        + (f"; {local.no_team}" if local.no_team else ""),
         "location": {"lat": place.latitude, "lng": place.longitude},
         "force": local.force,
         "neighbourhood": (

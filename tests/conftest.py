@@ -8,6 +8,7 @@ rows and nothing is left behind.
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from importlib.resources import files
@@ -28,6 +29,16 @@ from feeds.ingest.http import FetchPolicy, HttpClient
 DEMO_EXTRACT = Path(str(files("directory.data").joinpath("codepo_demo.zip")))
 DEMO_POSTCODE_COUNT = 4796
 # Tables tests write to; emptied after each test that uses the shared demo database.
+# Screenshots the browser tests take (tests/test_pages_browser.py); the summary names the folder.
+SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "hyperlocal-screenshots"
+SHOTS: list[Path] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if SHOTS:
+        terminalreporter.write_line(f"screenshots of the pages ({len(SHOTS)}): {SCREENSHOT_DIR}")
+
+
 MUTABLE_TABLES = (
     "hub_subscriptions",
     "websub_leases",
@@ -148,11 +159,35 @@ def app(demo_url: str):
     """The app on the demo database. What a test adds (keys, sites) is removed after it."""
     app = create_app({"DATABASE_URL": demo_url, "TESTING": True})
     yield app
+    _clear(app)
+
+
+def _clear(app) -> None:  # type: ignore[no-untyped-def]
     engine = app.extensions["hyperlocal_db"].engine
     with engine.begin() as connection:
         for table in MUTABLE_TABLES:
             connection.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
+
+
+@pytest.fixture
+def demo_served(demo_url: str):  # type: ignore[no-untyped-def]
+    """What `hyperlocal demo` serves, over real HTTP on loopback, its feeds polled once (the
+    demo police feed's appeals are bulletins, the sites and the team have posts): the app and
+    its address."""
+    from feeds.demo import load_demo_directory
+    from feeds.worker import poll_and_publish
+
+    app = create_app({"DATABASE_URL": demo_url, "TESTING": True, "DEMO": True,
+                      "HTTP_ALLOW_LOOPBACK": True})  # fmt: skip
+    url, stop = serve(app)
+    sessions = app.extensions["hyperlocal_db"].sessions
+    with sessions() as session:
+        load_demo_directory(session, url)
+    poll_and_publish(sessions, app.extensions["hyperlocal_http"])
+    yield app, url
+    stop()
+    _clear(app)
 
 
 @pytest.fixture
@@ -334,3 +369,30 @@ def loopback_app(demo_directory):  # type: ignore[no-untyped-def]
         {**demo_directory.config, "HTTP_ALLOW_LOOPBACK": True}
     )
     return demo_directory
+
+
+def serve(app):  # type: ignore[no-untyped-def]
+    """``app`` served over real HTTP on a loopback port, in a thread: (base url, stop)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        thread.join(5)
+
+    return f"http://127.0.0.1:{server.server_port}", stop
+
+
+@pytest.fixture
+def live_app(loopback_app):  # type: ignore[no-untyped-def]
+    """The app served over real HTTP on a loopback port (a hub must be able to call us);
+    ``PUBLIC_URL`` is its address."""
+    url, stop = serve(loopback_app)
+    loopback_app.config["PUBLIC_URL"] = url
+    yield loopback_app
+    stop()

@@ -25,7 +25,6 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select, update
 from werkzeug import Request, Response
-from werkzeug.serving import make_server
 
 from directory.storage import utcnow
 from feeds.ingest import schedule
@@ -48,18 +47,6 @@ from tests.test_syndication import (
     site_id,
     subscribe,
 )
-
-
-@pytest.fixture
-def live_app(loopback_app):  # type: ignore[no-untyped-def]
-    """The app served over real HTTP on a loopback port (a hub must be able to call us)."""
-    server = make_server("127.0.0.1", 0, loopback_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    loopback_app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
-    yield loopback_app
-    server.shutdown()
-    thread.join(5)
 
 
 class Hub:

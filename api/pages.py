@@ -1,0 +1,166 @@
+"""Pages for people: the home page's search, and "your area" (server-rendered, no JavaScript
+needed; a script only adds place suggestions to the search box).
+
+Not part of the JSON API (and so not in /openapi.json). Every page is cacheable: a short
+``Cache-Control`` and an ``ETag`` answered with 304.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    Response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from swagger_ui_bundle import swagger_ui_path
+
+from api.database import db_session
+from api.gazetteer import place_json
+from api.places import gazetteer, place_of
+from api.police import local_json
+from directory.geography.locate import LocateError, Location, PlaceNotFound
+from directory.geography.models import Place
+from directory.geography.places import place_key, search_places
+from directory.geography.postcode_format import PostcodeInvalid, parse_postcode
+from directory.geography.postcodes import PostcodeNotFound
+from directory.geography.svg import svg_map
+from feeds.local_digest import local_digest
+from feeds.syndication.models import PRECISION
+
+blp = Blueprint("pages", __name__)
+
+PAGE_CACHE = "public, max-age=60, stale-while-revalidate=300"
+PLATFORMS = {"x": "X", "twitter": "X", "facebook": "Facebook", "instagram": "Instagram",
+             "mastodon": "Mastodon", "bluesky": "Bluesky", "threads": "Threads",
+             "youtube": "YouTube", "tiktok": "TikTok", "nextdoor": "Nextdoor", "rss": "RSS feed",
+             "linkedin": "LinkedIn"}  # fmt: skip
+KIND_WORDS = {"appeal": "Appeal", "missing": "Missing person", "wanted": "Wanted",
+              "warning": "Warning", "update": "Update"}  # fmt: skip
+
+
+def page(template: str, status: int = 200, **context: Any) -> Response:
+    """A rendered page, cacheable: 304 when the client holds this very version."""
+    response = Response(render_template(template, **context), status=status,
+                        mimetype="text/html")  # fmt: skip
+    response.headers["Cache-Control"] = PAGE_CACHE if status == 200 else "no-cache"
+    if status == 200:
+        response.add_etag()
+        response.make_conditional(request)
+    return response
+
+
+def home(message: str | None = None, query: str = "", status: int = 200) -> Response:
+    return page("home.html", status, message=message, query=query)
+
+
+@blp.route("/search")
+def search() -> Any:
+    """The search box's answer: a postcode or a known place goes to its page; several places
+    of that name give a choice; anything else says what to type."""
+    query = request.args.get("q", "").strip()
+    if not query:
+        return home("Type a postcode (such as WV11 1AA) or the name of a town.", status=400)
+    try:
+        parse_postcode(query)
+    except PostcodeInvalid:
+        pass
+    else:
+        return redirect(url_for("pages.area", where=query.upper()), code=303)
+    places = gazetteer(query)
+    if len(places) == 1:
+        return redirect(url_for("pages.area", where=places[0].name), code=303)
+    if len(places) > 1:
+        return page("choose.html", query=query,
+                    choices=[_choice(place) for place in places[:20]])  # fmt: skip
+    similar = search_places(db_session(), query, limit=8)
+    if similar:
+        return page("choose.html", status=404, query=query, similar=True,
+                    choices=[_choice(place) for place in similar])  # fmt: skip
+    return home(f"We could not find “{query}”. Try a full postcode such as WV11 1AA, or a "
+                "town or village name.", query, status=404)  # fmt: skip
+
+
+def _choice(place: Place) -> dict[str, Any]:
+    """A place to choose, told apart by its district and force (as ``GET /places`` has it)."""
+    described = place_json(place, db_session())
+    return {"name": place.name, "kind": place.kind,
+            "district": (described["district"] or {}).get("name"),
+            "force": (described["police_force"] or {}).get("name"),
+            "url": url_for("pages.area", where=place.name, place=place.id)}  # fmt: skip
+
+
+@blp.route("/area/<path:where>")
+def area(where: str) -> Any:
+    """Your area: the team, officers to follow, local sites, and local police appeals."""
+    session = db_session()
+    try:
+        place = _located(where)
+    except (LocateError, PostcodeInvalid) as exc:
+        return home(str(exc), where, status=422)
+    except (PostcodeNotFound, PlaceNotFound) as exc:
+        return home(f"{exc} Check it, or try the name of the town.", where, status=404)
+    if place is None:  # several places of that name: choose one
+        return redirect(url_for("pages.search", q=where), code=303)
+    unit = place.postcode if place.precision == "unit" else None
+    digest = local_digest(session, place.latitude, place.longitude, unit)
+    local = local_json(place, digest.local)
+    headlines = digest.headlines
+    return page(
+        "area.html",
+        place=place,
+        local=local,
+        no_team=digest.local.no_team,
+        bulletins=[_bulletin(b, local) for b in digest.bulletins],
+        closed=digest.closed,
+        sites=[{**site, "headlines": headlines.get(site["id"], [])} for site in local["sites"]],
+        team_posts=digest.team_posts,
+        map=svg_map(digest.patch, (place.latitude, place.longitude)),
+        platforms=PLATFORMS,
+        kinds=KIND_WORDS,
+        feed_url=None,
+        api_url=f"/postcodes/{quote(place.postcode)}/local" if place.postcode else None,
+    )
+
+
+def _located(where: str) -> Location | None:
+    """The place of the address's ``where``; with ``?place=<id>`` the gazetteer place of that
+    name chosen from several; None when the name is ambiguous and none was chosen."""
+    chosen = request.args.get("place", type=int)
+    if chosen:
+        found = db_session().get(Place, chosen)
+        if found is not None and place_key(found.name) == place_key(where):
+            return Location(found.latitude, found.longitude, "place", found.name)
+    try:
+        parse_postcode(where)
+    except PostcodeInvalid:
+        if len(gazetteer(where)) > 1:
+            return None
+    return place_of(where)
+
+
+def _bulletin(bulletin: Any, local: dict[str, Any]) -> dict[str, Any]:
+    """A bulletin as the page lists it, with how precisely it is placed, in words."""
+    precision = PRECISION.get(bulletin.located_by)
+    force = (local.get("force") or {}).get("name") or bulletin.force_id
+    if precision == "force" or bulletin.located_by == "force":
+        where = f"across {force}"
+    elif bulletin.location:
+        where = f"around {bulletin.location}"
+    else:
+        where = "near here"
+    return {"bulletin": bulletin, "where": where, "kind": KIND_WORDS.get(bulletin.kind, "")}
+
+
+@blp.route("/docs/assets/<path:filename>")
+def docs_asset(filename: str) -> Any:
+    """Swagger UI's scripts and styles, from the swagger-ui-bundle package."""
+    response = send_from_directory(swagger_ui_path, filename, max_age=86400)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

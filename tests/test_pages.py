@@ -1,0 +1,156 @@
+"""Pages for people, over HTTP: the home page's search and "your area", on SQLite and
+PostgreSQL, on what `hyperlocal demo` serves (its feeds polled: bulletins, sites' posts).
+
+What a person gets for every kind of input (a postcode, a town, a name several places share,
+nothing, nonsense, an unknown postcode), what the area page shows (the team, officers to
+follow, local sites with headlines, appeals with how precisely they are placed, the closed
+ones without details, the patch drawn as SVG), and that every page is cacheable.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import urllib3
+
+from directory.geography.svg import svg_map
+
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.links: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:  # type: ignore[no-untyped-def]
+        if tag in ("script", "style"):
+            self._skip += 1
+        if tag == "a":
+            self.links.append(dict(attrs).get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def text_of(body: bytes) -> str:
+    parser = _Text()
+    parser.feed(body.decode())
+    return re.sub(r"\s+", " ", " ".join(parser.parts))
+
+
+def links_of(body: bytes) -> list[str]:
+    parser = _Text()
+    parser.feed(body.decode())
+    return parser.links
+
+
+def test_the_home_page_is_a_search_box_and_the_api_index_stays_json(demo_served) -> None:  # type: ignore[no-untyped-def]
+    app, _ = demo_served
+    client = app.test_client()
+    page = client.get("/", headers=HTML)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert '<label for="q">' in page.text and 'action="/search"' in page.text
+    assert 'lang="en-GB"' in page.text and "<main" in page.text
+    # An API client (no Accept, or JSON first) still gets the index.
+    assert client.get("/").get_json()["links"]["documentation"] == "/docs"
+
+
+def test_search_answers_every_kind_of_input(demo_served) -> None:  # type: ignore[no-untyped-def]
+    app, _ = demo_served
+    client = app.test_client()
+    postcode = client.get("/search?q=wv11+1aa", headers=HTML)
+    assert postcode.status_code == 303 and postcode.location == "/area/WV11%201AA"
+    town = client.get("/search?q=wednesfield", headers=HTML)
+    assert town.status_code == 303 and town.location == "/area/Wednesfield"
+    several = client.get("/search?q=Newport", headers=HTML)
+    assert several.status_code == 200 and "more than one Newport" in text_of(several.data)
+    choices = [link for link in links_of(several.data) if link.startswith("/area/Newport")]
+    assert len(choices) >= 2 and all("place=" in link for link in choices)
+    chosen = client.get(choices[0], headers=HTML)
+    assert chosen.status_code == 200 and "Newport" in text_of(chosen.data)
+    typo = client.get("/search?q=Wednesfeld", headers=HTML)
+    assert typo.status_code == 404 and "could not find" in text_of(typo.data)
+    prefix = client.get("/search?q=Wednes", headers=HTML)
+    assert prefix.status_code == 404 and "/area/Wednesfield" in " ".join(links_of(prefix.data))
+    empty = client.get("/search?q=", headers=HTML)
+    assert empty.status_code == 400 and "Type a postcode" in text_of(empty.data)
+    unknown = client.get("/area/ZZ99%209ZZ", headers=HTML)
+    assert unknown.status_code in (404, 422) and 'role="alert"' in unknown.text
+    assert "ZZ99 9ZZ" in text_of(unknown.data)
+
+
+def test_the_area_page_shows_team_officers_sites_and_local_appeals(demo_served) -> None:  # type: ignore[no-untyped-def]
+    app, base = demo_served
+    client = app.test_client()
+    page = client.get("/area/WV11%201AA", headers=HTML)
+    assert page.status_code == 200
+    words = text_of(page.data)
+    assert "Wednesfield & Fallings Park (demo)" in words and "West Midlands Police" in words
+    assert "PS Demo Alex Morgan" in words and "(Sergeant)" in words
+    links = links_of(page.data)
+    assert "https://x.com/demo_sgt_morgan" in links  # an officer to follow
+    assert "Wednesfield Community News (demo)" in words
+    assert "CCTV appeal after burglary in Wednesfield (demo)" in words  # a demo bulletin
+    assert re.search(r"Appeal (around|across) ", words)  # how precisely it is placed
+    assert '<svg class="map"' in page.text and 'class="patch"' in page.text
+    assert "\\u00" not in page.text  # text, not escaped JSON
+    # A site's latest headlines, from its polled feed.
+    sites = client.get("/sites", query_string={"near": "WV11 1AA"}).get_json()["items"]
+    [wednesfield] = [s["id"] for s in sites if s["name"] == "Wednesfield Community News (demo)"]
+    headline = client.get(f"/sites/{wednesfield}/posts").get_json()["items"][0]["title"]
+    assert headline in words
+
+
+def test_a_place_outside_any_imported_team_says_why(demo_served) -> None:  # type: ignore[no-untyped-def]
+    app, _ = demo_served
+    page = app.test_client().get("/area/M14%205AA", headers=HTML)
+    words = text_of(page.data)
+    if page.status_code == 200:
+        assert "Greater Manchester" in words or "not imported" in words or "do not know" in words
+
+
+def test_pages_are_cacheable(demo_served) -> None:  # type: ignore[no-untyped-def]
+    app, base = demo_served
+    http = urllib3.PoolManager()
+    first = http.request("GET", f"{base}/area/WV11%201AA", headers=HTML)
+    assert first.status == 200 and "max-age" in first.headers["Cache-Control"]
+    etag = first.headers["ETag"]
+    again = http.request("GET", f"{base}/area/WV11%201AA",
+                         headers={**HTML, "If-None-Match": etag})  # fmt: skip
+    assert again.status == 304
+    css = http.request("GET", f"{base}/static/site.css")
+    assert css.status == 200 and css.headers["Content-Type"].startswith("text/css")
+
+
+def test_docs_load_nothing_from_elsewhere(demo_served) -> None:  # type: ignore[no-untyped-def]
+    app, _ = demo_served
+    client = app.test_client()
+    docs = client.get("/docs")
+    sources = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    for source in sources:
+        with client.get(source) as asset:  # a streamed file: closed here
+            assert asset.status_code == 200, source
+
+
+def test_the_map_fits_the_patch_and_the_place() -> None:
+    from shapely.geometry import Polygon
+
+    patch = Polygon([(-2.10, 52.60), (-2.05, 52.60), (-2.05, 52.63), (-2.10, 52.63)])
+    drawn = svg_map(patch, (52.615, -2.075), width=320)
+    assert drawn is not None and drawn.path.startswith("M") and drawn.path.endswith("Z")
+    x, y = drawn.marker
+    assert 0 < x < drawn.width and 0 < y < drawn.height
+    # North is up, and the place sits in the middle of this square-ish patch.
+    assert abs(x - drawn.width / 2) < 5 and abs(y - drawn.height / 2) < 5
+    assert svg_map(None, None) is None
+    assert svg_map(None, (52.6, -2.0)) is not None  # no patch: the place alone

@@ -1,0 +1,141 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, against the demo
+served on loopback (its feeds polled), on SQLite and PostgreSQL.
+
+A resident searches by postcode and by town, by keyboard alone too; the area page shows the
+team, officers to follow, local sites and local appeals; the place suggestions appear as one
+types; /docs renders with every request outside loopback refused. Screenshots of each page at
+390 px (a phone) and 1280 px go to the folder the run prints at its end.
+
+Skipped, saying so, where Chromium is not installed (``apt-get install chromium``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SCREENSHOT_DIR, SHOTS
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WIDTHS = {"phone": 390, "desktop": 1280}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("skipped: no Chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, demo_served) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """A fresh page that may reach only the served demo: anything else is refused."""
+    _, base = demo_served
+    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
+                  else route.abort())  # fmt: skip
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def screenshots(page: Any, name: str, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    """The page as it is now, full length, at a phone's width and a desktop's."""
+    for label, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": 900})
+        path = folder / f"{name}-{label}-{width}.png"
+        page.screenshot(path=str(path), full_page=True)
+        SHOTS.append(path)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+@pytest.fixture(scope="session")
+def shot_folder() -> Path:
+    """A fixed folder, emptied at the start of the run; the run's summary prints it."""
+    shutil.rmtree(SCREENSHOT_DIR, ignore_errors=True)
+    SCREENSHOT_DIR.mkdir(parents=True)
+    return SCREENSHOT_DIR
+
+
+def test_a_resident_finds_their_team_by_postcode(page, shot_folder) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    assert page.get_by_role("heading", level=1).is_visible()
+    screenshots(page, "home", shot_folder)
+    page.get_by_label("Your postcode or town").fill("wv11 1aa")
+    page.get_by_role("button", name="Find").click()
+    page.wait_for_url("**/area/WV11%201AA")
+    assert page.get_by_role("heading", level=1).inner_text() == "WV11 1AA"
+    team = page.get_by_role("region", name="Your police team")
+    assert "Wednesfield & Fallings Park (demo)" in team.inner_text()
+    assert team.get_by_role("link", name="X").first.get_attribute("href")
+    assert page.locator("svg.map path.patch").count() == 1
+    appeals = page.get_by_role("region", name="Police appeals and warnings here")
+    assert "CCTV appeal after burglary in Wednesfield (demo)" in appeals.inner_text()
+    sites = page.get_by_role("region", name="Local news sites")
+    assert "Wednesfield Community News (demo)" in sites.inner_text()
+    screenshots(page, "area", shot_folder)
+
+
+def test_a_resident_finds_a_town_and_chooses_among_namesakes(page, shot_folder) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    page.get_by_label("Your postcode or town").fill("Newport")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search?q=Newport")
+    assert "more than one Newport" in page.get_by_role("heading", level=1).inner_text()
+    screenshots(page, "choose", shot_folder)
+    page.get_by_role("link", name="Newport").first.click()
+    page.wait_for_url("**/area/Newport?place=*")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Newport")
+    page.goto("/search?q=Wednesfeld")
+    assert page.get_by_role("alert").is_visible()
+    screenshots(page, "not-found", shot_folder)
+
+
+def test_keyboard_alone_reaches_the_search_and_the_results(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == "Skip to the content"  # the first stop: skip the header
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    for _ in range(5):  # onwards to the search box
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "q":
+            break
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.keyboard.type("Wednesfield")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/area/Wednesfield")
+    assert "Wednesfield & Fallings Park (demo)" in page.locator("main").inner_text()
+
+
+def test_place_suggestions_appear_as_one_types(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    page.get_by_label("Your postcode or town").press_sequentially("Wednes", delay=30)
+    page.wait_for_function(
+        "document.querySelectorAll('#place-suggestions option').length > 0", timeout=5000
+    )
+    values = page.eval_on_selector_all("#place-suggestions option", "os => os.map(o => o.value)")
+    assert "Wednesfield" in values
+
+
+def test_docs_render_with_no_network_beyond_loopback(page, shot_folder) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=15000)
+    assert page.locator(".swagger-ui .opblock").count() > 20
+    screenshots(page, "docs", shot_folder)
+
+
+def test_every_screenshot_was_written() -> None:
+    if not SHOTS:
+        pytest.skip("no screenshots were taken (no Chromium)")
+    assert all(path.exists() and path.stat().st_size > 1000 for path in SHOTS)
