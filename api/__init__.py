@@ -76,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from api import (
         bulletins,
+        embed,
         feeds,
         gazetteer,
         health,
@@ -99,6 +100,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(keys.blp)
     api.register_blueprint(websub.blp)
     app.register_blueprint(pages.blp)  # HTML for people: not part of the API's spec
+    app.register_blueprint(embed.blp)  # the editors' widget
+    app.after_request(embed.public_cors)
     if app.config.get("DEMO"):
         from api import demo_feeds
 

@@ -9,10 +9,13 @@ posts, and the team's patch outline for a small map. No Flask: the pages render 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 from directory.geography.areas import geometry_from_json
@@ -20,11 +23,14 @@ from directory.geography.geo import bbox_around
 from directory.local import LocalAnswer, local_to
 from directory.police.models import Neighbourhood
 from directory.storage import utcnow
+from feeds.ingest.models import Feed
 from feeds.ingest.posts import list_posts, of_police, of_sites
-from feeds.syndication.bulletin_queries import list_bulletins
+from feeds.syndication.bulletin_queries import list_bulletins, subscription_bulletins
 from feeds.syndication.closing import CLOSED_STATUSES, ClosingStub, closing_stub, shows_closing
+from feeds.syndication.subscriptions import subscription_by_token
 
 BULLETINS_SHOWN = 20
+WIDGET_MAX = 20
 HEADLINES_PER_SITE = 3
 TEAM_POSTS_SHOWN = 5
 
@@ -60,3 +66,32 @@ def local_digest(session: Session, lat: float, lng: float, unit: str | None = No
         if stored is not None and stored.boundary:
             digest.patch = geometry_from_json(stored.boundary["geometry"])
     return digest
+
+
+@dataclass(frozen=True)
+class Appeals:
+    """What an editor's widget lists, and how fresh it is."""
+
+    bulletins: list[Any]  # active, newest first
+    checked_at: datetime | None  # when the police feeds behind them last answered
+
+
+def appeals_for(session: Session, *, token: str | None = None,
+                point: tuple[float, float] | None = None, kinds: Sequence[str] = (),
+                limit: int = 10) -> Appeals:  # fmt: skip
+    """The active bulletins of a subscription (its feed ``token``) or whose area holds
+    ``point``, of ``kinds`` (all when empty); raises SubscriptionNotFound for a bad token."""
+    limit = max(1, min(limit, WIDGET_MAX))
+    if token is not None:
+        subscription = subscription_by_token(session, token)
+        found = [b for b in subscription_bulletins(session, subscription.id, 50)
+                 if b.status == "active" and (not kinds or b.kind in kinds)]  # fmt: skip
+    else:
+        assert point is not None
+        near, box = (point[0], point[1], 0.0), bbox_around(point[0], point[1], 1.0)
+        found = list_bulletins(session, near=near, box=box, kinds=kinds, per_page=limit).items
+    forces = {b.force_id for b in found if b.force_id}
+    owners = Feed.owner.in_([f"force:{force}" for force in forces])
+    checked = session.scalar(select(func.max(Feed.last_success_at)).where(
+        owners if forces else Feed.kind == "police"))  # fmt: skip
+    return Appeals(found[:limit], checked)

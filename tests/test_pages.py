@@ -154,3 +154,37 @@ def test_the_map_fits_the_patch_and_the_place() -> None:
     assert abs(x - drawn.width / 2) < 5 and abs(y - drawn.height / 2) < 5
     assert svg_map(None, None) is None
     assert svg_map(None, (52.6, -2.0)) is not None  # no patch: the place alone
+
+
+def test_the_widget_never_shows_an_error_and_says_how_fresh_it_is(demo_served) -> None:  # type: ignore[no-untyped-def]
+    from api.embed import ago
+    from directory.storage import utcnow
+
+    app, _ = demo_served
+    client = app.test_client()
+    listed = client.get("/embed/appeals?near=WV11%201AA")
+    assert listed.status_code == 200 and "frame-ancestors *" in listed.headers[
+        "Content-Security-Policy"]  # fmt: skip
+    words = text_of(listed.data)
+    assert "CCTV appeal after burglary in Wednesfield (demo)" in words and "updated" in words
+    # A wrong place, a wrong token, nothing at all: a plain "nothing", never an error text.
+    for query in ("near=Nowhere-at-all", "token=not-a-token", "", "near=LE1%201AA&kinds=wanted"):
+        quiet = client.get(f"/embed/appeals?{query}")
+        assert quiet.status_code == 200 and "No police appeals" in text_of(quiet.data), query
+        assert "rror" not in text_of(quiet.data)
+    data = client.get("/embed/appeals.json?near=WV11%201AA&kinds=appeal")
+    assert data.headers["Access-Control-Allow-Origin"] == "*"
+    body = data.get_json()
+    assert [i["kind"] for i in body["items"]] == ["appeal"] and body["checked_at"]
+    assert "not a postcode" in client.get("/embed/appeals.json?near=zz").get_json()["problem"]
+    # A keyed request is not opened to other sites.
+    keyed = client.get("/postcodes/WV111AA", headers={"Authorization": "Bearer x"})
+    assert "Access-Control-Allow-Origin" not in keyed.headers
+    assert client.get("/postcodes/WV111AA").headers["Access-Control-Allow-Origin"] == "*"
+    now = utcnow()
+    from datetime import timedelta
+
+    assert ago(None, now) == "not updated yet" and ago(now, now) == "updated just now"
+    assert ago(now - timedelta(minutes=1), now) == "updated 1 minute ago"
+    assert ago(now - timedelta(minutes=125), now) == "updated 2 hours ago"
+    assert ago(now - timedelta(days=3), now) == "updated 3 days ago"

@@ -139,3 +139,64 @@ def test_every_screenshot_was_written() -> None:
     if not SHOTS:
         pytest.skip("no screenshots were taken (no Chromium)")
     assert all(path.exists() and path.stat().st_size > 1000 for path in SHOTS)
+
+
+def test_the_widget_on_an_outlets_page_keeps_its_last_items_when_the_source_fails(
+    browser, demo_served, httpserver, shot_folder
+):  # type: ignore[no-untyped-def]
+    app, base = demo_served
+    outlet = httpserver.url_for("/news")  # another origin: localhost, another port
+    snippet = (f'<iframe src="{base}/embed/appeals?near=WV11%201AA" title="Police appeals" '
+               'style="width:400px;height:300px;border:0"></iframe>'
+               f'<div id="side"><script src="{base}/embed/appeals.js" data-near="WV11 1AA">'
+               "</script></div>")  # fmt: skip
+    httpserver.expect_request("/news").respond_with_data(
+        f"<!doctype html><html lang='en'><title>Outlet</title><h1>Local news</h1>{snippet}",
+        content_type="text/html")  # fmt: skip
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(outlet)
+    frame = page.frame_locator("iframe")
+    appeal = "CCTV appeal after burglary in Wednesfield (demo)"
+    assert frame.get_by_role("link", name=appeal).is_visible()
+    assert "updated" in frame.locator(".hl-updated").inner_text()
+    page.wait_for_selector("#side .hl-appeal")
+    assert appeal in page.locator("#side").inner_text()
+    screenshots(page, "widget-on-outlet", shot_folder)
+
+    # The police feed goes down: the service keeps the last items; the list says how old.
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        from sqlalchemy import update
+
+        from feeds.ingest.models import Feed
+
+        session.execute(update(Feed).where(Feed.owner == "force:west-midlands")
+                        .values(url="http://127.0.0.1:9/gone.xml", next_check_at=None))  # fmt: skip
+        session.commit()
+    from feeds.worker import poll_and_publish
+
+    poll_and_publish(app.extensions["hyperlocal_db"].sessions, app.extensions["hyperlocal_http"])
+    # And the service itself becomes unreachable for the script: it shows what it kept.
+    context.route(f"{base}/embed/appeals.json*", lambda route: route.abort())
+    page.reload()
+    assert frame.get_by_role("link", name=appeal).is_visible()
+    page.wait_for_selector("#side .hl-appeal")
+    side = page.locator("#side").inner_text()
+    assert appeal in side and "updated" in side and "rror" not in side
+    context.close()
+
+
+def test_the_editors_page_gives_a_snippet_and_a_live_preview(page, shot_folder) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/embed")
+    page.get_by_label("Your area: a postcode or town").fill("WV11 1AA")
+    page.get_by_role("button", name="Make my widget").click()
+    snippet = page.get_by_label("As an iframe (works everywhere)").input_value()
+    assert "/embed/appeals?near=WV11+1AA" in snippet and snippet.startswith("<iframe")
+    script = page.get_by_label("As a script", exact=False).input_value()
+    assert 'data-near="WV11 1AA"' in script
+    preview = page.frame_locator("iframe.preview")
+    assert preview.get_by_role("link", name="CCTV appeal after burglary in Wednesfield (demo)")
+    screenshots(page, "editors-widget", shot_folder)
+    page.get_by_label("Your area: a postcode or town").fill("Nowhere-on-earth")
+    page.get_by_role("button", name="Make my widget").click()
+    assert page.get_by_role("alert").is_visible()
