@@ -200,3 +200,26 @@ def test_the_editors_page_gives_a_snippet_and_a_live_preview(page, shot_folder) 
     page.get_by_label("Your area: a postcode or town").fill("Nowhere-on-earth")
     page.get_by_role("button", name="Make my widget").click()
     assert page.get_by_role("alert").is_visible()
+
+
+ACCESSIBLE = ["/", "/area/WV11%201AA", "/area/LE1%201AA", "/search?q=Newport",
+              "/search?q=Wednesfeld", "/embed", "/embed?near=WV11+1AA",
+              "/embed/appeals?near=WV11%201AA"]  # fmt: skip
+
+
+def test_every_page_passes_axe_cores_accessibility_rules(page) -> None:  # type: ignore[no-untyped-def]
+    """axe-core (WCAG 2.x A and AA rules, and its best practices) finds nothing on any page,
+    at a phone's width and a desktop's."""
+    axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
+    axe = axe_sync.Axe()
+    found = {}
+    for width in WIDTHS.values():
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in ACCESSIBLE:
+            page.goto(path)
+            results = axe.run(page)
+            problems = [(v["id"], v["impact"], v["nodes"][0]["target"])
+                        for v in results.response["violations"]]  # fmt: skip
+            if problems:
+                found[(path, width)] = problems
+    assert found == {}
