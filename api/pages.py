@@ -31,6 +31,7 @@ from directory.geography.places import place_key, search_places
 from directory.geography.postcode_format import PostcodeInvalid, parse_postcode
 from directory.geography.postcodes import PostcodeNotFound
 from directory.geography.svg import svg_map
+from feeds.area_feed import area_feed
 from feeds.local_digest import local_digest
 from feeds.syndication.models import PRECISION
 
@@ -124,9 +125,36 @@ def area(where: str) -> Any:
         map=svg_map(digest.patch, (place.latitude, place.longitude)),
         platforms=PLATFORMS,
         kinds=KIND_WORDS,
-        feed_url=None,
+        feed_url=url_for("pages.area_feed_view", where=where, fmt="rss"),
         api_url=f"/postcodes/{quote(place.postcode)}/local" if place.postcode else None,
     )
+
+
+FEED_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml",
+              "json": "application/feed+json"}  # fmt: skip
+
+
+@blp.route("/area/<path:where>/feed.<any(rss, atom, json):fmt>")
+def area_feed_view(where: str, fmt: str) -> Any:
+    """The place's police bulletins and its team's posts, for any feed reader."""
+    try:
+        place = _located(where)
+    except (LocateError, PostcodeInvalid, PostcodeNotFound, PlaceNotFound) as exc:
+        return Response(f"{exc}\n", status=404, mimetype="text/plain")
+    if place is None:
+        return Response(f"several places are called {where}: choose one at /search?q={where}\n",
+                        status=404, mimetype="text/plain")  # fmt: skip
+    unit = place.postcode if place.precision == "unit" else None
+    digest = local_digest(db_session(), place.latitude, place.longitude, unit, team_posts=20)
+    body = area_feed(
+        digest, fmt, title=f"{place.label}: police appeals and the neighbourhood team",
+        self_url=request.url, home_url=url_for("pages.area", where=where, _external=True),
+        item_url=url_for("bulletins.BulletinItem", bulletin_id=0, _external=True)[:-1] + "{id}",
+    )  # fmt: skip
+    response = Response(body, mimetype=FEED_TYPES[fmt])
+    response.headers["Cache-Control"] = PAGE_CACHE
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 def _located(where: str) -> Location | None:

@@ -45,7 +45,8 @@ class LocalDigest:
     patch: BaseGeometry | None = None  # the team's outline (lng/lat)
 
 
-def local_digest(session: Session, lat: float, lng: float, unit: str | None = None) -> LocalDigest:
+def local_digest(session: Session, lat: float, lng: float, unit: str | None = None,
+                 team_posts: int = TEAM_POSTS_SHOWN) -> LocalDigest:  # fmt: skip
     """What is local to the point (see the module)."""
     digest = LocalDigest(local_to(session, lat, lng, unit))
     near, box = (lat, lng, 0.0), bbox_around(lat, lng, 1.0)
@@ -60,7 +61,7 @@ def local_digest(session: Session, lat: float, lng: float, unit: str | None = No
         digest.headlines[match.site.id] = [row[0] for row in rows]
     team = digest.local.neighbourhood
     if team is not None:
-        rows = list_posts(session, of_police([team.id], []), per_page=TEAM_POSTS_SHOWN).items
+        rows = list_posts(session, of_police([team.id], []), per_page=team_posts).items
         digest.team_posts = [row[0] for row in rows]
         stored = session.get(Neighbourhood, team.id, options=[undefer(Neighbourhood.boundary)])
         if stored is not None and stored.boundary:

@@ -188,3 +188,27 @@ def test_the_widget_never_shows_an_error_and_says_how_fresh_it_is(demo_served) -
     assert ago(now - timedelta(minutes=1), now) == "updated 1 minute ago"
     assert ago(now - timedelta(minutes=125), now) == "updated 2 hours ago"
     assert ago(now - timedelta(days=3), now) == "updated 3 days ago"
+
+
+def test_an_area_can_be_followed_in_any_feed_reader(demo_served) -> None:  # type: ignore[no-untyped-def]
+    import feedparser
+
+    app, _ = demo_served
+    client = app.test_client()
+    page = client.get("/area/WV11%201AA", headers=HTML)
+    alternate = re.search(r'<link rel="alternate" type="application/rss\+xml"[^>]*href="([^"]+)"',
+                          page.text)  # fmt: skip
+    assert alternate and alternate.group(1) == "/area/WV11%201AA/feed.rss"
+    rss = feedparser.parse(client.get(alternate.group(1)).data)
+    titles = [e.title for e in rss.entries]
+    assert "Appeal: CCTV appeal after burglary in Wednesfield (demo)" in titles
+    # The team's own posts too (the demo team's feed, polled).
+    posts = [e.title for e in rss.entries if e.tags[0].term == "post"]
+    assert "Our week on the beat around the High Street (demo)" in posts
+    for fmt in ("atom", "json"):
+        served = client.get(f"/area/WV11%201AA/feed.{fmt}")
+        assert served.status_code == 200 and served.headers["ETag"]
+    parsed = feedparser.parse(client.get("/area/WV11%201AA/feed.atom").data)
+    assert not parsed.bozo and len(parsed.entries) == len(rss.entries)
+    assert client.get("/area/WV11%201AA/feed.json").get_json()["version"].endswith("1.1")
+    assert client.get("/area/Newport/feed.rss").status_code == 404
