@@ -24,15 +24,17 @@ from swagger_ui_bundle import swagger_ui_path
 from api.database import db_session
 from api.gazetteer import place_json
 from api.places import gazetteer, place_of
-from api.police import local_json
+from api.police import local_json, neighbourhood_json, officer_json
+from api.sites import site_json
 from directory.geography.locate import LocateError, Location, PlaceNotFound
 from directory.geography.models import Place
 from directory.geography.places import place_key, search_places
 from directory.geography.postcode_format import PostcodeInvalid, parse_postcode
 from directory.geography.postcodes import PostcodeNotFound
 from directory.geography.svg import svg_map
+from directory.police.store import NeighbourhoodNotFound
 from feeds.area_feed import area_feed
-from feeds.local_digest import local_digest
+from feeds.local_digest import local_digest, team_digest
 from feeds.syndication.models import PRECISION
 
 blp = Blueprint("pages", __name__)
@@ -128,6 +130,32 @@ def area(where: str) -> Any:
         feed_url=url_for("pages.area_feed_view", where=where, fmt="rss"),
         api_url=f"/postcodes/{quote(place.postcode)}/local" if place.postcode else None,
     )
+
+
+@blp.route("/teams/<string:force>/<string:code>")
+def team(force: str, code: str) -> Any:
+    """A team's page: its patch, officers, the local sites and what they say, where no site
+    reaches yet, and the reading list to download."""
+    try:
+        digest = team_digest(db_session(), force, code)
+    except NeighbourhoodNotFound as exc:
+        return home(f"{exc}. Search for a postcode or town to find its team.", status=404)
+    centre = None
+    if digest.team.centre_lat is not None and digest.team.centre_lng is not None:
+        centre = (digest.team.centre_lat, digest.team.centre_lng)
+    return page(
+        "team.html",
+        team=neighbourhood_json(digest.team, boundary=False),
+        force=digest.team.force,
+        officers=[officer_json(o) for o in digest.officers],
+        sites=[{**site_json(site, private=False, area=False),
+                "headlines": digest.headlines.get(site.id, [])} for site in digest.sites],
+        gaps=digest.gaps,
+        team_posts=digest.team_posts,
+        map=svg_map(digest.patch, centre),
+        platforms=PLATFORMS,
+        opml=f"/neighbourhoods/{quote(force)}/{quote(code)}/sites.opml",
+    )  # fmt: skip
 
 
 FEED_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml",

@@ -154,7 +154,10 @@ class LocalSchema(Schema):
 
 class GapSchema(Schema):
     code = fields.String(metadata={"example": "WV11 3"})
-    postcode_count = fields.Integer()
+    postcode_count = fields.Integer(metadata={"description": "its live units inside the area"})
+    uncovered_count = fields.Integer(
+        metadata={"description": "of those, the units no approved site covers"}
+    )
     latitude = fields.Float()
     longitude = fields.Float()
 
@@ -170,7 +173,10 @@ class GapsSchema(Schema):
     area = fields.String(metadata={"description": "what was examined"})
     postcode_count = fields.Integer(metadata={"description": "live units inside the area"})
     covered_count = fields.Integer(metadata={"description": "of those, units some site covers"})
-    sectors = fields.List(fields.Nested(GapSchema))
+    sectors = fields.List(
+        fields.Nested(GapSchema),
+        metadata={"description": "sectors with units no site covers, partly covered ones too"},
+    )
     districts = fields.List(
         fields.Nested(GapSchema), metadata={"description": "districts with no covered unit"}
     )

@@ -2,8 +2,9 @@
 
 A neighbourhood team asks "where should we help a community start a site?". The answer is
 worked out on the postcode units inside the area: a unit is covered when some approved site's
-coverage holds it (its own postcode for postcode-set coverage, its position otherwise); a sector
-with no covered unit is a gap, and a district all of whose sectors are gaps is listed whole.
+coverage holds it (its own postcode for postcode-set coverage, its position otherwise). Every
+sector with a unit no site covers is listed with how many (a sector no site reaches at all has
+them all uncovered), and a district none of whose units is covered is listed whole.
 ``patch_gaps`` asks it of a team's patch or of a whole force (police and sites together, so this
 module sits above both).
 Point-in-polygon tests are vectorised (shapely over numpy arrays), so a force's tens of
@@ -29,12 +30,17 @@ from directory.sites.store import site_areas_in_box
 
 @dataclass(frozen=True)
 class Gap:
-    """A sector or district inside the area with no approved site covering any of its units."""
+    """A sector or district inside the area with units no approved site covers."""
 
     code: str
-    postcode_count: int
+    postcode_count: int  # its units inside the area
     latitude: float
     longitude: float
+    uncovered_count: int = -1  # of those, the ones no site covers (-1: all of them)
+
+    def __post_init__(self) -> None:
+        if self.uncovered_count < 0:
+            object.__setattr__(self, "uncovered_count", self.postcode_count)
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,11 @@ def coverage_gaps(session: Session, area: Area) -> CoverageReport:
     sector_gaps: list[Gap] = []
     sectors_by_district: dict[str, list[bool]] = defaultdict(list)
     for sector, indexes in sorted(by_sector.items()):
-        is_gap = not covered[indexes].any()
-        sectors_by_district[sector.split(" ")[0]].append(is_gap)
-        if is_gap:
+        uncovered = int((~covered[indexes]).sum())
+        sectors_by_district[sector.split(" ")[0]].append(uncovered == len(indexes))
+        if uncovered:
             sector_gaps.append(Gap(sector, len(indexes), round(float(lats[indexes].mean()), 6),
-                                   round(float(lngs[indexes].mean()), 6)))  # fmt: skip
+                                   round(float(lngs[indexes].mean()), 6), uncovered))  # fmt: skip
     district_gaps = []
     for district, flags in sorted(sectors_by_district.items()):
         if all(flags):

@@ -18,10 +18,14 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
+from directory.coverage import CoverageReport, patch_gaps
 from directory.geography.areas import geometry_from_json
 from directory.geography.geo import bbox_around
 from directory.local import LocalAnswer, local_to
 from directory.police.models import Neighbourhood
+from directory.police.patches import active_officer_rows, neighbourhood_area
+from directory.police.store import get_neighbourhood
+from directory.sites.store import sites_intersecting
 from directory.storage import utcnow
 from feeds.ingest.models import Feed
 from feeds.ingest.posts import list_posts, of_police, of_sites
@@ -96,3 +100,33 @@ def appeals_for(session: Session, *, token: str | None = None,
     checked = session.scalar(select(func.max(Feed.last_success_at)).where(
         owners if forces else Feed.kind == "police"))  # fmt: skip
     return Appeals(found[:limit], checked)
+
+
+@dataclass
+class TeamDigest:
+    """A neighbourhood team's page: its patch, officers, the sites reaching it and what they
+    say, where no site reaches, and what the team says."""
+
+    team: Neighbourhood
+    officers: list[Any]
+    sites: list[Any]  # approved Sites covering or overlapping the patch
+    headlines: dict[int, list[Any]]
+    gaps: CoverageReport | None  # None without a boundary
+    team_posts: list[Any]
+    patch: BaseGeometry | None
+
+
+def team_digest(session: Session, force_id: str, code: str) -> TeamDigest:
+    """Raises NeighbourhoodNotFound (directory.police.store) for an unknown team."""
+    team = get_neighbourhood(session, force_id, code)
+    area = neighbourhood_area(session, team)
+    sites = sites_intersecting(session, area) if area is not None else []
+    headlines = {}
+    for site in sites:
+        rows = list_posts(session, of_sites([site.id]), per_page=HEADLINES_PER_SITE).items
+        headlines[site.id] = [row[0] for row in rows]
+    posts = list_posts(session, of_police([team.id], []), per_page=TEAM_POSTS_SHOWN).items
+    gaps = patch_gaps(session, neighbourhood=(force_id, code)).report if area is not None else None
+    patch = area.geometry if area is not None else None
+    officers = active_officer_rows(session, team.id)
+    return TeamDigest(team, officers, sites, headlines, gaps, [row[0] for row in posts], patch)

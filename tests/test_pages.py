@@ -212,3 +212,20 @@ def test_an_area_can_be_followed_in_any_feed_reader(demo_served) -> None:  # typ
     assert not parsed.bozo and len(parsed.entries) == len(rss.entries)
     assert client.get("/area/WV11%201AA/feed.json").get_json()["version"].endswith("1.1")
     assert client.get("/area/Newport/feed.rss").status_code == 404
+
+
+def test_the_team_page_shows_its_reading_list_and_where_no_site_reaches(demo_served) -> None:  # type: ignore[no-untyped-def]
+    app, _ = demo_served
+    client = app.test_client()
+    page = client.get("/teams/west-midlands/WV11demo", headers=HTML)
+    assert page.status_code == 200
+    words = text_of(page.data)
+    gaps = client.get("/coverage/gaps?neighbourhood=west-midlands/WV11demo").get_json()
+    uncovered = gaps["postcode_count"] - gaps["covered_count"]
+    assert f"{uncovered:,} of the patch's {gaps['postcode_count']:,} postcodes" in words
+    for gap in gaps["sectors"]:  # every sector with uncovered postcodes, partly covered too
+        assert f"{gap['code']} {gap['uncovered_count']}" in words
+    opml = "/neighbourhoods/west-midlands/WV11demo/sites.opml"
+    assert opml in links_of(page.data) and client.get(opml).status_code == 200
+    assert "PS Demo Alex Morgan" in words and "Wednesfield Community News (demo)" in words
+    assert client.get("/teams/west-midlands/nope", headers=HTML).status_code == 404

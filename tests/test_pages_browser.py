@@ -83,6 +83,12 @@ def test_a_resident_finds_their_team_by_postcode(page, shot_folder) -> None:  # 
     sites = page.get_by_role("region", name="Local news sites")
     assert "Wednesfield Community News (demo)" in sites.inner_text()
     screenshots(page, "area", shot_folder)
+    team.get_by_role("link", name="Wednesfield & Fallings Park (demo)").click()
+    page.wait_for_url("**/teams/west-midlands/WV11demo")
+    gaps = page.get_by_role("region", name="Where no local site reaches")
+    assert gaps.get_by_role("table").is_visible()
+    assert page.get_by_role("link", name="Download the reading list (OPML)").is_visible()
+    screenshots(page, "team", shot_folder)
 
 
 def test_a_resident_finds_a_town_and_chooses_among_namesakes(page, shot_folder) -> None:  # type: ignore[no-untyped-def]
@@ -203,6 +209,7 @@ def test_the_editors_page_gives_a_snippet_and_a_live_preview(page, shot_folder) 
 
 
 ACCESSIBLE = ["/", "/area/WV11%201AA", "/area/LE1%201AA", "/search?q=Newport",
+              "/teams/west-midlands/WV11demo",
               "/search?q=Wednesfeld", "/embed", "/embed?near=WV11+1AA",
               "/embed/appeals?near=WV11%201AA"]  # fmt: skip
 
