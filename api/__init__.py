@@ -85,6 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         police,
         postcodes,
         sites,
+        submissions,
         subscriptions,
         websub,
     )
@@ -98,6 +99,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(bulletins.blp)
     api.register_blueprint(subscriptions.blp)
     api.register_blueprint(keys.blp)
+    api.register_blueprint(submissions.blp)
     api.register_blueprint(websub.blp)
     app.register_blueprint(pages.blp)  # HTML for people: not part of the API's spec
     app.register_blueprint(embed.blp)  # the editors' widget

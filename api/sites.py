@@ -26,6 +26,7 @@ from directory.sites.store import (
     sites_near,
     update_site,
 )
+from directory.sites.submissions import new_submission_token
 from feeds.directory_changes import site_changed
 
 blp = Blueprint("sites", __name__, description="Hyperlocal sites and the areas they cover")
@@ -50,6 +51,14 @@ class AccountSchema(Schema):
     )
     handle = fields.String(metadata={"example": "@WV11news"})
     url = fields.String(metadata={"example": "https://x.com/WV11news"})
+
+
+class SubmissionLinkSchema(Schema):
+    token = fields.String(metadata={"description": "shown once; keep it: it is the link's key"})
+    status_url = fields.String(
+        metadata={"description": "where to check the status and, once approved, take the "
+                  "site's editor key (once)", "example": "/submissions/hls_..."}
+    )  # fmt: skip
 
 
 class SiteSchema(Schema):
@@ -80,6 +89,15 @@ class SiteSchema(Schema):
     distance_m = fields.Float(
         metadata={"description": "with ?near=: metres from the place (0 when covered)"}
     )
+    rejection_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "why it was rejected (admins, its editors, the submitter)"},
+    )
+    submission = fields.Nested(
+        SubmissionLinkSchema,
+        metadata={"description": "only in the answer to POST /sites: the submitter's private "
+                  "status link, shown once"},
+    )  # fmt: skip
     reason = fields.String(
         metadata={"enum": ["covers", "nearby"], "description": "with ?near=: why it matched"}
     )
@@ -124,6 +142,10 @@ class SiteUpdateSchema(Schema):
     status = fields.String(
         validate=validate.OneOf(SITE_STATUSES),
         metadata={"description": "admins only: approve or reject a submitted site"},
+    )
+    rejection_reason = fields.String(
+        validate=validate.Length(max=500),
+        metadata={"description": "admins, with status rejected: shown to the submitter"},
     )
 
 
@@ -171,6 +193,7 @@ def site_json(
     if private:
         body["contact_email"] = site.contact_email
         body["reviewed_at"] = site.reviewed_at
+        body["rejection_reason"] = site.rejection_reason
     if match is not None:
         body["distance_m"] = match.distance_m
         body["reason"] = match.reason
@@ -236,9 +259,12 @@ class Sites(MethodView):
             social_accounts=accounts_from_json(body["social_accounts"]),
             contact_email=body["contact_email"],
         )
+        token = new_submission_token(site)
         site_changed(session, site)
         session.commit()
-        return site_json(site, private=True), 201, NO_STORE
+        body = site_json(site, private=True)
+        body["submission"] = {"token": token, "status_url": f"/submissions/{token}"}
+        return body, 201, NO_STORE
 
 
 @blp.route("/sites/<int:site_id>")
@@ -265,15 +291,16 @@ class SiteItem(MethodView):
         session = db_session()
         site = get_site(session, site_id)
         status = changes.pop("status", None)
-        if status is not None and not key_allows(optional_key(), "admin"):
+        reason = changes.pop("rejection_reason", None)
+        if (status is not None or reason is not None) and not key_allows(optional_key(), "admin"):
             abort(403, message="only an admin can approve or reject a site")
         if "area" in changes:
             changes["area"] = area_from_spec(session, changes["area"])
         if "social_accounts" in changes:
             changes["social_accounts"] = accounts_from_json(changes["social_accounts"])
         update_site(session, site, **changes)
-        if status is not None:
-            set_site_status(session, site, status)
+        if status is not None or reason is not None:
+            set_site_status(session, site, status or site.status, reason)
         site_changed(session, site, area_changed="area" in changes)
         session.commit()
         return site_json(site, private=True), 200, NO_STORE

@@ -357,10 +357,55 @@ def bench_directory(db_file: Path, workdir: Path, sizes: tuple[int, ...] = (500,
             )
 
 
+def bench_pages(db_file: Path, workdir: Path, teams: int = 5000, sites: int = 2000) -> None:
+    """GET /area/{pc} (the resident's page, HTML) in-process with 5,000 teams and 2,000 sites
+    over the full data; baseline: the JSON lookup it builds on, /postcodes/{pc}/local."""
+    from directory_load import load_directory
+
+    from api import create_app
+
+    postcodes = _random_postcodes(db_file, 3_000)
+    copy = workdir / f"pages-{teams}.db"
+    shutil.copy(db_file, copy)
+    engine = create_db_engine(f"sqlite:///{copy}")
+    upgrade_database(engine)
+    engine.dispose()
+    load_directory(copy, teams, sites)
+    app = create_app({"DATABASE_URL": f"sqlite:///{copy}"})
+    client = app.test_client()
+    html = {"Accept": "text/html"}
+    for postcode in postcodes[:300]:  # warm: caches, prepared statements
+        client.get(f"/area/{postcode}", headers=html)
+        client.get(f"/postcodes/{postcode}/local")
+    page_times, json_times = [], []
+    for postcode in postcodes:
+        start = time.perf_counter()
+        response = client.get(f"/area/{postcode}", headers=html)
+        page_times.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.status_code
+        start = time.perf_counter()
+        client.get(f"/postcodes/{postcode}/local")
+        json_times.append(time.perf_counter() - start)
+    app.extensions["hyperlocal_db"].engine.dispose()
+    page_times.sort()
+    json_times.sort()
+
+    def p95(times: list[float]) -> float:
+        return times[len(times) * 95 // 100] * 1e3
+
+    report(
+        f"GET /area/{{pc}} (HTML) in-process, {teams:,} teams",
+        f"median {statistics.median(page_times) * 1e3:.2f} ms, p95 {p95(page_times):.2f} ms "
+        f"(target <= 20) over {len(page_times):,} random postcodes, {sites:,} sites; baseline "
+        f"GET /postcodes/{{pc}}/local p95 {p95(json_times):.2f} ms: ratio "
+        f"{p95(page_times) / p95(json_times):.1f}",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="hyperlocal foundation benchmarks")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--only", default="import,nearest,http,directory")
+    parser.add_argument("--only", default="import,nearest,http,directory,pages")
     parser.add_argument("--keep", type=Path, help="keep the imported SQLite file at this path")
     args = parser.parse_args()
     if not args.data.exists():
@@ -393,6 +438,8 @@ def main() -> None:
             bench_http(db_file, workdir)
         if "directory" in only:
             bench_directory(db_file, workdir)
+        if "pages" in only:
+            bench_pages(db_file, workdir)
     print("\nsummary")
     for name, line in RESULTS:
         print(f"  {name}: {line}")

@@ -211,7 +211,7 @@ def test_the_editors_page_gives_a_snippet_and_a_live_preview(page, shot_folder) 
 ACCESSIBLE = ["/", "/area/WV11%201AA", "/area/LE1%201AA", "/search?q=Newport",
               "/teams/west-midlands/WV11demo",
               "/search?q=Wednesfeld", "/embed", "/embed?near=WV11+1AA",
-              "/embed/appeals?near=WV11%201AA"]  # fmt: skip
+              "/embed/appeals?near=WV11%201AA", "/submissions/hls_unknown"]  # fmt: skip
 
 
 def test_every_page_passes_axe_cores_accessibility_rules(page) -> None:  # type: ignore[no-untyped-def]
@@ -230,3 +230,30 @@ def test_every_page_passes_axe_cores_accessibility_rules(page) -> None:  # type:
             if problems:
                 found[(path, width)] = problems
     assert found == {}
+
+
+def test_a_submitter_checks_their_link_and_takes_the_editor_key(
+    page, demo_served, shot_folder
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import bearer
+
+    app, _ = demo_served
+    client = app.test_client()
+    created = client.post("/sites", json={"name": "Ashmore Park Post", "url":
+                          "https://ashmore-post.example.org/", "area": {"type": "postcodes",
+                          "postcodes": ["WV11 2"]}}).get_json()  # fmt: skip
+    link = created["submission"]["status_url"]
+    page.goto(link)
+    assert "waiting for review" in page.locator("main").inner_text()
+    assert page.get_by_role("button", name="Take my editor key").count() == 0
+    client.patch(f"/sites/{created['id']}", json={"status": "approved"},
+                 headers=bearer(app, "admin"))  # fmt: skip
+    page.reload()
+    page.get_by_role("button", name="Take my editor key").click()
+    key = page.get_by_label(f"Editor key for site {created['id']}").input_value()
+    assert key.startswith("hlk_") or len(key) > 30
+    screenshots(page, "submission-key", shot_folder)
+    assert client.get(f"/sites/{created['id']}/subscriptions",
+                      headers={"Authorization": f"Bearer {key}"}).status_code == 200  # fmt: skip
+    page.goto(link)
+    assert "taken here already" in page.locator("main").inner_text()

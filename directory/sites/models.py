@@ -58,6 +58,12 @@ class Site(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Self-service (directory.sites.submissions): the submitter's status link is a token shown
+    # once (only its hash is kept); an admin's reason for a rejection; when the site's editor
+    # key was taken there (once).
+    submission_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+    editor_key_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Name, description and address folded (directory.text.folded): what ?q= searches, so
     # case and accents match alike on SQLite and PostgreSQL. Kept up to date on every flush.
     search_text: Mapped[str | None] = mapped_column(Text)

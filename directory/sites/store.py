@@ -220,13 +220,17 @@ def update_site(
     return site
 
 
-def set_site_status(session: Session, site: Site, status: str) -> Site:
-    """An admin's decision: approved or rejected (or back to pending)."""
+def set_site_status(session: Session, site: Site, status: str, reason: str | None = None) -> Site:
+    """An admin's decision: approved or rejected (with the ``reason`` the submitter is shown at
+    their status link), or back to pending."""
     if status not in SITE_STATUSES:
         raise SiteInvalid(f"status '{status}' is not one of {', '.join(SITE_STATUSES)}")
+    if reason is not None and status != "rejected":
+        raise SiteInvalid("a rejection_reason goes with status 'rejected'")
     if site.status != status:
         site.status = status
         site.reviewed_at = site.updated_at = utcnow()
+    site.rejection_reason = (reason or "").strip()[:500] or None if status == "rejected" else None
     return site
 
 
