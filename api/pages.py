@@ -31,7 +31,7 @@ from directory.geography.models import Place
 from directory.geography.places import place_key, search_places
 from directory.geography.postcode_format import PostcodeInvalid, parse_postcode
 from directory.geography.postcodes import PostcodeNotFound
-from directory.geography.svg import svg_map
+from directory.geography.svg import SvgMap, svg_map
 from directory.police.store import NeighbourhoodNotFound
 from feeds.area_feed import area_feed
 from feeds.local_digest import local_digest, team_digest
@@ -124,7 +124,7 @@ def area(where: str) -> Any:
         closed=digest.closed,
         sites=[{**site, "headlines": headlines.get(site["id"], [])} for site in local["sites"]],
         team_posts=digest.team_posts,
-        map=svg_map(digest.patch, (place.latitude, place.longitude)),
+        map=_place_map(digest.patch, digest.patch_key, (place.latitude, place.longitude)),
         platforms=PLATFORMS,
         kinds=KIND_WORDS,
         feed_url=url_for("pages.area_feed_view", where=where, fmt="rss"),
@@ -183,6 +183,22 @@ def area_feed_view(where: str, fmt: str) -> Any:
     response.headers["Cache-Control"] = PAGE_CACHE
     response.add_etag()
     return response.make_conditional(request)
+
+
+_PATCH_MAPS: dict[tuple[Any, ...], SvgMap | None] = {}  # (team id, updated_at) -> outline
+
+
+def _place_map(patch: Any, key: tuple[Any, ...] | None,
+               point: tuple[float, float]) -> SvgMap | None:  # fmt: skip
+    """The team's outline (drawn once per version of it) with the place marked."""
+    if patch is None or key is None:
+        return svg_map(None, point)
+    if key not in _PATCH_MAPS:
+        if len(_PATCH_MAPS) > 5000:  # a bound, not an LRU: teams are a few thousand
+            _PATCH_MAPS.clear()
+        _PATCH_MAPS[key] = svg_map(patch, None)
+    drawn = _PATCH_MAPS[key]
+    return drawn.with_marker(point) if drawn is not None else None
 
 
 def _located(where: str) -> Location | None:

@@ -16,10 +16,9 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from directory.coverage import CoverageReport, patch_gaps
-from directory.geography.areas import geometry_from_json
 from directory.geography.geo import bbox_around
 from directory.local import LocalAnswer, local_to
 from directory.police.models import Neighbourhood
@@ -28,7 +27,7 @@ from directory.police.store import get_neighbourhood
 from directory.sites.store import sites_intersecting
 from directory.storage import utcnow
 from feeds.ingest.models import Feed
-from feeds.ingest.posts import list_posts, of_police, of_sites
+from feeds.ingest.posts import latest_by_site, latest_posts, of_police
 from feeds.syndication.bulletin_queries import list_bulletins, subscription_bulletins
 from feeds.syndication.closing import CLOSED_STATUSES, ClosingStub, closing_stub, shows_closing
 from feeds.syndication.subscriptions import subscription_by_token
@@ -47,6 +46,7 @@ class LocalDigest:
     headlines: dict[int, list[Any]] = field(default_factory=dict)  # site id -> latest Posts
     team_posts: list[Any] = field(default_factory=list)  # the team's and its officers' Posts
     patch: BaseGeometry | None = None  # the team's outline (lng/lat)
+    patch_key: tuple[Any, ...] | None = None  # what the outline is of: (team id, updated_at)
 
 
 def local_digest(session: Session, lat: float, lng: float, unit: str | None = None,
@@ -54,22 +54,22 @@ def local_digest(session: Session, lat: float, lng: float, unit: str | None = No
     """What is local to the point (see the module)."""
     digest = LocalDigest(local_to(session, lat, lng, unit))
     near, box = (lat, lng, 0.0), bbox_around(lat, lng, 1.0)
-    digest.bulletins = list_bulletins(session, near=near, box=box,
-                                      per_page=BULLETINS_SHOWN).items  # fmt: skip
+    # Active and closed in one pass over the box: the closed ones become their stubs.
+    found = list_bulletins(session, near=near, box=box, statuses=("active", *CLOSED_STATUSES),
+                           per_page=2 * BULLETINS_SHOWN).items  # fmt: skip
     now = utcnow()
-    closed = list_bulletins(session, near=near, box=box, statuses=CLOSED_STATUSES,
-                            per_page=BULLETINS_SHOWN).items  # fmt: skip
-    digest.closed = [closing_stub(b) for b in closed if shows_closing(b, now)]
-    for match in digest.local.sites:
-        rows = list_posts(session, of_sites([match.site.id]), per_page=HEADLINES_PER_SITE).items
-        digest.headlines[match.site.id] = [row[0] for row in rows]
+    digest.bulletins = [b for b in found if b.status == "active"][:BULLETINS_SHOWN]
+    digest.closed = [closing_stub(b) for b in found if shows_closing(b, now)]
+    digest.headlines = latest_by_site(session, [m.site.id for m in digest.local.sites],
+                                      HEADLINES_PER_SITE)  # fmt: skip
     team = digest.local.neighbourhood
     if team is not None:
-        rows = list_posts(session, of_police([team.id], []), per_page=team_posts).items
-        digest.team_posts = [row[0] for row in rows]
-        stored = session.get(Neighbourhood, team.id, options=[undefer(Neighbourhood.boundary)])
-        if stored is not None and stored.boundary:
-            digest.patch = geometry_from_json(stored.boundary["geometry"])
+        digest.team_posts = latest_posts(session, of_police([team.id], []), team_posts)
+        stored = session.get(Neighbourhood, team.id)
+        area = neighbourhood_area(session, stored) if stored is not None else None
+        if area is not None:  # from the per-process area cache: no boundary read or parse
+            digest.patch = area.geometry
+            digest.patch_key = (stored.id, stored.updated_at)
     return digest
 
 
@@ -121,12 +121,9 @@ def team_digest(session: Session, force_id: str, code: str) -> TeamDigest:
     team = get_neighbourhood(session, force_id, code)
     area = neighbourhood_area(session, team)
     sites = sites_intersecting(session, area) if area is not None else []
-    headlines = {}
-    for site in sites:
-        rows = list_posts(session, of_sites([site.id]), per_page=HEADLINES_PER_SITE).items
-        headlines[site.id] = [row[0] for row in rows]
-    posts = list_posts(session, of_police([team.id], []), per_page=TEAM_POSTS_SHOWN).items
+    headlines = latest_by_site(session, [site.id for site in sites], HEADLINES_PER_SITE)
+    posts = latest_posts(session, of_police([team.id], []), TEAM_POSTS_SHOWN)
     gaps = patch_gaps(session, neighbourhood=(force_id, code)).report if area is not None else None
     patch = area.geometry if area is not None else None
     officers = active_officer_rows(session, team.id)
-    return TeamDigest(team, officers, sites, headlines, gaps, [row[0] for row in posts], patch)
+    return TeamDigest(team, officers, sites, headlines, gaps, posts, patch)

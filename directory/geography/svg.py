@@ -7,7 +7,7 @@ projection: at a neighbourhood's size the distortion is far below a pixel), nort
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -23,10 +23,20 @@ class SvgMap:
     height: float
     path: str  # the outline as one SVG path ("M x y L ... Z" per ring)
     marker: tuple[float, float] | None  # the place, in the same coordinates
+    # The projection, so another place can be marked on the same outline (``with_marker``).
+    origin: tuple[float, float] = (0.0, 0.0)  # (min lng, max lat)
+    scale: tuple[float, float] = (1.0, 1.0)  # (cos of the middle latitude, pixels per degree)
 
     @property
     def view_box(self) -> str:
         return f"0 0 {self.width:.0f} {self.height:.0f}"
+
+    def with_marker(self, point: tuple[float, float]) -> SvgMap:
+        """The same map with ``point`` (lat, lng) marked, or unmarked when it falls outside."""
+        x = PAD + (point[1] - self.origin[0]) * self.scale[0] * self.scale[1]
+        y = PAD + (self.origin[1] - point[0]) * self.scale[1]
+        inside = 0 <= x <= self.width and 0 <= y <= self.height
+        return replace(self, marker=(x, y) if inside else None)
 
 
 def svg_map(geometry: BaseGeometry | None, point: tuple[float, float] | None,
@@ -65,7 +75,8 @@ def svg_map(geometry: BaseGeometry | None, point: tuple[float, float] | None,
             points = [xy(lng, lat) for lng, lat in coords]
             parts.append("M" + " L".join(f"{x:.1f} {y:.1f}" for x, y in points) + " Z")
     marker = xy(point[1], point[0]) if point is not None else None
-    return SvgMap(round(width_used, 1), round(height, 1), " ".join(parts), marker)
+    return SvgMap(round(width_used, 1), round(height, 1), " ".join(parts), marker,
+                  (min_lng, max_lat), (scale_x, unit))  # fmt: skip
 
 
 def _polygons(geometry: BaseGeometry | None) -> list[Polygon]:

@@ -38,6 +38,39 @@ def list_posts(
     return paginate(session, query, page, per_page, rows=True)
 
 
+def latest_posts(session: Session, owners: ColumnElement[bool], limit: int) -> list[Post]:
+    """The newest ``limit`` posts of the feeds matching ``owners`` (no count: one query)."""
+    query = (
+        select(Post).join(Feed, Feed.id == Post.feed_id).where(owners)
+        .order_by(Post.published_at.desc(), Post.id.desc()).limit(limit)
+    )  # fmt: skip
+    return list(session.scalars(query))
+
+
+def latest_by_site(
+    session: Session, site_ids: Sequence[int], per_site: int
+) -> dict[int, list[Post]]:
+    """Each site's newest ``per_site`` posts, in one query (a window over the sites' feeds)."""
+    if not site_ids:
+        return {}
+    rank = func.row_number().over(
+        partition_by=Feed.site_id, order_by=(Post.published_at.desc(), Post.id.desc())
+    )
+    ranked = (
+        select(Post.id.label("post_id"), Feed.site_id.label("site_id"), rank.label("rank"))
+        .join(Feed, Feed.id == Post.feed_id).where(Feed.site_id.in_(list(site_ids)))
+        .subquery()
+    )  # fmt: skip
+    rows = session.execute(
+        select(Post, ranked.c.site_id).join(ranked, ranked.c.post_id == Post.id)
+        .where(ranked.c.rank <= per_site).order_by(ranked.c.site_id, ranked.c.rank)
+    ).all()  # fmt: skip
+    found: dict[int, list[Post]] = {site_id: [] for site_id in site_ids}
+    for post, site_id in rows:
+        found[site_id].append(post)
+    return found
+
+
 def of_sites(site_ids: Sequence[int]) -> ColumnElement[bool]:
     return Feed.site_id.in_(site_ids) if site_ids else false()
 
