@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
     # publishers' WebSub hubs call back there ({PUBLIC_URL}/websub/callback/...). Empty: no
     # WebSub subscriptions (feeds are polled only).
     "PUBLIC_URL": "",
+    # A site whose feeds have published nothing for this many months is dormant: listed as
+    # such, not offered as "your local site", until it publishes again. 0: never.
+    "DORMANT_MONTHS": 6,
     "WORKER": "embedded",
 }
 

@@ -25,7 +25,7 @@ from api.database import db_session
 from api.gazetteer import place_json
 from api.places import gazetteer, place_of
 from api.police import local_json, neighbourhood_json, officer_json
-from api.sites import site_json
+from api.sites import published_since, site_json
 from directory.geography.locate import LocateError, Location, PlaceNotFound
 from directory.geography.models import Place
 from directory.geography.places import place_key, search_places
@@ -112,7 +112,8 @@ def area(where: str) -> Any:
     if place is None:  # several places of that name: choose one
         return redirect(url_for("pages.search", q=where), code=303)
     unit = place.postcode if place.precision == "unit" else None
-    digest = local_digest(session, place.latitude, place.longitude, unit)
+    digest = local_digest(session, place.latitude, place.longitude, unit,
+                          published_since=published_since())  # fmt: skip
     local = local_json(place, digest.local)
     headlines = digest.headlines
     return page(
@@ -123,6 +124,7 @@ def area(where: str) -> Any:
         bulletins=[_bulletin(b, local) for b in digest.bulletins],
         closed=digest.closed,
         sites=[{**site, "headlines": headlines.get(site["id"], [])} for site in local["sites"]],
+        dormant=local["dormant_sites"],
         team_posts=digest.team_posts,
         map=_place_map(digest.patch, digest.patch_key, (place.latitude, place.longitude)),
         platforms=PLATFORMS,

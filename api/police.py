@@ -30,7 +30,7 @@ from api.police_schemas import (
     OfficerSchema,
     OfficerUpdateSchema,
 )
-from api.sites import SitePageSchema, site_json
+from api.sites import SitePageSchema, published_since, site_json
 from directory.accounts import accounts_from_json
 from directory.coverage import patch_gaps
 from directory.geography.area_builders import polygon_area
@@ -143,6 +143,9 @@ def local_json(place: Location, local: LocalAnswer) -> dict[str, Any]:
         ),  # fmt: skip
         "officers": [officer_json(o) for o in local.officers],
         "sites": [site_json(m.site, private=False, match=m, area=False) for m in local.sites],
+        "dormant_sites": [
+            site_json(m.site, private=False, match=m, area=False) for m in local.dormant
+        ],  # fmt: skip
     }
 
 
@@ -321,7 +324,8 @@ class Local(MethodView):
         if place.precision not in PRECISION_NOTES:
             abort(422, message=f"'{postcode}' is not a postcode; try /sites?near= for places")
         unit = place.postcode if place.precision == "unit" else None
-        local = local_to(db_session(), place.latitude, place.longitude, unit)
+        local = local_to(db_session(), place.latitude, place.longitude, unit,
+                         published_since=published_since())  # fmt: skip
         body = local_json(place, local)
         # Every value is already in LocalSchema's shape (a test holds them together); the
         # busiest directory endpoint skips the second pass through marshmallow.

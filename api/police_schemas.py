@@ -150,6 +150,10 @@ class LocalSchema(Schema):
     neighbourhood = fields.Nested(NeighbourhoodSchema, allow_none=True)
     officers = fields.List(fields.Nested(OfficerSchema))
     sites = fields.List(fields.Nested(SiteSchema))
+    dormant_sites = fields.List(
+        fields.Nested(SiteSchema),
+        metadata={"description": "local sites whose feeds have published nothing for months"},
+    )
 
 
 class GapSchema(Schema):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, fields, validate
@@ -15,7 +17,7 @@ from api.pagination import PageQuerySchema, PaginationSchema, list_page, page_ar
 from api.places import near_of
 from directory.accounts import accounts_from_json
 from directory.geography.area_specs import area_from_spec
-from directory.sites.models import SITE_STATUSES, Site
+from directory.sites.models import SITE_STATUSES, Site, is_dormant
 from directory.sites.store import (
     SiteMatch,
     create_site,
@@ -27,6 +29,7 @@ from directory.sites.store import (
     update_site,
 )
 from directory.sites.submissions import new_submission_token
+from directory.storage import utcnow
 from feeds.directory_changes import site_changed
 
 blp = Blueprint("sites", __name__, description="Hyperlocal sites and the areas they cover")
@@ -89,17 +92,26 @@ class SiteSchema(Schema):
     distance_m = fields.Float(
         metadata={"description": "with ?near=: metres from the place (0 when covered)"}
     )
+    dormant = fields.Boolean(
+        metadata={"description": "its feeds have published nothing for months "
+                  "(DORMANT_MONTHS): not offered as a local site until they do"}
+    )  # fmt: skip
+    last_published_at = fields.DateTime(
+        allow_none=True, metadata={"description": "the newest post its feeds brought"}
+    )
     rejection_reason = fields.String(
         allow_none=True,
         metadata={"description": "why it was rejected (admins, its editors, the submitter)"},
     )
-    submission = fields.Nested(
-        SubmissionLinkSchema,
-        metadata={"description": "only in the answer to POST /sites: the submitter's private "
-                  "status link, shown once"},
-    )  # fmt: skip
     reason = fields.String(
         metadata={"enum": ["covers", "nearby"], "description": "with ?near=: why it matched"}
+    )
+
+
+class SubmittedSiteSchema(SiteSchema):
+    submission = fields.Nested(
+        SubmissionLinkSchema,
+        metadata={"description": "the submitter's private status link, shown only here, once"},
     )
 
 
@@ -171,6 +183,12 @@ class SiteListQuerySchema(PageQuerySchema):
     )
 
 
+def published_since() -> datetime | None:
+    """Sites silent since before this are dormant (``DORMANT_MONTHS``; None when it is 0)."""
+    months = current_app.config["DORMANT_MONTHS"]
+    return utcnow() - timedelta(days=30.44 * months) if months else None
+
+
 def site_json(
     site: Site, private: bool, match: SiteMatch | None = None, area: bool = True
 ) -> dict[str, Any]:
@@ -188,6 +206,8 @@ def site_json(
         "created_at": site.created_at,
         "updated_at": site.updated_at,
     }
+    body["dormant"] = is_dormant(site, published_since())
+    body["last_published_at"] = site.last_published_at
     if area:
         body["area"] = site.area
     if private:
@@ -240,7 +260,7 @@ class Sites(MethodView):
         return page_body(items, found.page, found.per_page, found.total)
 
     @blp.arguments(SiteCreateSchema)
-    @blp.response(201, SiteSchema)
+    @blp.response(201, SubmittedSiteSchema)
     def post(self, body: dict[str, Any]) -> Any:
         """Submit a site (no key needed)
 

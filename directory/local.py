@@ -7,7 +7,8 @@ rows; anything else (a sector, a district, a unit imported since) is placed by g
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from directory.police.patches import (
     neighbourhood_at,
     neighbourhood_for_postcode,
 )
+from directory.sites.models import is_dormant
 from directory.sites.store import SiteMatch, sites_near
 
 LOCAL_SITES_RADIUS_M = 2_000  # sites this close count as "local" to a resident
@@ -35,10 +37,13 @@ class LocalAnswer:
     officers: list[Any]  # the team's active officers (Core rows)
     sites: list[SiteMatch]  # covering the place first, then nearby
     no_team: str | None = None  # why there is no team, in words, when there is none
+    dormant: list[SiteMatch] = field(default_factory=list)  # local, but silent for months
 
 
-def local_to(session: Session, lat: float, lng: float, unit: str | None = None) -> LocalAnswer:
-    """What is local to the point; ``unit`` is its own postcode when it is one (display form)."""
+def local_to(session: Session, lat: float, lng: float, unit: str | None = None,
+             published_since: datetime | None = None) -> LocalAnswer:  # fmt: skip
+    """What is local to the point; ``unit`` is its own postcode when it is one (display form).
+    Sites that have published nothing since ``published_since`` are set apart as dormant."""
     neighbourhood: Any = neighbourhood_for_postcode(session, unit) if unit else None
     force: dict[str, Any] | None = None
     if neighbourhood is not None:
@@ -58,7 +63,9 @@ def local_to(session: Session, lat: float, lng: float, unit: str | None = None) 
         area = _force_area_at(session, lat, lng, unit)
         force = force or _force_of(session, area)
         no_team = _why_no_team(session, area)
-    return LocalAnswer(neighbourhood, force, officers, sites, no_team)
+    dormant = [match for match in sites if is_dormant(match.site, published_since)]
+    live = [match for match in sites if match not in dormant]
+    return LocalAnswer(neighbourhood, force, officers, live, no_team, dormant)
 
 
 def _force_area_at(session: Session, lat: float, lng: float, unit: str | None) -> ForceArea | None:

@@ -50,9 +50,10 @@ class LocalDigest:
 
 
 def local_digest(session: Session, lat: float, lng: float, unit: str | None = None,
-                 team_posts: int = TEAM_POSTS_SHOWN) -> LocalDigest:  # fmt: skip
+                 team_posts: int = TEAM_POSTS_SHOWN,
+                 published_since: datetime | None = None) -> LocalDigest:  # fmt: skip
     """What is local to the point (see the module)."""
-    digest = LocalDigest(local_to(session, lat, lng, unit))
+    digest = LocalDigest(local_to(session, lat, lng, unit, published_since))
     near, box = (lat, lng, 0.0), bbox_around(lat, lng, 1.0)
     # Active and closed in one pass over the box: the closed ones become their stubs.
     found = list_bulletins(session, near=near, box=box, statuses=("active", *CLOSED_STATUSES),

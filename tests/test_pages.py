@@ -229,3 +229,50 @@ def test_the_team_page_shows_its_reading_list_and_where_no_site_reaches(demo_ser
     assert opml in links_of(page.data) and client.get(opml).status_code == 200
     assert "PS Demo Alex Morgan" in words and "Wednesfield Community News (demo)" in words
     assert client.get("/teams/west-midlands/nope", headers=HTML).status_code == 404
+
+
+def test_a_site_silent_for_months_is_dormant_until_it_publishes_again(
+    demo_served, httpserver
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from directory.sites.models import Site
+    from directory.storage import utcnow
+    from feeds.ingest.models import Feed
+    from feeds.worker import refresh_and_publish
+    from tests.test_feed_ingestion import RSS
+    from tests.test_syndication import police_rss
+
+    app, _ = demo_served
+    client = app.test_client()
+    sessions = app.extensions["hyperlocal_db"].sessions
+    name = "Wednesfield Community News (demo)"
+    local = client.get("/postcodes/WV111AA/local").get_json()
+    assert name in [s["name"] for s in local["sites"]] and local["dormant_sites"] == []
+    with sessions() as session:
+        site = session.scalar(select(Site).where(Site.name == name))
+        assert site.last_published_at is not None  # its polled feed published
+        eight_months = utcnow() - timedelta(days=240)
+        session.execute(update(Site).where(Site.id == site.id)
+                        .values(last_published_at=eight_months))  # fmt: skip
+        session.commit()
+        site_id = site.id
+    local = client.get("/postcodes/WV111AA/local").get_json()
+    assert name not in [s["name"] for s in local["sites"]]
+    assert [s["name"] for s in local["dormant_sites"]] == [name]
+    assert client.get(f"/sites/{site_id}").get_json()["dormant"] is True
+    assert "Quiet for months" in text_of(client.get("/area/WV11%201AA", headers=HTML).data)
+    # It publishes again: back among the local sites, by itself.
+    fete = police_rss([{"guid": "fete-1", "title": "Summer fete on the green"}])
+    httpserver.expect_request("/feed.xml").respond_with_data(fete, headers=RSS)
+    with sessions() as session:
+        feed = session.scalar(select(Feed).where(Feed.site_id == site_id))
+        feed.url = httpserver.url_for("/feed.xml")
+        session.commit()
+        feed_id = feed.id
+    refresh_and_publish(sessions, feed_id, app.extensions["hyperlocal_http"])
+    local = client.get("/postcodes/WV111AA/local").get_json()
+    assert name in [s["name"] for s in local["sites"]] and local["dormant_sites"] == []
+    assert client.get(f"/sites/{site_id}").get_json()["dormant"] is False

@@ -64,9 +64,21 @@ class Site(Base):
     submission_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     rejection_reason: Mapped[str | None] = mapped_column(String(500))
     editor_key_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The newest post its feeds brought (feeds.ingest.store): a site whose feeds have published
+    # nothing for months is dormant (``is_dormant``) until it publishes again.
+    last_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Name, description and address folded (directory.text.folded): what ?q= searches, so
     # case and accents match alike on SQLite and PostgreSQL. Kept up to date on every flush.
     search_text: Mapped[str | None] = mapped_column(Text)
+
+
+def is_dormant(site: Any, published_since: datetime | None) -> bool:
+    """Whether the site (a model, or a row with its columns) has feeds and has published
+    nothing since ``published_since``, counting from when it was added if it never has;
+    ``published_since=None``: nothing is dormant."""
+    if published_since is None or not site.feed_urls:
+        return False
+    return bool((site.last_published_at or site.created_at) < published_since)
 
 
 def site_search_text(name: str | None, description: str | None, url: str | None) -> str:

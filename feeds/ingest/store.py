@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from directory.sites.models import Site
 from directory.storage import Page, insert_ignoring, paginate, savepoint
 from directory.text import plain_text
 from feeds.ingest.models import Feed, Post, PostTag
@@ -218,7 +219,20 @@ def store_items(
         )  # fmt: skip
         for row in stored
     ]
+    if posts:
+        _site_published(session, feed_id, max(post.published_at for post in posts))
     return Stored(posts, refused, edited)
+
+
+def _site_published(session: Session, feed_id: int, newest: datetime) -> None:
+    """A site's feed brought new posts: the site published (it is not dormant)."""
+    site_id = select(Feed.site_id).where(Feed.id == feed_id).scalar_subquery()
+    session.execute(
+        update(Site.__table__)
+        .where(Site.id == site_id, or_(Site.last_published_at.is_(None),
+                                       Site.last_published_at < newest))
+        .values(last_published_at=newest)
+    )  # fmt: skip
 
 
 def _edit_in_place(

@@ -1,4 +1,5 @@
-"""site submissions: the submitter's status token, a rejection's reason, the editor key taken
+"""site submissions and dormancy: the submitter's status token, a rejection's reason, the
+editor key taken, and when the site's feeds last published
 
 Revision ID: 0020
 Revises: 0019
@@ -24,14 +25,23 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("editor_key_issued_at", sa.DateTime(timezone=True), nullable=True)
         )
+        batch_op.add_column(
+            sa.Column("last_published_at", sa.DateTime(timezone=True), nullable=True)
+        )
         batch_op.create_unique_constraint(
             "uq_sites_submission_token_hash", ["submission_token_hash"]
         )
+    # What the sites' feeds have published so far: no site turns dormant just by upgrading.
+    op.execute(
+        "UPDATE sites SET last_published_at = (SELECT max(posts.published_at) FROM posts "
+        "JOIN feeds ON feeds.id = posts.feed_id WHERE feeds.site_id = sites.id)"
+    )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.drop_constraint("uq_sites_submission_token_hash", type_="unique")
+        batch_op.drop_column("last_published_at")
         batch_op.drop_column("editor_key_issued_at")
         batch_op.drop_column("rejection_reason")
         batch_op.drop_column("submission_token_hash")
