@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         gazetteer,
         health,
         keys,
+        moderation,
         pages,
         police,
         postcodes,
@@ -103,6 +104,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(websub.blp)
     app.register_blueprint(pages.blp)  # HTML for people: not part of the API's spec
     app.register_blueprint(embed.blp)  # the editors' widget
+    app.register_blueprint(moderation.blp)  # admins' review of submitted sites
     app.after_request(embed.public_cors)
     if app.config.get("DEMO"):
         from api import demo_feeds

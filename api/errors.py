@@ -94,8 +94,9 @@ def error_payload(error: HTTPException) -> tuple[dict, int, dict]:
     return payload, error.code or 500, headers
 
 
-# WebSub speaks forms (subscription requests) and feeds (pushed content), as its spec says.
-NOT_JSON = ("/websub/",)
+# WebSub speaks forms (subscription requests) and feeds (pushed content), as its spec says;
+# the pages for people post forms.
+NOT_JSON = ("/websub/", "/admin/", "/submissions/")
 
 
 def require_json_bodies() -> None:

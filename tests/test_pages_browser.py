@@ -211,7 +211,8 @@ def test_the_editors_page_gives_a_snippet_and_a_live_preview(page, shot_folder) 
 ACCESSIBLE = ["/", "/area/WV11%201AA", "/area/LE1%201AA", "/search?q=Newport",
               "/teams/west-midlands/WV11demo",
               "/search?q=Wednesfeld", "/embed", "/embed?near=WV11+1AA",
-              "/embed/appeals?near=WV11%201AA", "/submissions/hls_unknown"]  # fmt: skip
+              "/embed/appeals?near=WV11%201AA", "/submissions/hls_unknown",
+              "/admin/moderation"]  # fmt: skip
 
 
 def test_every_page_passes_axe_cores_accessibility_rules(page) -> None:  # type: ignore[no-untyped-def]
@@ -257,3 +258,26 @@ def test_a_submitter_checks_their_link_and_takes_the_editor_key(
                       headers={"Authorization": f"Bearer {key}"}).status_code == 200  # fmt: skip
     page.goto(link)
     assert "taken here already" in page.locator("main").inner_text()
+
+
+def test_an_admin_approves_a_pending_site_on_the_moderation_page(
+    page, demo_served, shot_folder
+) -> None:  # type: ignore[no-untyped-def]
+    from directory.keys.store import create_api_key
+
+    app, _ = demo_served
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        admin = create_api_key(session, "admin").secret
+        session.commit()
+    keyed = {"Authorization": f"Bearer {admin}"}
+    pending = app.test_client().get("/sites?status=pending", headers=keyed).get_json()
+    name = pending["items"][0]["name"]
+    page.goto("/admin/moderation")
+    page.get_by_label("Admin key").fill(admin)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/admin/moderation")
+    entry = page.locator(".moderation > li", has_text=name)
+    screenshots(page, "moderation", shot_folder)
+    entry.get_by_role("button", name="Approve").click()
+    assert page.get_by_role("status").inner_text() == f"{name}: approved."
+    assert page.locator(".moderation > li", has_text=name).count() == 0

@@ -76,3 +76,39 @@ def test_a_wrong_link_is_not_found(client) -> None:  # type: ignore[no-untyped-d
         answer = client.get(f"/submissions/{token}")
         assert answer.status_code == 404 and "status link" in answer.get_json()["message"]
     assert client.post("/submissions/hls_nope/editor-key").status_code == 404
+
+
+def test_admins_review_pending_sites_on_the_moderation_page(app, client) -> None:  # type: ignore[no-untyped-def]
+    from directory.keys.store import create_api_key
+
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        admin_key = create_api_key(session, "admin").secret
+        editor_key = create_api_key(session, "editor:1").secret
+        session.commit()
+    site = _submit(client)
+    same = {"Origin": "http://localhost"}
+    signed_out = client.get("/admin/moderation", headers=HTML)
+    assert signed_out.status_code == 401 and 'type="password"' in signed_out.text
+    assert client.post("/admin/login", data={"key": editor_key}, headers=same).status_code == 403
+    # From another site's page: refused, even with the right key.
+    elsewhere = client.post("/admin/login", data={"key": admin_key},
+                            headers={"Origin": "https://evil.example"})  # fmt: skip
+    assert elsewhere.status_code == 403
+    signed_in = client.post("/admin/login", data={"key": admin_key}, headers=same)
+    assert signed_in.status_code == 303
+    cookie = signed_in.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/admin" in cookie
+    listing = client.get("/admin/moderation", headers=HTML)
+    assert listing.status_code == 200 and "Bilston Bugle" in listing.text
+    assert listing.headers["Cache-Control"] == "no-store"
+    forged = client.post(f"/admin/moderation/{site['id']}", headers={"Origin": "https://x.example"},
+                         data={"decision": "approved"})  # fmt: skip
+    assert forged.status_code == 403
+    decided = client.post(f"/admin/moderation/{site['id']}", headers=same,
+                          data={"decision": "rejected", "reason": "Not local news."})  # fmt: skip
+    assert decided.status_code == 303 and "rejected" in decided.location
+    status = client.get(site["submission"]["status_url"]).get_json()
+    assert status["status"] == "rejected" and status["rejection_reason"] == "Not local news."
+    assert "No site is waiting" in client.get("/admin/moderation", headers=HTML).text
+    client.post("/admin/logout", headers=same)
+    assert client.get("/admin/moderation", headers=HTML).status_code == 401
