@@ -32,6 +32,7 @@ from directory.geography.places import place_key, search_places
 from directory.geography.postcode_format import PostcodeInvalid, parse_postcode
 from directory.geography.postcodes import PostcodeNotFound
 from directory.geography.svg import SvgMap, svg_map
+from directory.police.patches import teams_of_postcodes
 from directory.police.store import NeighbourhoodNotFound
 from feeds.area_feed import area_feed
 from feeds.local_digest import local_digest, team_digest
@@ -115,6 +116,9 @@ def area(where: str) -> Any:
     digest = local_digest(session, place.latitude, place.longitude, unit,
                           published_since=published_since())  # fmt: skip
     local = local_json(place, digest.local)
+    teams_here = []
+    if place.precision in ("sector", "district") and place.postcode:
+        teams_here = teams_of_postcodes(session, place.postcode)
     headlines = digest.headlines
     return page(
         "area.html",
@@ -125,6 +129,7 @@ def area(where: str) -> Any:
         closed=digest.closed,
         sites=[{**site, "headlines": headlines.get(site["id"], [])} for site in local["sites"]],
         dormant=local["dormant_sites"],
+        teams_here=teams_here,
         team_posts=digest.team_posts,
         map=_place_map(digest.patch, digest.patch_key, (place.latitude, place.longitude)),
         platforms=PLATFORMS,

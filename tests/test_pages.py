@@ -276,3 +276,24 @@ def test_a_site_silent_for_months_is_dormant_until_it_publishes_again(
     local = client.get("/postcodes/WV111AA/local").get_json()
     assert name in [s["name"] for s in local["sites"]] and local["dormant_sites"] == []
     assert client.get(f"/sites/{site_id}").get_json()["dormant"] is False
+
+
+def test_a_sector_that_straddles_patches_lists_every_team(demo_served) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from directory.geography.models import Postcode
+    from directory.police.models import Neighbourhood
+
+    app, _ = demo_served
+    with app.extensions["hyperlocal_db"].sessions() as session:
+        expected = set(session.scalars(
+            select(Neighbourhood.name).join(Postcode, Postcode.neighbourhood_id == Neighbourhood.id)
+            .where(Postcode.postcode.startswith("WV10 ")).group_by(Neighbourhood.name)
+            .having(func.count() > 0)))  # fmt: skip
+    assert len(expected) > 1  # the demo's WV10 is shared by two teams
+    page = app.test_client().get("/area/WV10", headers=HTML)
+    words = text_of(page.data)
+    assert f"served by {len(expected)} teams" in words
+    assert all(name in words for name in expected)
+    single = app.test_client().get("/area/WV11%201AA", headers=HTML)
+    assert "teams; yours depends" not in text_of(single.data)

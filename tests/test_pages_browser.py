@@ -104,6 +104,8 @@ def test_a_resident_finds_a_town_and_chooses_among_namesakes(page, shot_folder) 
     page.goto("/search?q=Wednesfeld")
     assert page.get_by_role("alert").is_visible()
     screenshots(page, "not-found", shot_folder)
+    page.goto("/area/WV10")  # a district two teams share
+    screenshots(page, "district-two-teams", shot_folder)
 
 
 def test_keyboard_alone_reaches_the_search_and_the_results(page) -> None:  # type: ignore[no-untyped-def]
@@ -208,7 +210,7 @@ def test_the_editors_page_gives_a_snippet_and_a_live_preview(page, shot_folder) 
     assert page.get_by_role("alert").is_visible()
 
 
-ACCESSIBLE = ["/", "/area/WV11%201AA", "/area/LE1%201AA", "/search?q=Newport",
+ACCESSIBLE = ["/", "/area/WV11%201AA", "/area/LE1%201AA", "/area/WV10", "/search?q=Newport",
               "/teams/west-midlands/WV11demo",
               "/search?q=Wednesfeld", "/embed", "/embed?near=WV11+1AA",
               "/embed/appeals?near=WV11%201AA", "/submissions/hls_unknown",

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 import shapely
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from directory.geography.area_builders import union_area
@@ -249,6 +249,23 @@ def neighbourhood_for_postcode(db: Reader, postcode: str) -> Row | None:
     """The active team recorded for a unit (display form) and its force's name, url and
     telephone (``force_name``, ``force_url``, ``force_telephone``): one query, a plain row."""
     return connection_of(db).execute(_TEAM_OF_POSTCODE, {"postcode": postcode}).first()
+
+
+def teams_of_postcodes(db: Reader, prefix: str) -> list[Row]:
+    """The active teams recorded for the units of a sector ("WV11 1") or district ("WV11"), by
+    how many of its units each serves: a group that straddles patches lists every team."""
+    start = prefix.strip().upper() + (" " if " " not in prefix.strip() else "")
+    units = Postcode.__table__.c
+    query = (
+        select(_TEAM.c.id, _TEAM.c.code, _TEAM.c.name, _TEAM.c.force_id,
+               func.count().label("units"))
+        .select_from(_TEAM)
+        .join(Postcode.__table__, units.neighbourhood_id == _TEAM.c.id)
+        .where(units.postcode >= start, units.postcode < start + "~", _TEAM.c.active.is_(True))
+        .group_by(_TEAM.c.id, _TEAM.c.code, _TEAM.c.name, _TEAM.c.force_id)
+        .order_by(func.count().desc(), _TEAM.c.name)
+    )  # fmt: skip
+    return list(connection_of(db).execute(query))
 
 
 def active_officer_rows(db: Reader, neighbourhood_id: int) -> list[Row]:
