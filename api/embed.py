@@ -24,7 +24,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 
 from api.database import db_session
 from api.pages import KIND_WORDS, page
-from api.places import place_of
+from api.places import gazetteer, place_of
 from directory.geography.locate import LocateError, PlaceNotFound
 from directory.geography.postcodes import PostcodeNotFound
 from directory.storage import utcnow
@@ -97,8 +97,7 @@ def appeals() -> Any:
         accent=f"#{accent.group(1)}" if accent else None,
     ), mimetype="text/html")  # fmt: skip
     response.headers["Cache-Control"] = EMBED_CACHE
-    # Meant to be framed by any outlet's page.
-    response.headers["Content-Security-Policy"] = "frame-ancestors *"
+    # Meant to be framed by any outlet's page (file: previews too): no frame-ancestors limit.
     response.add_etag()
     return response.make_conditional(request)
 
@@ -130,7 +129,12 @@ def editors() -> Any:
     kinds = [k for k in request.args.getlist("kinds") if k in BULLETIN_KINDS]
     problem = None
     query: dict[str, str] = {}
-    if near or token:
+    if near and not token and len(gazetteer(near)) > 1:
+        problem = (
+            f"several places are called {near}: give a postcode (such as WV11 1AA) "
+            "so the widget shows the right one"
+        )
+    elif near or token:
         query = {"token": token} if token else {"near": near}
         if kinds:
             query["kinds"] = ",".join(kinds)

@@ -61,7 +61,20 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
 
 
 def home(message: str | None = None, query: str = "", status: int = 200) -> Response:
-    return page("home.html", status, message=message, query=query)
+    return page("home.html", status, message=message, query=query[:200])
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """What a person typed, as a message repeats it (long input cut short)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def not_found(query: str) -> str:
+    return (
+        f"We could not find “{shown(query)}”. Try a full postcode such as WV11 1AA, or a "
+        "town or village name."
+    )
 
 
 @blp.route("/search")
@@ -87,17 +100,23 @@ def search() -> Any:
     if similar:
         return page("choose.html", status=404, query=query, similar=True,
                     choices=[_choice(place) for place in similar])  # fmt: skip
-    return home(f"We could not find “{query}”. Try a full postcode such as WV11 1AA, or a "
-                "town or village name.", query, status=404)  # fmt: skip
+    return home(not_found(query), query, status=404)
 
 
 def _choice(place: Place) -> dict[str, Any]:
     """A place to choose, told apart by its district and force (as ``GET /places`` has it)."""
     described = place_json(place, db_session())
-    return {"name": place.name, "kind": place.kind,
-            "district": (described["district"] or {}).get("name"),
-            "force": (described["police_force"] or {}).get("name"),
+    district = (described["district"] or {}).get("name")
+    force = (described["police_force"] or {}).get("name")
+    if not (district or force):  # no postcode data there: say where it is on the map
+        district = f"near {place.latitude:.2f}, {place.longitude:.2f}"
+    return {"name": place.name, "kind": place.kind, "district": district, "force": force,
             "url": url_for("pages.area", where=place.name, place=place.id)}  # fmt: skip
+
+
+@blp.route("/area/")
+def area_root() -> Any:
+    return redirect("/", code=303)
 
 
 @blp.route("/area/<path:where>")
@@ -106,10 +125,11 @@ def area(where: str) -> Any:
     session = db_session()
     try:
         place = _located(where)
-    except (LocateError, PostcodeInvalid) as exc:
-        return home(str(exc), where, status=422)
-    except (PostcodeNotFound, PlaceNotFound) as exc:
-        return home(f"{exc} Check it, or try the name of the town.", where, status=404)
+    except PostcodeNotFound:
+        return home(f"We do not know the postcode “{shown(where)}”: check it, or try the name of "
+                    "the town.", where, status=404)  # fmt: skip
+    except (LocateError, PostcodeInvalid, PlaceNotFound):
+        return home(not_found(where), where, status=404)
     if place is None:  # several places of that name: choose one
         return redirect(url_for("pages.search", q=where), code=303)
     unit = place.postcode if place.precision == "unit" else None
@@ -134,7 +154,12 @@ def area(where: str) -> Any:
         map=_place_map(digest.patch, digest.patch_key, (place.latitude, place.longitude)),
         platforms=PLATFORMS,
         kinds=KIND_WORDS,
-        feed_url=url_for("pages.area_feed_view", where=where, fmt="rss"),
+        feed_url=url_for(
+            "pages.area_feed_view",
+            where=where,
+            fmt="rss",
+            place=request.args.get("place", type=int),
+        ),  # fmt: skip
         api_url=f"/postcodes/{quote(place.postcode)}/local" if place.postcode else None,
     )
 

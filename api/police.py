@@ -329,7 +329,8 @@ class Local(MethodView):
         body = local_json(place, local)
         # Every value is already in LocalSchema's shape (a test holds them together); the
         # busiest directory endpoint skips the second pass through marshmallow.
-        return Response(json.dumps(body, default=_isoformat), mimetype="application/json")
+        return Response(json.dumps(body, default=_isoformat, ensure_ascii=False),
+                        mimetype="application/json")  # fmt: skip
 
 
 @blp.route("/coverage/gaps")

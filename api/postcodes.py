@@ -87,7 +87,7 @@ class PostcodeItem(MethodView):
         # where jsonify builds a new one per call.
         max_age = current_app.config["POSTCODE_CACHE_SECONDS"]
         return Response(
-            json.dumps(postcode_json(record)),
+            json.dumps(postcode_json(record), ensure_ascii=False),
             mimetype="application/json",
             headers={"Cache-Control": f"public, max-age={max_age}"},
         )

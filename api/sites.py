@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, fields, validate
@@ -283,7 +283,8 @@ class Sites(MethodView):
         site_changed(session, site)
         session.commit()
         body = site_json(site, private=True)
-        body["submission"] = {"token": token, "status_url": f"/submissions/{token}"}
+        status_url = url_for("submissions.Submission", token=token, _external=True)
+        body["submission"] = {"token": token, "status_url": status_url}
         return body, 201, NO_STORE
 
 

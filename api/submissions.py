@@ -42,6 +42,7 @@ class SubmissionSchema(Schema):
     status = fields.String(metadata={"enum": list(SITE_STATUSES)})
     rejection_reason = fields.String(allow_none=True)
     reviewed_at = fields.DateTime(allow_none=True)
+    submitted_at = fields.DateTime()
     editor_key = fields.String(
         metadata={"enum": ["available", "taken", "not yet"],
                   "description": "whether the editor key can be taken here now"}
@@ -70,7 +71,7 @@ def _site(token: str) -> Site:
 def submission_json(site: Site) -> dict[str, Any]:
     return {"site_id": site.id, "name": site.name, "url": site.url, "status": site.status,
             "rejection_reason": site.rejection_reason, "reviewed_at": site.reviewed_at,
-            "editor_key": editor_key_state(site)}  # fmt: skip
+            "submitted_at": site.created_at, "editor_key": editor_key_state(site)}  # fmt: skip
 
 
 def _page(site: Site, key: str | None = None, problem: str | None = None) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,12 +15,18 @@ def test_every_data_file_of_a_package_is_in_its_package_data():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     globs = config["package-data"]
     missing = []
+    packages = {ROOT / package.replace(".", "/") for package in config["packages"]}
     for package in config["packages"]:
         folder = ROOT / package.replace(".", "/")
-        for file in folder.iterdir():
-            if file.is_dir() or file.suffix in (".py", ".pyc"):
+        patterns = globs.get(package, [])
+        # Its own files, and those of its folders that are not packages (templates/, static/):
+        # embed_appeals.js, a template, was left out and the widget's script answered 500.
+        for file in folder.rglob("*"):
+            inner = file.relative_to(folder)
+            if (file.is_dir() or file.suffix in (".py", ".pyc") or "__pycache__" in inner.parts
+                    or any(parent in packages for parent in file.parents if parent != folder
+                           and folder in parent.parents)):  # fmt: skip
                 continue
-            patterns = globs.get(package, [])
-            if not any(file.match(pattern) or file.name == pattern for pattern in patterns):
+            if not any(fnmatch(inner.as_posix(), pattern) for pattern in patterns):
                 missing.append(str(file.relative_to(ROOT)))
     assert missing == [], "add these to [tool.setuptools.package-data]"

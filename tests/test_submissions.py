@@ -19,12 +19,13 @@ def _submit(client, **change):  # type: ignore[no-untyped-def]
 def test_the_submitter_follows_their_site_and_takes_its_editor_key_once(app, client) -> None:  # type: ignore[no-untyped-def]
     site = _submit(client)
     link = site["submission"]["status_url"]
-    assert link == f"/submissions/{site['submission']['token']}"
+    assert link == f"http://localhost/submissions/{site['submission']['token']}"
     status = client.get(link)
     assert status.headers["Cache-Control"] == "no-store"
     assert status.get_json() == {"site_id": site["id"], "name": "Bilston Bugle",
                                  "url": NEW["url"], "status": "pending", "rejection_reason": None,
-                                 "reviewed_at": None, "editor_key": "not yet"}  # fmt: skip
+                                 "reviewed_at": None, "editor_key": "not yet",
+                                 "submitted_at": site["created_at"]}  # fmt: skip
     early = client.post(f"{link}/editor-key")
     assert early.status_code == 409 and "approves it" in early.get_json()["message"]
     # The token is shown once: not in the site as anyone else sees it later.

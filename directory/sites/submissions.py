@@ -40,7 +40,7 @@ def site_by_submission(session: Session, token: str) -> Site:
     if token.startswith(TOKEN_PREFIX) and len(token) <= 100:
         found = session.scalar(select(Site).where(Site.submission_token_hash == hash_key(token)))
     if found is None:
-        raise SubmissionNotFound("no site has this status link: check you copied all of it")
+        raise SubmissionNotFound("No site has this status link: check you copied all of it")
     return found
 
 
