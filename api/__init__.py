@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         gazetteer,
         health,
         keys,
+        metrics,
         moderation,
         pages,
         police,
@@ -92,6 +93,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(metrics.blp)
+    metrics.init_metrics(app)
     api.register_blueprint(postcodes.blp)
     api.register_blueprint(gazetteer.blp)
     api.register_blueprint(sites.blp)
