@@ -109,6 +109,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(embed.blp)  # the editors' widget
     app.register_blueprint(moderation.blp)  # admins' review of submitted sites
     app.after_request(embed.public_cors)
+    if app.config.get("BROKER_URL"):  # new webhook messages go to the Celery send queue
+        from api import tasks
+
+        tasks.enable_in(app)
     if app.config.get("DEMO"):
         from api import demo_feeds
 

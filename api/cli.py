@@ -120,7 +120,10 @@ def _run(app: Flask, host: str | None, port: int | None) -> None:
     port = port or app.config["PORT"]
     click.echo(f"hyperlocal serving {database_url(app)} on http://{host}:{port}/")
     click.echo(f"  try http://{host}:{port}/postcodes/WV111AA and /openapi.json")
-    if app.config["WORKER"] == "embedded":
+    if app.config["BROKER_URL"]:
+        click.echo("  background work on Celery (HYPERLOCAL_BROKER_URL): run `celery -A api.tasks "
+                   "worker` and one `celery -A api.tasks beat`")  # fmt: skip
+    elif app.config["WORKER"] == "embedded":
         _start_embedded_worker(app)
     app.run(host=host, port=port, threaded=True)
 

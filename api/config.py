@@ -61,6 +61,20 @@ DEFAULTS: dict[str, Any] = {
     # such, not offered as "your local site", until it publishes again. 0: never.
     "DORMANT_MONTHS": 6,
     "WORKER": "embedded",
+    # Celery on Redis for background work ("redis://127.0.0.1:6379/0"): `hyperlocal serve`
+    # then runs no in-process worker; run `celery -A api.tasks worker` and one `... beat`.
+    # Rate limits are counted there too (shared by every process). Empty: in-process worker,
+    # rate limits counted in memory (per process).
+    "BROKER_URL": "",
+    # How long a queue task's claim on a feed or message batch lasts once it has started:
+    # 0 works it out from HTTP_TIMEOUT_SECONDS (a worker killed mid-task leaves its work to be
+    # taken again after this).
+    "TASK_LEASE_SECONDS": 0,
+    # How long a dispatched feed or message batch waits in the queue before it is claimed
+    # again (a lost task costs at most this).
+    "DISPATCH_LEASE_SECONDS": 180,
+    # Webhook messages per send task.
+    "SEND_BATCH": 64,
 }
 
 

@@ -149,6 +149,24 @@ def claim_due_feeds(
     return sorted((_state(row) for row in rows), key=lambda state: state.id)
 
 
+def take_claimed_feed(
+    session: Session, feed_id: int, claimed_until: datetime, now: datetime, lease: timedelta
+) -> FeedState | None:
+    """Take over a feed that ``claim_due_feeds`` leased until ``claimed_until`` (a queue task
+    carries that as its token), leasing it anew until ``now + lease`` (committed). None when
+    the claim is no longer the one the task was given (a second delivery of the task, or the
+    lease ran out and the feed was claimed again): the caller does nothing."""
+    row = session.execute(
+        update(FEEDS)
+        .where(FEEDS.c.id == feed_id, FEEDS.c.next_check_at == claimed_until,
+               FEEDS.c.status.in_(("active", "failing")))
+        .values(next_check_at=now + lease)
+        .returning(*(FEEDS.c[column.key] for column in _STATE))
+    ).first()  # fmt: skip
+    session.commit()
+    return None if row is None else _state(row)
+
+
 def pull_in_police_feeds(session: Session, now: datetime, police_interval: timedelta) -> int:
     """Make due now the police feeds scheduled further out than ``police_interval`` allows
     (an older schedule, or a changed setting); leased feeds (due within the hour) are left to

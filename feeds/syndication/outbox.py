@@ -7,9 +7,10 @@ under the same ``webhook-id``; ``feeds.syndication.webhooks`` sends them.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from feeds.syndication.models import Subscription, WebhookMessage
+
+log = logging.getLogger(__name__)
 
 
 def new_message_id() -> str:
@@ -60,12 +63,20 @@ def _json_default(value: Any) -> Any:
 # (``feeds.worker.send_loop``) waits on it, so a new message goes out in seconds, not at its
 # next pass. Another process's sender still finds the message at its next pass.
 OUTBOX_WAKE = threading.Event()
+# Called, too, after such a commit: a queue deployment puts a send dispatch on its queue here
+# (``api.tasks``), so new bulletins go out at once from whichever process published them.
+ON_QUEUED: list[Callable[[], None]] = []
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_senders(session: Session) -> None:
     if session.info.pop("outbox_queued", False):
         OUTBOX_WAKE.set()
+        for listener in ON_QUEUED:
+            try:
+                listener()
+            except Exception:  # the broker is down: the next periodic dispatch sends them
+                log.exception("could not announce queued webhook messages")
 
 
 @event.listens_for(Session, "after_rollback")

@@ -151,6 +151,25 @@ def claim_due_messages(
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
+def take_claimed_messages(
+    session: Session, ids: list[int], claimed_until: datetime, now: datetime, lease: timedelta
+) -> list[Claimed]:
+    """Take over messages that ``claim_due_messages`` leased until ``claimed_until`` (a queue
+    task's token), leasing them anew until ``now + lease`` (committed). Only those still under
+    that claim: a second delivery of the task, or one whose lease ran out and whose messages
+    were claimed again, gets none of them."""
+    rows = session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id.in_(ids), MESSAGES.c.status == "pending",
+               MESSAGES.c.next_attempt_at == claimed_until)
+        .values(next_attempt_at=now + lease)
+        .returning(MESSAGES.c.id, MESSAGES.c.msg_id, MESSAGES.c.subscription_id,
+                   MESSAGES.c.event, MESSAGES.c.payload, MESSAGES.c.attempts)
+    ).all()  # fmt: skip
+    session.commit()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+
 def send(client: HttpClient, claimed: Claimed, url: str, secrets: list[str],
          now: datetime) -> Attempt:  # fmt: skip
     """POST one message; never raises for the receiver's faults."""
@@ -277,36 +296,53 @@ def send_due(
                 endpoints = active_endpoints(session, {c.subscription_id for c in claimed}, now())
             if not claimed:
                 break
-            sendable = [c for c in claimed if c.subscription_id in endpoints]
-            skipped = [c for c in claimed if c.subscription_id not in endpoints]
-            targets = [endpoints[c.subscription_id] for c in sendable]
-            attempts = list(pool.map(
-                lambda c, target: send(client, c, target[0], target[1], now()), sendable, targets
-            ))  # fmt: skip
-            with sessions() as session:
-                for message in skipped:  # the endpoint was disabled or removed meanwhile
-                    session.execute(update(MESSAGES).where(MESSAGES.c.id == message.id)
-                                    .values(status="cancelled", next_attempt_at=None))  # fmt: skip
-                live = set(session.scalars(select(WebhookMessage.id).where(
-                    WebhookMessage.id.in_([m.id for m in sendable]))))  # fmt: skip
-                for message, attempt in zip(sendable, attempts, strict=True):
-                    summary.sent += 1
-                    if attempt.ok:
-                        summary.delivered += 1
-                    else:
-                        summary.failed += 1
-                    if message.id not in live:
-                        continue  # its subscription was deleted during the send
-                    try:
-                        with session.begin_nested():
-                            outcome = record_attempt(session, message, attempt, now(),
-                                                     rng.uniform(*JITTER))  # fmt: skip
-                    except IntegrityError:  # deleted between that check and this write
-                        continue
-                    if outcome == "disabled":
-                        summary.disabled.append(message.subscription_id)
-                session.commit()
+            send_claimed(sessions, client, pool, claimed, endpoints, summary, now, rng)
     return summary
+
+
+def send_claimed(
+    sessions: SessionFactory,
+    client: HttpClient,
+    pool: ThreadPoolExecutor,
+    claimed: list[Claimed],
+    endpoints: dict[int, tuple[str, list[str]]],
+    summary: SendSummary,
+    now: Callable[[], datetime] = utcnow,
+    rng: random.Random | None = None,
+) -> None:
+    """Send messages leased to the caller (``claimed``) on ``pool`` and record each attempt;
+    a message whose endpoint is not in ``endpoints`` (disabled or removed meanwhile) is
+    cancelled. Adds to ``summary``."""
+    rng = rng or random.Random()
+    sendable = [c for c in claimed if c.subscription_id in endpoints]
+    skipped = [c for c in claimed if c.subscription_id not in endpoints]
+    targets = [endpoints[c.subscription_id] for c in sendable]
+    attempts = list(pool.map(
+        lambda c, target: send(client, c, target[0], target[1], now()), sendable, targets
+    ))  # fmt: skip
+    with sessions() as session:
+        for message in skipped:  # the endpoint was disabled or removed meanwhile
+            session.execute(update(MESSAGES).where(MESSAGES.c.id == message.id)
+                            .values(status="cancelled", next_attempt_at=None))  # fmt: skip
+        live = set(session.scalars(select(WebhookMessage.id).where(
+            WebhookMessage.id.in_([m.id for m in sendable]))))  # fmt: skip
+        for message, attempt in zip(sendable, attempts, strict=True):
+            summary.sent += 1
+            if attempt.ok:
+                summary.delivered += 1
+            else:
+                summary.failed += 1
+            if message.id not in live:
+                continue  # its subscription was deleted during the send
+            try:
+                with session.begin_nested():
+                    outcome = record_attempt(session, message, attempt, now(),
+                                             rng.uniform(*JITTER))  # fmt: skip
+            except IntegrityError:  # deleted between that check and this write
+                continue
+            if outcome == "disabled":
+                summary.disabled.append(message.subscription_id)
+        session.commit()
 
 
 def next_message_due(session: Session) -> datetime | None:
