@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         gazetteer,
         health,
         keys,
+        limits,
         metrics,
         moderation,
         pages,
@@ -92,6 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         websub,
     )
 
+    limiter = limits.init_limits(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(metrics.blp)
     metrics.init_metrics(app)
@@ -109,6 +111,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(embed.blp)  # the editors' widget
     app.register_blueprint(moderation.blp)  # admins' review of submitted sites
     app.after_request(embed.public_cors)
+    limits.limit_blueprints(app, limiter, {"sites": sites.blp, "submissions": submissions.blp,
+                                           "moderation": moderation.blp,
+                                           "bulletins": bulletins.blp})  # fmt: skip
     if app.config.get("BROKER_URL"):  # new webhook messages go to the Celery send queue
         from api import tasks
 

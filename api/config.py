@@ -75,6 +75,17 @@ DEFAULTS: dict[str, Any] = {
     "DISPATCH_LEASE_SECONDS": 180,
     # Webhook messages per send task.
     "SEND_BATCH": 64,
+    # Rate limits (api/limits.py): per client (its API key, else its address), per route.
+    "RATE_LIMITS": True,
+    "RATE_LIMIT_PUBLIC": "1200 per minute",  # reads and writes without a key, per address
+    "RATE_LIMIT_KEYS": "600 per minute",  # requests bearing a key, per key
+    "RATE_LIMIT_SUBMISSIONS": "20 per hour",  # site submission, status links, admin login
+    "RATE_LIMIT_BULLETINS": "120 per hour",  # POST /bulletins, per force key
+    # Where the counts live: empty is BROKER_URL's Redis, or memory (per process) without one.
+    "RATE_LIMIT_STORAGE_URL": "",
+    # Proxies in front that set X-Forwarded-For/-Proto/-Host (a CDN and a load balancer: 2).
+    # 0 trusts none: every client is the proxy's address, and shares its rate limit.
+    "PROXY_HOPS": 0,
 }
 
 

@@ -8,6 +8,7 @@ rows and nothing is left behind.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +26,10 @@ from directory.geography.postcode_import import import_postcodes
 from directory.schema import upgrade_database
 from directory.storage import create_db_engine
 from feeds.ingest.http import FetchPolicy, HttpClient
+
+# Rate limits would refuse the suite's thousands of requests from one address: off in every app
+# and subprocess the tests start, except where a test turns them on (tests/test_limits.py).
+os.environ["HYPERLOCAL_RATE_LIMITS"] = "false"
 
 DEMO_EXTRACT = Path(str(files("directory.data").joinpath("codepo_demo.zip")))
 DEMO_POSTCODE_COUNT = 4796
