@@ -76,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from api import (
         bulletins,
+        caching,
         embed,
         feeds,
         gazetteer,
@@ -114,6 +115,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limits.limit_blueprints(app, limiter, {"sites": sites.blp, "submissions": submissions.blp,
                                            "moderation": moderation.blp,
                                            "bulletins": bulletins.blp})  # fmt: skip
+    caching.init_caching(app)  # last: its 304s are what the other hooks see
     if app.config.get("BROKER_URL"):  # new webhook messages go to the Celery send queue
         from api import tasks
 

@@ -40,6 +40,11 @@ DEFAULTS: dict[str, Any] = {
     "PORT": 5000,
     # Cache-Control max-age on postcode reads (the data changes a few times a year).
     "POSTCODE_CACHE_SECONDS": 3600,
+    # Other anonymous API reads (api/caching.py): how long a shared cache may answer for us,
+    # and for how long after that it may keep answering while it asks us again. A withdrawn
+    # appeal can stay in a cache this long: keep it short.
+    "PUBLIC_CACHE_SECONDS": 30,
+    "STALE_WHILE_REVALIDATE_SECONDS": 60,
     # Outbound HTTP (feeds, discovery). Sites see this agent: say who runs the deployment.
     "HTTP_USER_AGENT": "hyperlocal/0.1 (+https://github.com/hyperlocal/hyperlocal; feed reader)",
     "HTTP_TIMEOUT_SECONDS": 30.0,  # total deadline of one fetch, redirects included

@@ -5,8 +5,8 @@ key), else its address. Keys get ``RATE_LIMIT_KEYS``; everyone else ``RATE_LIMIT
 a newsroom's widget on a busy night is many readers behind one address). On top of that, the
 writes anyone can make without a key have tight limits of their own: submitting a site
 (``POST /sites``), the submitter's status link and editor key, the moderators' login; and a
-force's bulletin posting has ``RATE_LIMIT_BULLETINS``. Health, readiness, metrics and hubs'
-WebSub callbacks are not limited.
+force's bulletin posting has ``RATE_LIMIT_BULLETINS``. Health, readiness, metrics and publishers'
+WebSub pushes to us are not limited.
 
 Where the counts live: ``RATE_LIMIT_STORAGE_URL``, else ``BROKER_URL`` (the Redis Celery uses),
 else this process's memory, in which case each gunicorn worker counts on its own (a limit of
@@ -32,7 +32,7 @@ from api.errors import error_payload
 
 log = logging.getLogger(__name__)
 
-UNLIMITED_BLUEPRINTS = ("health", "operations", "websub")
+UNLIMITED = ("health.Health", "operations.Ready", "operations.Metrics", "websub.Callback", "static")
 
 
 def client_key() -> str:
@@ -53,7 +53,7 @@ def _per_client() -> str:
 
 
 def _unlimited() -> bool:
-    return request.blueprint in UNLIMITED_BLUEPRINTS or request.endpoint == "static"
+    return request.endpoint in UNLIMITED
 
 
 def storage_url(settings: dict[str, Any]) -> str:
