@@ -133,6 +133,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return settings
 
 
+def prometheus_multiprocess_dir(environ: Mapping[str, str] | None = None) -> str | None:
+    """prometheus-client's own setting: the directory its processes share counts through."""
+    environ = os.environ if environ is None else environ
+    return environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
 def postgres_test_url(environ: Mapping[str, str] | None = None) -> str | None:
     """The PostgreSQL URL the tests also run against, if any (HYPERLOCAL_TEST_DATABASE_URL)."""
     environ = os.environ if environ is None else environ

@@ -1,17 +1,21 @@
 """Operability: ``/ready`` (can this process serve: database, migrations, broker) and
 ``/metrics`` (Prometheus text format, with the maintained ``prometheus-client``).
 
-Request counts and latency by endpoint are this process's own (with several gunicorn workers,
-each scrape reaches one of them: run prometheus-client's multiprocess mode, or scrape each
-worker, to sum them); everything about feeds and the outbox is read from the database at scrape
+Request counts and latency by endpoint, and our outbound requests (feed fetches, webhook sends)
+by outcome, are counted per process; with several processes on one machine (gunicorn workers,
+Celery workers) set ``PROMETHEUS_MULTIPROC_DIR`` to a directory they share and any one scrape
+sums them all (prometheus-client's multiprocess mode; see the README's deployment section).
+Everything about feeds, the outbox and the queues is read from the database and Redis at scrape
 time (``feeds.operations``), so every process reports the same.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
+import redis
 from flask import Flask, Response, current_app, g, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
@@ -21,17 +25,21 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.blueprint import Blueprint
+from api.config import prometheus_multiprocess_dir
 from api.database import get_database
 from directory.schema import schema_status
 from directory.storage import utcnow
 from feeds.operations import figures
+from feeds.queue import QUEUES
 
+log = logging.getLogger(__name__)
 blp = Blueprint("operations", __name__, description="Readiness and metrics, for operators")
 
 
@@ -67,7 +75,17 @@ class Ready(MethodView):
         except SQLAlchemyError:
             ready = False
             checks["database"] = "unreachable (details in the log)"
-        checks["broker"] = "not configured (in-process worker)"
+        broker = current_app.config["BROKER_URL"]
+        if not broker:
+            checks["broker"] = "not configured (in-process worker)"
+        else:
+            try:
+                redis.Redis.from_url(broker, socket_timeout=1, socket_connect_timeout=1).ping()
+                checks["broker"] = "ok"
+            except redis.RedisError as exc:
+                log.warning("readiness: the broker is unreachable: %s", exc)
+                ready = False
+                checks["broker"] = "unreachable: new bulletins wait for it (details in the log)"
         body = {"status": "ready" if ready else "unavailable", "checks": checks}
         return (body, 200) if ready else (ReadySchema().dump(body), 503)
 
@@ -105,6 +123,28 @@ class _DatabaseFigures:
         for quantile, seconds in sorted(found.delivery_seconds.items()):
             latency.add_metric([str(quantile)], seconds)
         yield latency
+        overdue = GaugeMetricFamily(
+            "hyperlocal_feeds_overdue_seconds",
+            "How long the longest-waiting feed has been due and not yet taken",
+            labels=["kind"])  # fmt: skip
+        for kind, seconds in sorted(found.overdue_seconds.items()):
+            overdue.add_metric([kind], seconds)
+        yield overdue
+        if self.app.config["BROKER_URL"]:
+            yield self._queues()
+
+    def _queues(self) -> GaugeMetricFamily:
+        depth = GaugeMetricFamily("hyperlocal_queue_depth", "Celery tasks waiting, by queue",
+                                  labels=["queue"])  # fmt: skip
+        try:
+            client = redis.Redis.from_url(self.app.config["BROKER_URL"], socket_timeout=1)
+            for queue in QUEUES:
+                # kombu keeps a queue's priorities in lists of their own beside it
+                names = [queue] + [f"{queue}\x06\x16{step}" for step in (3, 6, 9)]
+                depth.add_metric([queue], sum(client.llen(name) for name in names))
+        except redis.RedisError:
+            pass  # /ready says the broker is down; the gauge is simply absent
+        return depth
 
 
 def init_metrics(app: Flask) -> None:
@@ -115,8 +155,23 @@ def init_metrics(app: Flask) -> None:
     latency = Histogram("hyperlocal_http_request_seconds", "Request latency by endpoint",
                         ["endpoint"], registry=registry,
                         buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))  # fmt: skip
-    registry.register(_DatabaseFigures(app))
-    app.extensions["hyperlocal_metrics"] = registry
+    outbound = Histogram(
+        "hyperlocal_outbound_request_seconds",
+        "Our requests out: feed fetches (GET), webhook and WebSub sends (POST), by outcome",
+        ["method", "outcome"], registry=registry,
+        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))  # fmt: skip
+    app.extensions["hyperlocal_http"].observers.append(
+        lambda method, seconds, outcome: outbound.labels(method, outcome).observe(seconds)
+    )
+    if prometheus_multiprocess_dir():
+        # Several processes (gunicorn workers, Celery workers) write their counts to files in
+        # that directory; a scrape of any one of them reads them all.
+        exposed = CollectorRegistry()
+        multiprocess.MultiProcessCollector(exposed)
+    else:
+        exposed = registry
+    exposed.register(_DatabaseFigures(app))
+    app.extensions["hyperlocal_metrics"] = exposed
 
     @app.before_request
     def _started() -> None:

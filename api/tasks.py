@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any
 
 import redis
-from celery import Celery
+from celery import Celery, signals
 from flask import Flask
 
 from api import create_app
@@ -104,9 +104,14 @@ def configure(broker_url: str) -> None:
 
 
 _BROKER = load_settings()["BROKER_URL"]
-if not _BROKER:
-    log.warning("HYPERLOCAL_BROKER_URL is not set: Celery uses redis://127.0.0.1:6379/0")
 configure(_BROKER or "redis://127.0.0.1:6379/0")
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _say_which_broker(**_: Any) -> None:
+    if not _BROKER:
+        log.warning("HYPERLOCAL_BROKER_URL is not set: using redis://127.0.0.1:6379/0")
 
 
 @cache

@@ -28,6 +28,9 @@ class Figures:
     retrying: int = 0  # pending messages that have failed at least once
     oldest_pending_seconds: float = 0.0
     delivery_seconds: dict[float, float] = field(default_factory=dict)  # quantile -> seconds
+    # How long the longest-waiting feed has been due and not yet taken, police and news apart:
+    # a backlog shows here first (police feeds must stay within their interval).
+    overdue_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def figures(session: Session, now: datetime) -> Figures:
@@ -46,6 +49,14 @@ def figures(session: Session, now: datetime) -> Figures:
     )
     oldest = session.scalar(select(func.min(WebhookMessage.created_at)).where(pending))
     found.oldest_pending_seconds = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+    for is_site, due in session.execute(
+        select(Feed.owner.startswith("site:"), func.min(Feed.next_check_at))
+        .where(Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
+        .group_by(Feed.owner.startswith("site:"))
+    ):  # fmt: skip
+        waited = max(0.0, (now - due).total_seconds())
+        found.overdue_seconds["news" if is_site else "police"] = waited
+    found.overdue_seconds = {"police": 0.0, "news": 0.0, **found.overdue_seconds}
     recent = session.execute(
         select(WebhookMessage.created_at, WebhookMessage.delivered_at)
         .where(WebhookMessage.status == "delivered",

@@ -370,9 +370,9 @@ def fetcher() -> HttpClient:
 @pytest.fixture
 def loopback_app(demo_directory):  # type: ignore[no-untyped-def]
     """The demo directory, with the app allowed to reach loopback (test events)."""
-    demo_directory.extensions["hyperlocal_http"] = http_client(
-        {**demo_directory.config, "HTTP_ALLOW_LOOPBACK": True}
-    )
+    loopback = http_client({**demo_directory.config, "HTTP_ALLOW_LOOPBACK": True})
+    loopback.observers = demo_directory.extensions["hyperlocal_http"].observers  # the metrics
+    demo_directory.extensions["hyperlocal_http"] = loopback
     return demo_directory
 
 

@@ -60,3 +60,35 @@ def test_metrics_count_requests_and_read_the_outbox(demo_directory, client, sess
     found = samples(client)
     assert 2.5 < found[("hyperlocal_publish_to_delivery_seconds", (("quantile", "0.5"),))] < 3.5
     assert found[("hyperlocal_webhook_messages", (("status", "delivered"),))] == 1
+
+
+def test_ready_says_when_the_broker_is_down(demo_url: str) -> None:
+    down = create_app({"DATABASE_URL": demo_url, "BROKER_URL": "redis://127.0.0.1:1/0"})
+    answer = down.test_client().get("/ready")
+    assert answer.status_code == 503
+    assert answer.get_json()["checks"]["broker"].startswith("unreachable")
+    down.extensions["hyperlocal_db"].engine.dispose()
+
+
+def test_metrics_time_our_fetches_and_show_overdue_feeds(
+    loopback_app, client, sessions, httpserver
+) -> None:  # type: ignore[no-untyped-def]
+    from feeds.ingest.models import Feed
+    from feeds.worker import refresh_and_publish
+    from tests.test_feed_ingestion import RSS
+    from tests.test_syndication import APPEAL, police_feed, police_rss
+
+    app = loopback_app
+    httpserver.expect_request("/police.rss").respond_with_data(police_rss([APPEAL]), headers=RSS)
+    feed_id = police_feed(sessions, httpserver.url_for("/police.rss"))
+    refresh_and_publish(sessions, feed_id, app.extensions["hyperlocal_http"])
+    with sessions() as session:  # a news feed due ten minutes ago and not yet taken
+        session.execute(update(Feed).where(Feed.owner.startswith("site:"))
+                        .values(next_check_at=utcnow() - timedelta(minutes=10)))  # fmt: skip
+        session.commit()
+    found = samples(client)
+    fetched = (("method", "GET"), ("outcome", "2xx"))
+    assert found[("hyperlocal_outbound_request_seconds_count", fetched)] == 1
+    assert found[("hyperlocal_outbound_request_seconds_sum", fetched)] > 0
+    assert 590 < found[("hyperlocal_feeds_overdue_seconds", (("kind", "news"),))] < 700
+    assert found[("hyperlocal_feeds_overdue_seconds", (("kind", "police"),))] == 0

@@ -25,7 +25,7 @@ import ipaddress
 import socket
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,6 +155,13 @@ class HttpClient:
                           {"ConnectionCls": _guarded(HTTPSConnection, networks)})  # fmt: skip
         self.pools = urllib3.PoolManager(num_pools=50, maxsize=4, retries=False)
         self.pools.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
+        # Told of every request: (method, seconds taken, outcome: "2xx".."5xx" or an error's
+        # kind). The metrics of api.metrics listen here.
+        self.observers: list[Callable[[str, float, str], None]] = []
+
+    def _observe(self, method: str, started: float, outcome: str) -> None:
+        for observer in self.observers:
+            observer(method, time.monotonic() - started, outcome)
 
     def address_refusal(self, url: str, timeout: float = 5.0) -> str | None:
         """Why the guard would refuse to connect to ``url``'s host, or None if it would not.
@@ -186,9 +193,16 @@ class HttpClient:
         Any status is returned (the caller decides what 404 or 410 means) except redirects,
         which are followed, and a redirect beyond the limit or to a forbidden target.
         """
-        deadline = time.monotonic() + self.policy.total_timeout
-        with fetch_deadline(deadline):
-            return self._get(url, headers, deadline)
+        started = time.monotonic()
+        deadline = started + self.policy.total_timeout
+        try:
+            with fetch_deadline(deadline):
+                response = self._get(url, headers, deadline)
+        except FetchError as exc:
+            self._observe("GET", started, exc.kind)
+            raise
+        self._observe("GET", started, f"{response.status // 100}xx")
+        return response
 
     def _get(self, url: str, headers: Mapping[str, str] | None, deadline: float) -> FetchResponse:
         redirects: list[str] = []
@@ -223,14 +237,20 @@ class HttpClient:
         Redirects are not followed (a webhook receiver must answer at the address it gave):
         a 3xx comes back as the response. At most ``max_bytes`` of the answer are kept.
         """
-        deadline = time.monotonic() + self.policy.total_timeout
+        started = time.monotonic()
+        deadline = started + self.policy.total_timeout
         self._check_url(url)
-        with fetch_deadline(deadline):
-            response = self._request(url, headers, deadline, method="POST", body=body)
-            try:
-                answer = self._read_body(response, deadline, max_bytes)
-            except FetchError:
-                answer = b""  # the status has arrived: that is the answer; the body a courtesy
+        try:
+            with fetch_deadline(deadline):
+                response = self._request(url, headers, deadline, method="POST", body=body)
+                try:
+                    answer = self._read_body(response, deadline, max_bytes)
+                except FetchError:
+                    answer = b""  # the status has arrived: that is the answer; a courtesy
+        except FetchError as exc:
+            self._observe("POST", started, exc.kind)
+            raise
+        self._observe("POST", started, f"{response.status // 100}xx")
         return FetchResponse(url, response.status, _lower(response.headers), answer, [], False)
 
     @staticmethod
