@@ -18,6 +18,7 @@ from api.errors import (
     register_error_handlers,
     require_json_bodies,
 )
+from api.logs import init_logging
 from feeds.ingest.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient
 
 API_TITLE = "hyperlocal"
@@ -58,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    init_logging(app)
     init_database(app)
     _init_geocoder(app)
     app.extensions["hyperlocal_http"] = http_client(app.config)

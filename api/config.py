@@ -91,6 +91,10 @@ DEFAULTS: dict[str, Any] = {
     # Proxies in front that set X-Forwarded-For/-Proto/-Host (a CDN and a load balancer: 2).
     # 0 trusts none: every client is the proxy's address, and shares its rate limit.
     "PROXY_HOPS": 0,
+    # Logs (api/logs.py): "json" (one object a line, for a collector), "text", or empty to
+    # leave logging to whoever runs the service.
+    "LOG_FORMAT": "",
+    "LOG_LEVEL": "INFO",
 }
 
 
@@ -126,6 +130,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             settings[name] = _coerce(name, raw, default)
     if settings["WORKER"] not in ("embedded", "off"):
         raise ValueError(f"{ENV_PREFIX}WORKER={settings['WORKER']!r}: use 'embedded' or 'off'")
+    if settings["LOG_FORMAT"] not in ("", "json", "text"):
+        raise ValueError(f"{ENV_PREFIX}LOG_FORMAT={settings['LOG_FORMAT']!r}: use json or text")
     if settings["GEOCODER"] not in ("", "nominatim"):
         raise ValueError(
             f"{ENV_PREFIX}GEOCODER={settings['GEOCODER']!r}: use 'nominatim' or leave it empty"

@@ -29,6 +29,7 @@ from flask import Flask
 from api import create_app
 from api.config import load_settings
 from api.database import get_database
+from api.logs import configure_logging
 from feeds.ingest.registry import sync_all_feeds
 from feeds.ingest.websub import maintain_leases
 from feeds.queue import (
@@ -105,6 +106,13 @@ def configure(broker_url: str) -> None:
 
 _BROKER = load_settings()["BROKER_URL"]
 configure(_BROKER or "redis://127.0.0.1:6379/0")
+
+
+@signals.setup_logging.connect
+def _logging(**_: Any) -> None:
+    """Workers and beat log as the web processes do (HYPERLOCAL_LOG_FORMAT; text if unset)."""
+    settings = load_settings()
+    configure_logging(settings["LOG_FORMAT"] or "text", settings["LOG_LEVEL"])
 
 
 @signals.worker_init.connect
