@@ -38,6 +38,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """To whatever ``sys.stderr`` is when a record is written (not when configured)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(log_format: str, level: str = "INFO") -> bool:
     """Send the root logger's records to stderr in ``log_format`` ("json" or "text"); False,
     changing nothing, when the format is empty. Idempotent."""
@@ -47,7 +59,7 @@ def configure_logging(log_format: str, level: str = "INFO") -> bool:
     for handler in list(root.handlers):
         if getattr(handler, "hyperlocal", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.hyperlocal = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))  # fmt: skip

@@ -28,7 +28,9 @@ def test_json_logs_one_object_a_line_with_the_request(json_app, capsys) -> None:
         raise ValueError("a feed nobody foresaw")
     except ValueError:
         logging.getLogger("feeds.ingest.refresh").exception("feed 7: unexpected error")
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert lines and all(line.startswith("{") for line in err.splitlines() if line.strip()), err
     request = next(line for line in lines if line["logger"] == "hyperlocal.access")
     assert request["method"] == "GET" and request["path"] == "/postcodes/WV111AA"
     assert request["endpoint"] == "postcodes.PostcodeItem" and request["status"] == 200
