@@ -59,6 +59,15 @@ def configure(broker_url: str) -> None:
     celery.conf.update(
         broker_url=broker_url,
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2,
+        # A publish while Redis is down gives up within a second (the request that published
+        # goes on; the next periodic dispatch finds what it queued in the database).
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
         # Redis redelivers a task not acknowledged within this; ours are minutes at most.
         broker_transport_options={"visibility_timeout": 900},
         task_acks_late=True,  # acknowledged after it ran: a worker that dies loses nothing

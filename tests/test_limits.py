@@ -14,7 +14,7 @@ import redis
 import urllib3
 
 from api import create_app
-from tests.conftest import bearer, free_port, hyperlocal_command
+from tests.conftest import _clear, bearer, free_port, hyperlocal_command
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 REDIS_SKIP = "shared rate-limit test skipped: no Redis answers at 127.0.0.1:6379"
@@ -23,12 +23,17 @@ POSTCODE = "/postcodes/WV111AA"
 
 @pytest.fixture
 def limited(demo_url: str):  # type: ignore[no-untyped-def]
+    apps = []
+
     def make(**settings: object):  # type: ignore[no-untyped-def]
         config = {"DATABASE_URL": demo_url, "TESTING": True, "RATE_LIMITS": True,
                   "RATE_LIMIT_STORAGE_URL": "memory://", **settings}  # fmt: skip
-        return create_app(config)
+        apps.append(create_app(config))
+        return apps[-1]
 
-    return make
+    yield make
+    for app in apps:
+        _clear(app)  # the keys a test made; closes the app's connections
 
 
 def test_a_client_over_its_limit_gets_a_429_in_the_error_shape_with_retry_after(limited) -> None:  # type: ignore[no-untyped-def]

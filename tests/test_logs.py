@@ -15,6 +15,7 @@ from api import create_app
 def json_app(capsys, demo_url: str):  # type: ignore[no-untyped-def]
     app = create_app({"DATABASE_URL": demo_url, "LOG_FORMAT": "json"})  # logs to capsys
     yield app
+    app.extensions["hyperlocal_db"].engine.dispose()
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "hyperlocal", False)]:
         root.removeHandler(handler)
