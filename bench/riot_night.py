@@ -24,7 +24,8 @@ p99 and the share nginx answered from its cache.
 Figures per deployment: read throughput and p99 (direct, cached); publish -> webhook received,
 p50/p95; delivery rate (events/s, first publish to last arrival); messages lost (queued but
 never received: must be 0) and duplicated (received more than once under one webhook-id);
-police pickup. Ratios: celery / embedded delivery rate, cached / direct read throughput.
+police pickup, and the longest any due police or news feed waited to be taken. Ratios: celery /
+embedded delivery rate, cached / direct read throughput.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ from directory.storage import make_session_factory, utcnow  # noqa: E402
 from feeds.demo import load_demo_directory  # noqa: E402
 from feeds.ingest.models import Feed  # noqa: E402
 from feeds.ingest.registry import sync_all_feeds, sync_force_feeds  # noqa: E402
+from feeds.operations import figures  # noqa: E402
 from feeds.syndication.models import Bulletin, Subscription, WebhookMessage  # noqa: E402
 
 POLICE_INTERVAL = 60.0
@@ -323,15 +325,34 @@ def run_mode(deployment: Deployment, sessions, args, police_key: str, paths: lis
     received_before = len(receiver_log.read_text().splitlines())
     deployment.start()
     base = f"http://127.0.0.1:{deployment.port}"
-    script = _lua_script(workdir / "storm.lua", paths)
+    # A riot night's reads are skewed: most readers want the few places it is happening.
+    storm = paths[:10] * 50 + paths[10:50] * 5 + paths[50:]
+    script = _lua_script(workdir / "storm.lua", random.Random(3).sample(storm, len(storm)))
     http = urllib3.PoolManager(maxsize=2)
     posted: dict[int, float] = {}
     tag = uuid.uuid4().hex[:6]
     police_title = f"Appeal after disorder in Wednesfield town centre [{deployment.name}-{tag}]"
     started = time.time()
 
+    def overdue() -> None:  # the longest wait of a due feed, police and news, each second
+        while not done.is_set():
+            with sessions() as session:
+                found = figures(session, utcnow()).overdue_seconds
+            for kind, seconds in found.items():
+                waits[kind] = max(waits.get(kind, 0.0), seconds)
+            done.wait(1.0)
+
     def publish() -> None:
-        time.sleep(5)
+        # The force publishes just after its feed was checked (the worst case: a whole
+        # interval to wait), while the news feeds are all due.
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with sessions() as session:
+                checked = session.scalar(select(Feed.last_fetch_at).where(
+                    Feed.owner == "force:west-midlands", Feed.status != "retired"))  # fmt: skip
+            if checked is not None and checked.timestamp() > started:
+                break
+            time.sleep(0.5)
         with feeds_items.open("a") as out:  # the force's own feed, while the news feeds are due
             out.write(json.dumps({"guid": f"p-{tag}", "title": police_title, "at": time.time(),
                                   "description": "Officers are asking anyone near WV11 1AA "
@@ -359,8 +380,11 @@ def run_mode(deployment: Deployment, sessions, args, police_key: str, paths: lis
             time.sleep(max(0.0, sent + args.every - time.time()))
 
     police_published: dict[str, float] = {}
+    waits: dict[str, float] = {}
+    done = threading.Event()
     publisher = threading.Thread(target=publish, daemon=True)
     publisher.start()
+    threading.Thread(target=overdue, daemon=True).start()
     _wrk(deployment.port, script, 2)  # warm
     direct = _wrk(deployment.port, script, args.seconds)
     cached = hit_share = None
@@ -412,9 +436,18 @@ def run_mode(deployment: Deployment, sessions, args, police_key: str, paths: lis
         else:
             seen[msg_id] = arrived
     latencies = [seen[m] - posted[b] for m, b in queued.items() if m in seen and b in posted]
-    lost = sum(1 for m in queued if m not in seen)
+    with sessions() as session:
+        still = set(
+            session.scalars(
+                select(WebhookMessage.msg_id).where(
+                    WebhookMessage.bulletin_id > first_bulletin, WebhookMessage.status == "pending"
+                )
+            )
+        )
+    lost = sum(1 for m in queued if m not in seen and m not in still)
+    done.set()
     first = min(posted.values()) if posted else started
-    last = max(seen[m] for m in queued if m in seen) if seen else first
+    last = max((seen[m] for m, b in queued.items() if m in seen and b in posted), default=first)
     return {
         "direct": direct,
         "cached": cached,
@@ -426,6 +459,8 @@ def run_mode(deployment: Deployment, sessions, args, police_key: str, paths: lis
         "p95": percentile(latencies, 0.95),
         "rate": len(latencies) / max(0.001, last - first),
         "police": (police.timestamp() - police_published["at"]) if police else None,
+        "overdue": waits,
+        "pending": len(still),
     }
 
 
@@ -485,13 +520,16 @@ def main() -> None:
                       f"{r['cached'][1]:.0f} ms ({r['cached'][0] / r['direct'][0]:.1f}x direct, "
                       f"{r['hits']:.0%} from the cache)")  # fmt: skip
         police = f"{r['police']:.0f} s" if r["police"] is not None else "NOT PICKED UP"
+        met = r["police"] is not None and r["police"] <= POLICE_INTERVAL + 10
+        waits = r["overdue"]
         print(f"{name:>9}: reads {reads}")
-        print(
-            f"{'':>9}  publish -> webhook p50 {r['p50']:.1f} s, p95 {r['p95']:.1f} s; "
-            f"{r['rate']:,.0f} events/s; {r['queued']:,} queued, lost {r['lost']}, duplicated "
-            f"{r['duplicated']}; police pickup {police} (interval {POLICE_INTERVAL:.0f} s: "
-            f"{'met' if r['police'] is not None and r['police'] <= POLICE_INTERVAL else 'MISSED'})"
-        )
+        print(f"{'':>9}  publish -> webhook p50 {r['p50']:.1f} s, p95 {r['p95']:.1f} s; "
+              f"{r['rate']:,.0f} events/s; {r['queued']:,} queued, lost {r['lost']} (still "
+              f"queued at the end {r['pending']}), duplicated {r['duplicated']}")  # fmt: skip
+        print(f"{'':>9}  police pickup {police} after publishing just after a check (target <= "
+              f"the {POLICE_INTERVAL:.0f} s interval + 10 s: {'met' if met else 'MISSED'}); "
+              f"longest a due feed waited: police {waits.get('police', 0):.0f} s, news "
+              f"{waits.get('news', 0):.0f} s")  # fmt: skip
     if "embedded" in results and "celery" in results:
         ratio = results["celery"]["rate"] / max(0.001, results["embedded"]["rate"])
         print(f"celery / embedded delivery rate: {ratio:.2f}x (target >= 1)")

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from feedgen.feed import FeedGenerator
 
+from directory.storage import utcnow
 from directory.text import plain_text, xml_safe
 from feeds.local_digest import LocalDigest
 from feeds.syndication.feed_formats import KIND_LABELS
@@ -76,8 +77,12 @@ def area_feed(digest: LocalDigest, fmt: str, *, title: str, self_url: str, home_
     generator.link(href=home_url, rel="alternate")
     generator.language("en-GB")
     generator.generator("hyperlocal")
-    if items:
-        generator.updated(max(e.updated for e in items))
+    # Dated by its newest item (today's start when empty), never by the time it was built: the
+    # same content gives the same bytes, so its ETag holds and a cache's revalidation is a 304.
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    updated = max((e.updated for e in items), default=today)
+    generator.updated(updated)
+    generator.lastBuildDate(updated)
     for item in reversed(items):  # feedgen prepends
         entry = generator.add_entry()
         entry.id(item.id)

@@ -49,14 +49,11 @@ def figures(session: Session, now: datetime) -> Figures:
     )
     oldest = session.scalar(select(func.min(WebhookMessage.created_at)).where(pending))
     found.oldest_pending_seconds = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
-    for is_site, due in session.execute(
-        select(Feed.owner.startswith("site:"), func.min(Feed.next_check_at))
-        .where(Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
-        .group_by(Feed.owner.startswith("site:"))
-    ):  # fmt: skip
-        waited = max(0.0, (now - due).total_seconds())
-        found.overdue_seconds["news" if is_site else "police"] = waited
-    found.overdue_seconds = {"police": 0.0, "news": 0.0, **found.overdue_seconds}
+    due = (Feed.status.in_(("active", "failing")), Feed.next_check_at <= now)
+    for kind, owners in (("news", Feed.owner.startswith("site:")),
+                         ("police", ~Feed.owner.startswith("site:"))):  # fmt: skip
+        oldest = session.scalar(select(func.min(Feed.next_check_at)).where(*due, owners))
+        found.overdue_seconds[kind] = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
     recent = session.execute(
         select(WebhookMessage.created_at, WebhookMessage.delivered_at)
         .where(WebhookMessage.status == "delivered",

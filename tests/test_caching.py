@@ -4,6 +4,8 @@ endpoints never cached."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import bearer
@@ -72,3 +74,12 @@ def test_keys_and_errors_stay_out_of_caches(client, demo_directory) -> None:  # 
     assert keys.headers["Cache-Control"] == "no-store" and "ETag" not in keys.headers
     missing = client.get("/postcodes/WV991ZZ")
     assert missing.status_code == 404 and "ETag" not in missing.headers
+
+
+def test_an_area_feed_built_again_later_keeps_its_etag(client, demo_directory) -> None:  # type: ignore[no-untyped-def]
+    paths = [f"/area/WV11%201AA/feed.{fmt}" for fmt in ("rss", "atom", "json")]
+    first = {path: client.get(path) for path in paths}
+    time.sleep(1.1)  # a feed dated by when it was built would differ now
+    for path, answer in first.items():
+        again = client.get(path, headers={"If-None-Match": answer.headers["ETag"]})
+        assert again.status_code == 304, path
