@@ -18,6 +18,7 @@ from api.errors import (
     register_error_handlers,
     require_json_bodies,
 )
+from api.limits import check_limits
 from api.logs import init_logging
 from feeds.ingest.http import LOOPBACK_NETWORKS, FetchPolicy, HttpClient
 
@@ -59,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    check_limits(app.config)  # before anything is opened: a bad setting stops here
     init_logging(app)
     init_database(app)
     _init_geocoder(app)

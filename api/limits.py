@@ -26,6 +26,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.errors import error_payload
@@ -58,6 +59,22 @@ def _unlimited() -> bool:
 
 def storage_url(settings: dict[str, Any]) -> str:
     return settings["RATE_LIMIT_STORAGE_URL"] or settings["BROKER_URL"] or "memory://"
+
+
+LIMIT_SETTINGS = ("RATE_LIMIT_PUBLIC", "RATE_LIMIT_KEYS", "RATE_LIMIT_SUBMISSIONS",
+                  "RATE_LIMIT_BULLETINS")  # fmt: skip
+
+
+def check_limits(settings: dict[str, Any]) -> None:
+    """Refuse, by name, a limit flask-limiter could not read (it would switch limiting off)."""
+    for name in LIMIT_SETTINGS:
+        try:
+            parse_many(str(settings[name]))
+        except ValueError:
+            raise ValueError(
+                f"HYPERLOCAL_{name}={settings[name]!r}: write a limit such as "
+                "'600 per minute' or '20/hour'"
+            ) from None
 
 
 def init_limits(app: Flask) -> Limiter:

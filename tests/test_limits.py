@@ -120,3 +120,8 @@ def test_two_processes_share_one_count_in_redis(demo_url: str, shared_redis) -> 
         for process, _ in servers:
             process.terminate()
             process.wait(10)
+
+
+def test_a_limit_that_does_not_parse_is_refused_by_name(demo_url: str) -> None:
+    with pytest.raises(ValueError, match="HYPERLOCAL_RATE_LIMIT_PUBLIC='5': write a limit"):
+        create_app({"DATABASE_URL": demo_url, "RATE_LIMIT_PUBLIC": "5"})
