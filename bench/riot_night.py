@@ -77,6 +77,13 @@ NEWS_DELAY = 0.5
 # ---------------------------------------------------------------------------- the other servers
 
 
+class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 1024
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        pass  # a poller that gave up or was stopped mid-answer: not the bench's news
+
+
 def _serve_feeds(port_box, ready, police_items_path: str) -> None:  # type: ignore[no-untyped-def]
     """News sites (any 127.x address, /n<i>.rss, slow) and the force's feed (/police.rss:
     the items listed in a file the bench appends to)."""
@@ -118,8 +125,7 @@ def _serve_feeds(port_box, ready, police_items_path: str) -> None:  # type: igno
         def log_message(self, *args: object) -> None:
             pass
 
-    ThreadingHTTPServer.request_queue_size = 1024
-    server = ThreadingHTTPServer(("0.0.0.0", 0), Handler)
+    server = _QuietServer(("0.0.0.0", 0), Handler)
     port_box.value = server.server_port
     ready.set()
     server.serve_forever()
@@ -148,8 +154,7 @@ def _serve_outlets(port_box, ready, log_path: str) -> None:  # type: ignore[no-u
         def log_message(self, *args: object) -> None:
             pass
 
-    ThreadingHTTPServer.request_queue_size = 1024
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _QuietServer(("127.0.0.1", 0), Handler)
     port_box.value = server.server_port
     ready.set()
     server.serve_forever()
