@@ -54,4 +54,7 @@ def init_caching(app: Flask) -> None:
                 )
         if response.get_etag()[0] is None:
             response.add_etag()
-        return response.make_conditional(request)
+        response.make_conditional(request)
+        # make_conditional stamps a Date of its own; the server sends one: keep a single one.
+        response.headers.pop("Date", None)
+        return response

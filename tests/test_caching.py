@@ -83,3 +83,16 @@ def test_an_area_feed_built_again_later_keeps_its_etag(client, demo_directory) -
     for path, answer in first.items():
         again = client.get(path, headers={"If-None-Match": answer.headers["ETag"]})
         assert again.status_code == 304, path
+
+
+def test_a_served_read_has_one_date_header(demo_directory) -> None:  # type: ignore[no-untyped-def]
+    import urllib3
+
+    from tests.conftest import serve
+
+    base, stop = serve(demo_directory)
+    try:
+        answer = urllib3.PoolManager().request("GET", base + "/area/WV11%201AA")
+        assert answer.status == 200 and len(answer.headers.getlist("Date")) == 1
+    finally:
+        stop()
