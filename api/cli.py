@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import create_app
+from api.config import police_interval
 from api.database import Database, database_url, get_database
 from api.spec import openapi
 from directory.geography.open_names import import_open_names
@@ -322,7 +323,7 @@ def _send_concurrency(database: Database) -> int:
 
 
 def _police_interval(database: Database) -> timedelta:
-    return timedelta(minutes=max(1, database.app.config["POLICE_POLL_MINUTES"]))
+    return police_interval(database.app.config)
 
 
 @feeds.command("poll")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 ENV_PREFIX = "HYPERLOCAL_"
@@ -137,6 +138,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             f"{ENV_PREFIX}GEOCODER={settings['GEOCODER']!r}: use 'nominatim' or leave it empty"
         )
     return settings
+
+
+def police_interval(settings: Mapping[str, Any]) -> timedelta:
+    """POLICE_POLL_MINUTES as the interval police feeds are checked at (a minute at least)."""
+    return timedelta(minutes=max(1, settings["POLICE_POLL_MINUTES"]))
 
 
 def prometheus_multiprocess_dir(environ: Mapping[str, str] | None = None) -> str | None:

@@ -38,14 +38,15 @@ UNLIMITED = ("health.Health", "operations.Ready", "operations.Metrics", "websub.
 
 def client_key() -> str:
     """Whom a request counts against: its API key (hashed), else its address."""
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer ") and header[7:].strip():
-        return "key:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:24]
+    if _has_key():
+        key = request.headers["Authorization"][7:].strip()
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:24]
     return "addr:" + (request.remote_addr or "unknown")
 
 
 def _has_key() -> bool:
-    return client_key().startswith("key:")
+    header = request.headers.get("Authorization", "")
+    return header.lower().startswith("bearer ") and bool(header[7:].strip())
 
 
 def _per_client() -> str:

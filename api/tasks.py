@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -27,7 +28,7 @@ from celery import Celery, signals
 from flask import Flask
 
 from api import create_app
-from api.config import load_settings
+from api.config import load_settings, police_interval
 from api.database import get_database
 from api.logs import configure_logging
 from feeds.ingest.registry import sync_all_feeds
@@ -143,17 +144,9 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(celery.conf.broker_url, socket_timeout=5)
 
 
-def _settings() -> dict[str, Any]:
-    return dict(_app().config)
-
-
-def _lease(settings: dict[str, Any]) -> timedelta | None:
+def _lease(settings: Mapping[str, Any]) -> timedelta | None:
     seconds = settings["TASK_LEASE_SECONDS"]
     return timedelta(seconds=seconds) if seconds > 0 else None
-
-
-def _police_interval(settings: dict[str, Any]) -> timedelta:
-    return timedelta(minutes=max(1, settings["POLICE_POLL_MINUTES"]))
 
 
 def announce_queued() -> None:
@@ -171,10 +164,10 @@ def enable_in(app: Flask) -> None:
 @celery.task(name="hyperlocal.dispatch_polls")
 def dispatch_polls_task() -> int:
     """Claim the feeds due now and queue a poll for each (police feeds on their own queue)."""
-    settings = _settings()
+    settings = _app().config
     sessions = get_database(_app()).sessions
     tasks = dispatch_polls(sessions, lease=timedelta(seconds=settings["DISPATCH_LEASE_SECONDS"]),
-                           police_interval=_police_interval(settings))  # fmt: skip
+                           police_interval=police_interval(settings))  # fmt: skip
     for task in tasks:
         poll_feed.apply_async((task.feed_id, task.token), queue=task.queue)
     return len(tasks)
@@ -184,11 +177,12 @@ def dispatch_polls_task() -> int:
 def poll_feed(self: Any, feed_id: int, token: str) -> str:
     """Poll one claimed feed; its police items become bulletins (and their messages are
     announced to the send queue as they commit)."""
-    app, settings = _app(), _settings()
+    app = _app()
+    settings = app.config
     result = poll_claimed(
         get_database(app).sessions, app.extensions["hyperlocal_http"], feed_id, token,
         budget=RedisDomainBudget(_redis(), hold=settings["HTTP_TIMEOUT_SECONDS"] * 4),
-        police_interval=_police_interval(settings), lease=_lease(settings),
+        police_interval=police_interval(settings), lease=_lease(settings),
     )  # fmt: skip
     if result == BUSY:  # two fetches already in flight to its domain: wait our turn
         raise self.retry(countdown=random.uniform(0.5, 2.0))
@@ -200,7 +194,7 @@ def poll_feed(self: Any, feed_id: int, token: str) -> str:
 @celery.task(name="hyperlocal.dispatch_sends")
 def dispatch_sends_task() -> int:
     """Claim the webhook messages due now and queue them in batches."""
-    settings = _settings()
+    settings = _app().config
     tasks = dispatch_sends(get_database(_app()).sessions, batch=settings["SEND_BATCH"],
                            lease=timedelta(seconds=settings["DISPATCH_LEASE_SECONDS"]))  # fmt: skip
     for task in tasks:
@@ -210,7 +204,8 @@ def dispatch_sends_task() -> int:
 
 @celery.task(name="hyperlocal.send_batch")
 def send_batch(message_ids: list[int], token: str) -> str:
-    app, settings = _app(), _settings()
+    app = _app()
+    settings = app.config
     summary = send_claimed_batch(get_database(app).sessions, app.extensions["hyperlocal_http"],
                                  message_ids, token, concurrency=settings["SEND_CONCURRENCY"],
                                  lease=_lease(settings))  # fmt: skip
@@ -219,10 +214,16 @@ def send_batch(message_ids: list[int], token: str) -> str:
     return summary.line()
 
 
-def _alone(name: str, seconds: int) -> Any:
-    """A Redis lock so that one worker at a time runs a pass (None: another is running it)."""
-    lock = _redis().lock(f"hyperlocal:lock:{name}", timeout=seconds, blocking=False)
-    return lock if lock.acquire() else None
+def _one_at_a_time(name: str, run: Callable[[Flask], object]) -> str:
+    """``run`` under a Redis lock, so one worker at a time makes a pass (the lock lapses after
+    10 minutes should its holder die)."""
+    lock = _redis().lock(f"hyperlocal:lock:{name}", timeout=600, blocking=False)
+    if not lock.acquire():
+        return "skipped: running elsewhere"
+    try:
+        return str(run(_app()))
+    finally:
+        lock.release()
 
 
 @celery.task(name="hyperlocal.expire_bulletins")
@@ -236,28 +237,16 @@ def expire_task() -> int:
 @celery.task(name="hyperlocal.hub_pass")
 def hub_pass_task() -> str:
     """Our WebSub hub: verify readers, push the subscription feeds that changed."""
-    lock = _alone("hub_pass", 600)
-    if lock is None:
-        return "skipped: running elsewhere"
-    try:
-        app = _app()
-        return str(hub_pass(get_database(app).sessions, app.extensions["hyperlocal_http"]))
-    finally:
-        lock.release()
+    return _one_at_a_time("hub_pass", lambda app: hub_pass(
+        get_database(app).sessions, app.extensions["hyperlocal_http"]))  # fmt: skip
 
 
 @celery.task(name="hyperlocal.websub_leases")
 def websub_leases_task() -> str:
     """Ask publishers' hubs to push to us (leases new, ending or failed)."""
-    lock = _alone("websub_leases", 600)
-    if lock is None:
-        return "skipped: running elsewhere"
-    try:
-        app = _app()
-        return str(maintain_leases(get_database(app).sessions, app.extensions["hyperlocal_http"],
-                                   app.config["PUBLIC_URL"]))  # fmt: skip
-    finally:
-        lock.release()
+    return _one_at_a_time("websub_leases", lambda app: maintain_leases(
+        get_database(app).sessions, app.extensions["hyperlocal_http"],
+        app.config["PUBLIC_URL"]))  # fmt: skip
 
 
 @celery.task(name="hyperlocal.sync_feeds")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -17,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from werkzeug.serving import make_server  # noqa: E402
 
 from api import create_app  # noqa: E402
+from api.config import police_interval  # noqa: E402
 from api.database import get_database  # noqa: E402
 from feeds.worker import run_worker  # noqa: E402
 
@@ -31,7 +31,7 @@ if __name__ == "__main__":
         kwargs={
             "concurrency": settings["POLL_CONCURRENCY"],
             "send_concurrency": settings["SEND_CONCURRENCY"],
-            "police_interval": timedelta(minutes=settings["POLICE_POLL_MINUTES"]),
+            "police_interval": police_interval(settings),
         },
     )
     worker.start()

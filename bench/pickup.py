@@ -219,7 +219,8 @@ def _serve_forces(port_box, ready, polled: list[dict], pushed: list[dict]) -> No
 
 
 def _serve_outlets(port_box, ready, log_path: str) -> None:  # type: ignore[no-untyped-def]
-    """Every outlet's webhook: records (outlet, event, bulletin id, kind, title, when) per event."""
+    """Every outlet's webhook: records (outlet, event, bulletin id, kind, title, when,
+    webhook-id) per event."""
     out = open(log_path, "a", buffering=1)  # noqa: SIM115 (open for the process's life)
     lock = threading.Lock()
 
@@ -236,7 +237,8 @@ def _serve_outlets(port_box, ready, log_path: str) -> None:  # type: ignore[no-u
                 event = json.loads(body)
                 data = event["data"]
                 line = json.dumps([self.path, event["type"], data["id"], data.get("kind"),
-                                   data.get("title", ""), arrived])  # fmt: skip
+                                   data.get("title", ""), arrived,
+                                   self.headers.get("webhook-id")])  # fmt: skip
                 with lock:
                     out.write(line + "\n")
 
@@ -378,14 +380,14 @@ def main() -> None:  # noqa: C901 (one run, read top to bottom)
         closed_at = {e["closes"]: e.get("sent", e["at"]) for e in plan if e["kind"] == "closure"}
         first_seen: dict[tuple[str, str], float] = {}
         tag_of: dict[int, str] = {}
-        for outlet, event, bulletin_id, kind, title, arrived in received:
+        for outlet, event, bulletin_id, kind, title, arrived, _msg_id in received:
             match = TAG.search(title)
             if (event == "bulletin.published" and kind in ("appeal", "missing") and match
                     and match.group(1) in published_at):  # fmt: skip
                 tag_of[bulletin_id] = match.group(1)
                 first_seen.setdefault((match.group(1), outlet), arrived)
         withdrawn: dict[tuple[str, str], float] = {}
-        for outlet, event, bulletin_id, _kind, _title, arrived in received:
+        for outlet, event, bulletin_id, _kind, _title, arrived, _msg_id in received:
             if event == "bulletin.withdrawn" and bulletin_id in tag_of:
                 withdrawn.setdefault((tag_of[bulletin_id], outlet), arrived)
         pickup = [arrived - published_at[tag] for (tag, _o), arrived in first_seen.items()]

@@ -55,7 +55,7 @@ import redis  # noqa: E402
 import urllib3  # noqa: E402
 from sqlalchemy import func, insert, select, update  # noqa: E402
 
-from bench.pickup import _process  # noqa: E402
+from bench.pickup import _process, _serve_outlets  # noqa: E402
 from bench.run import _free_port, _lua_script, _wait_for, _wrk  # noqa: E402
 from bench.syndication import add_subscriptions, database, drop  # noqa: E402
 from directory.geography.area_specs import area_from_spec  # noqa: E402
@@ -126,35 +126,6 @@ def _serve_feeds(port_box, ready, police_items_path: str) -> None:  # type: igno
             pass
 
     server = _QuietServer(("0.0.0.0", 0), Handler)
-    port_box.value = server.server_port
-    ready.set()
-    server.serve_forever()
-
-
-def _serve_outlets(port_box, ready, log_path: str) -> None:  # type: ignore[no-untyped-def]
-    """Every outlet's webhook: a line (webhook-id, event, bulletin id, arrival) per request."""
-    out = open(log_path, "a", buffering=1)  # noqa: SIM115 (the process's life)
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            arrived = time.time()
-            self.send_response(204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            event = json.loads(body)
-            line = json.dumps([self.headers["webhook-id"], event["type"], event["data"]["id"],
-                               arrived])  # fmt: skip
-            with lock:
-                out.write(line + "\n")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = _QuietServer(("127.0.0.1", 0), Handler)
     port_box.value = server.server_port
     ready.set()
     server.serve_forever()
@@ -461,7 +432,7 @@ def run_mode(deployment: Deployment, sessions, args, police_key: str, paths: lis
     ]
     seen: dict[str, float] = {}
     duplicated = 0
-    for msg_id, _event, _bulletin, arrived in arrivals:
+    for _outlet, _event, _bulletin, _kind, _title, arrived, msg_id in arrivals:
         if msg_id in seen:
             duplicated += 1
         else:

@@ -12,6 +12,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 
@@ -401,3 +402,24 @@ def live_app(loopback_app):  # type: ignore[no-untyped-def]
     loopback_app.config["PUBLIC_URL"] = url
     yield loopback_app
     stop()
+
+
+REDIS_SKIP = "Redis tests skipped: nothing answers at 127.0.0.1:6379 (start redis-server)"
+
+
+@contextmanager
+def redis_database(number: int) -> Iterator[object]:
+    """A client of the Redis at 127.0.0.1:6379, database ``number`` (each test file its own),
+    emptied before and after; the test is skipped, saying why, where no Redis answers."""
+    import redis
+
+    client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{number}", socket_timeout=2)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip(REDIS_SKIP)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()

@@ -30,7 +30,7 @@ from werkzeug import Request, Response
 from directory.storage import utcnow
 from feeds.ingest.models import Feed
 from feeds.syndication.models import Bulletin, WebhookMessage
-from tests.conftest import bearer
+from tests.conftest import bearer, redis_database
 from tests.test_feed_ingestion import RSS
 from tests.test_syndication import (
     APPEAL,
@@ -43,8 +43,8 @@ from tests.test_syndication import (
     subscribe,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/14"  # a database of its own, emptied around each test
-REDIS_SKIP = "Celery tests skipped: no Redis answers at 127.0.0.1:6379 (start redis-server)"
+REDIS_DB = 14  # a database of its own, emptied around each test
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 
 
 def wait_for(condition: Callable[[], object], seconds: float, what: str) -> None:
@@ -116,14 +116,8 @@ class Celery:
 
 @pytest.fixture
 def broker() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip(REDIS_SKIP)
-    client.flushdb()
-    yield client
-    client.flushdb()
+    with redis_database(REDIS_DB) as client:
+        yield client  # type: ignore[misc]
 
 
 @pytest.fixture

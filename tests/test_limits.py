@@ -10,14 +10,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import redis
 import urllib3
 
 from api import create_app
-from tests.conftest import _clear, bearer, free_port, hyperlocal_command
+from tests.conftest import _clear, bearer, free_port, hyperlocal_command, redis_database
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
-REDIS_SKIP = "shared rate-limit test skipped: no Redis answers at 127.0.0.1:6379"
+REDIS_DB = 15
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 POSTCODE = "/postcodes/WV111AA"
 
 
@@ -77,14 +76,8 @@ def test_with_redis_down_requests_are_served_and_counted_in_memory(limited, capl
 
 @pytest.fixture
 def shared_redis() -> Iterator[None]:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip(REDIS_SKIP)
-    client.flushdb()
-    yield
-    client.flushdb()
+    with redis_database(REDIS_DB):
+        yield
 
 
 def _serve(demo_url: str, storage: str) -> tuple[subprocess.Popen, str]:

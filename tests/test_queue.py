@@ -28,6 +28,7 @@ from feeds.queue import (
     send_claimed_batch,
 )
 from feeds.syndication.models import Bulletin, WebhookMessage
+from tests.conftest import redis_database
 from tests.test_feed_ingestion import RSS
 from tests.test_syndication import (
     APPEAL,
@@ -40,8 +41,8 @@ from tests.test_syndication import (
     subscribe,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
-REDIS_SKIP = "Redis tests skipped: nothing answers at 127.0.0.1:6379 (start redis-server)"
+REDIS_DB = 13
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 
 
 @pytest.mark.parametrize(
@@ -119,16 +120,22 @@ def test_a_busy_domain_leaves_the_claim_for_a_retry(
     assert result is not None and result != BUSY and result.outcome == "new_items"
 
 
-def test_a_send_task_delivered_twice_posts_each_message_once(
-    loopback_app, client, sessions, httpserver: HTTPServer
-) -> None:  # type: ignore[no-untyped-def]
-    app = loopback_app
+def _appeal_queued_for_an_outlet(app, client, sessions, httpserver: HTTPServer):  # type: ignore[no-untyped-def]
+    """An outlet's webhook on the test server, and the police appeal polled into a message
+    queued for it: (the app's HTTP client, the receiver)."""
     http = app.extensions["hyperlocal_http"]
     hook = Receiver(httpserver, "/hook")
     subscribe(client, app, site_id(sessions, WEDNESFIELD), webhook_url=hook.url)
     feed_id = _police_feed_with(sessions, httpserver, [APPEAL])
     [task] = dispatch_polls(sessions)
     poll_claimed(sessions, http, feed_id, task.token)
+    return http, hook
+
+
+def test_a_send_task_delivered_twice_posts_each_message_once(
+    loopback_app, client, sessions, httpserver: HTTPServer
+) -> None:  # type: ignore[no-untyped-def]
+    http, hook = _appeal_queued_for_an_outlet(loopback_app, client, sessions, httpserver)
 
     sends = dispatch_sends(sessions, batch=1)
     assert sends and all(len(s.message_ids) == 1 for s in sends)
@@ -146,13 +153,7 @@ def test_a_send_task_delivered_twice_posts_each_message_once(
 def test_a_send_claim_abandoned_mid_task_is_sent_again_under_the_same_id(
     loopback_app, client, sessions, httpserver: HTTPServer
 ) -> None:  # type: ignore[no-untyped-def]
-    app = loopback_app
-    http = app.extensions["hyperlocal_http"]
-    hook = Receiver(httpserver, "/hook")
-    subscribe(client, app, site_id(sessions, WEDNESFIELD), webhook_url=hook.url)
-    feed_id = _police_feed_with(sessions, httpserver, [APPEAL])
-    [task] = dispatch_polls(sessions)
-    poll_claimed(sessions, http, feed_id, task.token)
+    http, hook = _appeal_queued_for_an_outlet(loopback_app, client, sessions, httpserver)
     [send] = dispatch_sends(sessions)
     with sessions() as session:  # a worker took the batch over, then died before sending
         session.execute(update(WebhookMessage).values(next_attempt_at=utcnow()))
@@ -165,14 +166,8 @@ def test_a_send_claim_abandoned_mid_task_is_sent_again_under_the_same_id(
 
 @pytest.fixture
 def redis_db():  # type: ignore[no-untyped-def]
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip(REDIS_SKIP)
-    client.flushdb()
-    yield client
-    client.flushdb()
+    with redis_database(REDIS_DB) as client:
+        yield client
 
 
 def test_the_domain_budget_is_shared_through_redis_and_a_dead_holder_lets_go(redis_db) -> None:  # type: ignore[no-untyped-def]
